@@ -1,0 +1,672 @@
+/* The Part 10 / data set parser. One pass over the stream, elements appended
+ * to data sets in an arena. Every declared length is checked against what the
+ * stream can still deliver before anything is allocated, nesting is bounded,
+ * and every failure names the stream, offset and tag. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "sendit/dict.h"
+#include "stream.h"
+
+#define DEFAULT_MAX_DEPTH 64
+#define DEFAULT_MAX_VALUE ((uint64_t)2 << 30)
+#define NO_END UINT64_MAX
+
+typedef struct encoding {
+  int explicit_vr;
+  int big_endian;
+} encoding;
+
+typedef struct parser {
+  si_stream *s;
+  si_file *file;
+  si_error *err;
+  const char *name;
+  uint32_t stop_tag; /* 0: never stop early */
+  uint32_t max_depth;
+  uint64_t max_value;
+} parser;
+
+static si_status parse_dataset(parser *p, si_dataset *ds, encoding enc, uint64_t end,
+                               uint32_t depth, int *ended_by_delimiter);
+
+static uint16_t rd16(const uint8_t *b, int big_endian) {
+  return big_endian ? (uint16_t)(b[0] << 8 | b[1]) : (uint16_t)(b[1] << 8 | b[0]);
+}
+
+static uint32_t rd32(const uint8_t *b, int big_endian) {
+  return big_endian ? (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]
+                    : (uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0];
+}
+
+static si_status fail(parser *p, si_status code, uint64_t offset, uint32_t tag, const char *what) {
+  return si_error_set(p->err, code, p->name, offset, tag, "%s", what);
+}
+
+static si_status nomem(parser *p, uint32_t tag) {
+  return fail(p, SI_ERR_NOMEM, p->s->offset, tag, "out of memory");
+}
+
+/* A failure from the stream layer lacks the tag being read: add it. */
+static si_status with_tag(parser *p, si_status st, uint32_t tag) {
+  if (st != SI_OK && p->err && p->err->tag == SI_NO_TAG)
+    p->err->tag = tag;
+  return st;
+}
+
+static si_dataset *new_dataset(parser *p, const si_dataset *parent) {
+  si_dataset *ds = si_arena_alloc(&p->file->arena, sizeof *ds, 1);
+  if (ds) {
+    ds->parent = parent;
+    ds->sorted = 1;
+  }
+  return ds;
+}
+
+static si_element *append_element(parser *p, si_dataset *ds) {
+  if (ds->count == ds->capacity) {
+    size_t cap = ds->capacity ? ds->capacity * 2 : 64;
+    si_element *grown = si_arena_alloc(&p->file->arena, cap * sizeof *grown, 0);
+    if (!grown)
+      return NULL;
+    if (ds->count)
+      memcpy(grown, ds->elements, ds->count * sizeof *grown);
+    ds->elements = grown;
+    ds->capacity = cap;
+  }
+  si_element *el = &ds->elements[ds->count++];
+  memset(el, 0, sizeof *el);
+  return el;
+}
+
+/* Host order for binary numbers; AT is a pair of 16-bit numbers. */
+static void to_host_order(uint8_t *v, size_t len, si_vr vr, int big_endian) {
+  size_t unit = vr == SI_VR_AT ? 2 : si_vr_unit_size(vr);
+  int host_big = __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__;
+  if (unit < 2 || big_endian == host_big)
+    return;
+  for (size_t i = 0; i + unit <= len; i += unit)
+    for (size_t a = i, b = i + unit - 1; a < b; a++, b--) {
+      uint8_t t = v[a];
+      v[a] = v[b];
+      v[b] = t;
+    }
+}
+
+/* Reads a defined-length value. Never allocates more than the stream still
+ * holds: with an unknown remainder (inflate) the buffer grows as data arrives. */
+static si_status read_value(parser *p, uint32_t tag, uint32_t len, uint8_t **out) {
+  *out = NULL;
+  if (len == 0)
+    return SI_OK;
+  uint64_t at = p->s->offset;
+  if (len > p->max_value)
+    return si_error_set(p->err, SI_ERR_LIMIT, p->name, at, tag,
+                        "value of %u bytes exceeds the limit of %llu", len,
+                        (unsigned long long)p->max_value);
+  int64_t left = si_stream_remaining(p->s);
+  if (left >= 0) {
+    if ((uint64_t)left < len)
+      return si_error_set(p->err, SI_ERR_TRUNCATED, p->name, at, tag,
+                          "value length %u exceeds the %lld bytes left in the stream", len,
+                          (long long)left);
+    uint8_t *v = si_arena_alloc(&p->file->arena, (size_t)len + 1, 0);
+    if (!v)
+      return nomem(p, tag);
+    v[len] = 0;
+    si_status st = si_stream_copy(p->s, v, len, p->err);
+    if (st != SI_OK)
+      return with_tag(p, st, tag);
+    *out = v;
+    return SI_OK;
+  }
+  size_t cap = len < 65536 ? len : 65536, have = 0;
+  uint8_t *tmp = malloc(cap + 1);
+  while (tmp && have < len) {
+    if (have == cap) {
+      cap = (len - cap < cap) ? len : cap * 2;
+      uint8_t *grown = realloc(tmp, cap + 1);
+      if (!grown) {
+        free(tmp);
+        tmp = NULL;
+        break;
+      }
+      tmp = grown;
+    }
+    size_t step = cap - have;
+    si_status st = si_stream_copy(p->s, tmp + have, step, p->err);
+    if (st != SI_OK) {
+      free(tmp);
+      return with_tag(p, st, tag);
+    }
+    have += step;
+  }
+  if (!tmp)
+    return nomem(p, tag);
+  uint8_t *v = si_arena_alloc(&p->file->arena, (size_t)len + 1, 0);
+  if (v) {
+    memcpy(v, tmp, len);
+    v[len] = 0;
+  }
+  free(tmp);
+  if (!v)
+    return nomem(p, tag);
+  *out = v;
+  return SI_OK;
+}
+
+typedef struct item_header {
+  uint32_t tag;
+  uint32_t length;
+  uint64_t offset;
+} item_header;
+
+static si_status read_item_header(parser *p, encoding enc, uint32_t parent_tag, item_header *h) {
+  h->offset = p->s->offset;
+  si_status st = si_stream_need(p->s, 8, p->err);
+  if (st != SI_OK)
+    return with_tag(p, st, parent_tag);
+  const uint8_t *b = si_stream_peek(p->s);
+  h->tag = (uint32_t)rd16(b, enc.big_endian) << 16 | rd16(b + 2, enc.big_endian);
+  h->length = rd32(b + 4, enc.big_endian);
+  si_stream_consume(p->s, 8);
+  return SI_OK;
+}
+
+static int past_end(parser *p, uint64_t end) { return end != NO_END && p->s->offset >= end; }
+
+/* Encapsulated pixel data: items holding fragments, ended by a sequence
+ * delimiter (PS3.5 A.4). */
+static si_status parse_fragments(parser *p, si_element *el, encoding enc) {
+  size_t cap = 0;
+  for (;;) {
+    item_header h;
+    si_status st = read_item_header(p, enc, el->tag, &h);
+    if (st != SI_OK)
+      return st;
+    if (h.tag == SI_TAG_SEQ_DELIM)
+      return SI_OK;
+    if (h.tag != SI_TAG_ITEM)
+      return si_error_set(p->err, SI_ERR_FORMAT, p->name, h.offset, el->tag,
+                          "expected a fragment item (FFFE,E000) in encapsulated data, found "
+                          "(%04X,%04X)",
+                          (unsigned)(h.tag >> 16), (unsigned)(h.tag & 0xFFFF));
+    if (h.length == SI_UNDEFINED_LENGTH)
+      return fail(p, SI_ERR_FORMAT, h.offset, el->tag, "fragment with undefined length");
+    if (el->fragment_count == cap) {
+      size_t ncap = cap ? cap * 2 : 8;
+      si_fragment *grown = si_arena_alloc(&p->file->arena, ncap * sizeof *grown, 0);
+      if (!grown)
+        return nomem(p, el->tag);
+      if (cap)
+        memcpy(grown, el->fragments, el->fragment_count * sizeof *grown);
+      el->fragments = grown;
+      cap = ncap;
+    }
+    uint8_t *bytes;
+    st = read_value(p, el->tag, h.length, &bytes);
+    if (st != SI_OK)
+      return st;
+    el->fragments[el->fragment_count++] = (si_fragment){h.offset, h.length, bytes};
+  }
+}
+
+static si_status parse_sequence(parser *p, si_element *el, si_dataset *ds, encoding enc,
+                                uint32_t depth) {
+  if (depth + 1 > p->max_depth)
+    return si_error_set(p->err, SI_ERR_LIMIT, p->name, el->offset, el->tag,
+                        "sequences nested deeper than %u", p->max_depth);
+  if (depth + 1 > p->file->info.max_depth_seen)
+    p->file->info.max_depth_seen = depth + 1;
+  uint64_t end = el->length == SI_UNDEFINED_LENGTH ? NO_END : p->s->offset + el->length;
+  size_t cap = 0;
+  while (!past_end(p, end)) {
+    item_header h;
+    si_status st = read_item_header(p, enc, el->tag, &h);
+    if (st != SI_OK)
+      return st;
+    if (h.tag == SI_TAG_SEQ_DELIM) {
+      if (end == NO_END)
+        return SI_OK;
+      continue; /* stray delimiter inside a defined-length sequence: harmless */
+    }
+    if (h.tag != SI_TAG_ITEM)
+      return si_error_set(p->err, SI_ERR_FORMAT, p->name, h.offset, el->tag,
+                          "expected an item (FFFE,E000) in the sequence, found (%04X,%04X)",
+                          (unsigned)(h.tag >> 16), (unsigned)(h.tag & 0xFFFF));
+    si_dataset *item = new_dataset(p, ds);
+    if (!item)
+      return nomem(p, el->tag);
+    if (el->item_count == cap) {
+      size_t ncap = cap ? cap * 2 : 4;
+      si_dataset **grown = si_arena_alloc(&p->file->arena, ncap * sizeof *grown, 0);
+      if (!grown)
+        return nomem(p, el->tag);
+      if (cap)
+        memcpy(grown, el->items, el->item_count * sizeof *grown);
+      el->items = grown;
+      cap = ncap;
+    }
+    el->items[el->item_count++] = item;
+    uint64_t item_end = h.length == SI_UNDEFINED_LENGTH ? NO_END : p->s->offset + h.length;
+    if (item_end != NO_END && end != NO_END && item_end > end)
+      return si_error_set(p->err, SI_ERR_FORMAT, p->name, h.offset, el->tag,
+                          "item of %u bytes overruns its sequence", h.length);
+    int delimited = 0;
+    st = parse_dataset(p, item, enc, item_end, depth + 1, &delimited);
+    if (st != SI_OK)
+      return st;
+    if (item_end == NO_END && !delimited)
+      return fail(p, SI_ERR_TRUNCATED, p->s->offset, el->tag,
+                  "item of undefined length has no item delimiter");
+  }
+  if (end != NO_END && p->s->offset != end)
+    return si_error_set(p->err, SI_ERR_FORMAT, p->name, p->s->offset, el->tag,
+                        "sequence content overruns its length of %u bytes", el->length);
+  return SI_OK;
+}
+
+/* Reads the element header at the stream position. Sets *vr_out, *len_out
+ * and how many header bytes to consume. Returns SI_OK or an error. */
+typedef struct element_header {
+  uint32_t tag;
+  si_vr vr;
+  uint32_t length;
+  uint32_t flags;
+  size_t size;
+} element_header;
+
+static si_status read_element_header(parser *p, encoding enc, element_header *h) {
+  si_status st = si_stream_need(p->s, 8, p->err);
+  if (st != SI_OK)
+    return st;
+  const uint8_t *b = si_stream_peek(p->s);
+  h->tag = (uint32_t)rd16(b, enc.big_endian) << 16 | rd16(b + 2, enc.big_endian);
+  h->flags = 0;
+  if (SI_TAG_GROUP(h->tag) == 0xFFFE) {
+    h->vr = SI_VR_NONE;
+    h->length = rd32(b + 4, enc.big_endian);
+    h->size = 8;
+    return SI_OK;
+  }
+  if (enc.explicit_vr) {
+    si_vr vr = si_vr_from_chars((char)b[4], (char)b[5]);
+    if (vr != SI_VR_NONE) {
+      h->vr = vr;
+      if (si_vr_has_long_length(vr)) {
+        st = si_stream_need(p->s, 12, p->err);
+        if (st != SI_OK)
+          return with_tag(p, st, h->tag);
+        b = si_stream_peek(p->s);
+        h->length = rd32(b + 8, enc.big_endian);
+        h->size = 12;
+      } else {
+        h->length = rd16(b + 6, enc.big_endian);
+        h->size = 8;
+      }
+      return SI_OK;
+    }
+    /* Not a VR: some writers mix implicit elements into explicit data sets. */
+    h->flags |= SI_ELEM_VR_CORRECTED;
+    p->file->info.warnings |= SI_WARN_BAD_VR;
+  }
+  h->vr = si_dict_implicit_vr(h->tag);
+  h->length = rd32(b + 4, enc.big_endian);
+  h->size = 8;
+  h->flags |= SI_ELEM_IMPLICIT_VR;
+  return SI_OK;
+}
+
+static si_status parse_value(parser *p, si_dataset *ds, si_element *el, encoding enc,
+                             uint32_t depth) {
+  if (el->length == SI_UNDEFINED_LENGTH) {
+    el->flags |= SI_ELEM_UNDEFINED_LENGTH;
+    if (el->vr == SI_VR_SQ)
+      return parse_sequence(p, el, ds, enc, depth);
+    if (el->vr == SI_VR_UN || (el->flags & SI_ELEM_IMPLICIT_VR && el->tag != SI_TAG_PIXEL_DATA)) {
+      /* PS3.5 6.2.2: UN of undefined length holds an implicit VR LE sequence. */
+      if (el->vr == SI_VR_UN)
+        el->flags |= SI_ELEM_UN_AS_IMPLICIT;
+      el->vr = SI_VR_SQ;
+      encoding implicit = {0, 0};
+      return parse_sequence(p, el, ds, el->flags & SI_ELEM_UN_AS_IMPLICIT ? implicit : enc,
+                            depth);
+    }
+    if (el->vr == SI_VR_OB || el->vr == SI_VR_OW || el->flags & SI_ELEM_IMPLICIT_VR) {
+      el->flags |= SI_ELEM_ENCAPSULATED;
+      return parse_fragments(p, el, enc);
+    }
+    return fail(p, SI_ERR_FORMAT, el->offset, el->tag, "undefined length on a non-sequence VR");
+  }
+  if (el->length & 1) {
+    el->flags |= SI_ELEM_ODD_LENGTH;
+    p->file->info.warnings |= SI_WARN_ODD_LENGTH;
+  }
+  if (el->vr == SI_VR_SQ)
+    return parse_sequence(p, el, ds, enc, depth);
+  uint8_t *v;
+  si_status st = read_value(p, el->tag, el->length, &v);
+  if (st != SI_OK)
+    return st;
+  el->value = v;
+  el->value_len = el->length;
+  if (v)
+    to_host_order(v, el->value_len, el->vr, enc.big_endian);
+  if (el->tag == SI_TAG_SPECIFIC_CHARSET) {
+    ds->charset = v;
+    ds->charset_len = el->value_len;
+  }
+  return SI_OK;
+}
+
+static si_status parse_dataset(parser *p, si_dataset *ds, encoding enc, uint64_t end,
+                               uint32_t depth, int *ended_by_delimiter) {
+  uint32_t previous = 0;
+  *ended_by_delimiter = 0;
+  for (;;) {
+    if (past_end(p, end)) {
+      if (p->s->offset > end)
+        return fail(p, SI_ERR_FORMAT, p->s->offset, SI_NO_TAG, "element overruns its item");
+      return SI_OK;
+    }
+    if (end == NO_END && depth == 0 && si_stream_at_end(p->s, p->err))
+      return p->err && p->err->code != SI_OK ? p->err->code : SI_OK;
+    uint64_t at = p->s->offset;
+    element_header h;
+    si_status st = read_element_header(p, enc, &h);
+    if (st != SI_OK) {
+      if (st == SI_ERR_TRUNCATED && depth == 0 && end == NO_END &&
+          si_stream_avail(p->s) < 8) {
+        /* A few stray bytes after the last element: keep what was read. */
+        p->file->info.warnings |= SI_WARN_TRAILING_BYTES;
+        si_error_clear(p->err);
+        return SI_OK;
+      }
+      return st;
+    }
+    if (depth == 0 && p->stop_tag && h.tag >= p->stop_tag && SI_TAG_GROUP(h.tag) != 0xFFFE) {
+      p->file->info.stopped_early = 1;
+      return SI_OK;
+    }
+    si_stream_consume(p->s, h.size);
+    if (h.tag == SI_TAG_ITEM_DELIM) {
+      if (depth > 0) {
+        *ended_by_delimiter = 1;
+        return SI_OK;
+      }
+      p->file->info.warnings |= SI_WARN_TRAILING_BYTES;
+      continue;
+    }
+    if (SI_TAG_GROUP(h.tag) == 0xFFFE) {
+      if (depth == 0 && h.tag == SI_TAG_SEQ_DELIM) {
+        p->file->info.warnings |= SI_WARN_TRAILING_BYTES;
+        continue;
+      }
+      return si_error_set(p->err, SI_ERR_FORMAT, p->name, at, h.tag,
+                          "unexpected item or delimiter tag in a data set");
+    }
+    if (h.tag <= previous && ds->count > 0) {
+      ds->sorted = 0;
+      p->file->info.warnings |= SI_WARN_OUT_OF_ORDER;
+    }
+    previous = h.tag;
+    si_element *el = append_element(p, ds);
+    if (!el)
+      return nomem(p, h.tag);
+    el->tag = h.tag;
+    el->vr = h.vr;
+    el->length = h.length;
+    el->flags = h.flags;
+    el->offset = at;
+    st = parse_value(p, ds, el, enc, depth);
+    if (st != SI_OK)
+      return st;
+  }
+}
+
+/* ---- Part 10 framing: preamble, file meta, transfer syntax ---- */
+
+static int is_vr_chars(const uint8_t *b) { return si_vr_from_chars((char)b[0], (char)b[1]) != 0; }
+
+/* Guesses the encoding of a data set from its first element header (8+
+ * bytes available). Returns 0 when the bytes do not look like DICOM. */
+static int guess_encoding(const uint8_t *b, size_t avail, int64_t remaining, encoding *enc) {
+  if (avail < 8)
+    return 0;
+  uint16_t group_le = rd16(b, 0), group_be = rd16(b, 1);
+  /* Raw data sets start with a low even group: command (0000), meta (0002),
+   * directory (0004) or identification (0008), at most a few groups on. */
+  int le_ok = group_le <= 0x0028 && !(group_le & 1);
+  int be_ok = group_be <= 0x0028 && !(group_be & 1) && group_be != group_le;
+  if (!le_ok && !be_ok)
+    return 0;
+  enc->big_endian = !le_ok;
+  if (is_vr_chars(b + 4)) {
+    enc->explicit_vr = 1;
+    return 1;
+  }
+  enc->explicit_vr = 0;
+  uint32_t len = rd32(b + 4, enc->big_endian);
+  return len == SI_UNDEFINED_LENGTH || remaining < 0 || (int64_t)len <= remaining;
+}
+
+static si_status parse_meta(parser *p, si_dataset *meta) {
+  encoding enc = {1, 0};
+  uint32_t previous = 0;
+  for (;;) {
+    if (si_stream_need(p->s, 8, NULL) != SI_OK)
+      return SI_OK; /* stream ends inside or right after the meta */
+    const uint8_t *b = si_stream_peek(p->s);
+    if (rd16(b, 0) != 0x0002)
+      return SI_OK;
+    uint64_t at = p->s->offset;
+    element_header h;
+    si_status st = read_element_header(p, enc, &h);
+    if (st != SI_OK)
+      return st;
+    si_stream_consume(p->s, h.size);
+    if (h.tag <= previous && meta->count)
+      meta->sorted = 0;
+    previous = h.tag;
+    si_element *el = append_element(p, meta);
+    if (!el)
+      return nomem(p, h.tag);
+    *el = (si_element){.tag = h.tag, .vr = h.vr, .length = h.length, .flags = h.flags, .offset = at};
+    if (h.length == SI_UNDEFINED_LENGTH && h.vr != SI_VR_SQ && h.vr != SI_VR_UN)
+      return fail(p, SI_ERR_FORMAT, at, h.tag, "undefined length in the file meta information");
+    st = parse_value(p, meta, el, enc, 0);
+    if (st != SI_OK)
+      return st;
+  }
+}
+
+static void copy_trimmed_uid(char out[65], const uint8_t *v, size_t len) {
+  while (len && (v[len - 1] == 0 || v[len - 1] == ' '))
+    len--;
+  while (len && *v == ' ') {
+    v++;
+    len--;
+  }
+  if (len > 64)
+    len = 64;
+  memcpy(out, v, len);
+  out[len] = 0;
+}
+
+/* Decides the data set encoding from the meta's transfer syntax, checking it
+ * against the first data set element: files that say explicit but are
+ * implicit (and the reverse) exist, and readers that trust the label fail. */
+static si_status choose_encoding(parser *p, encoding *enc) {
+  si_file_info *info = &p->file->info;
+  const si_element *ts_el = si_dataset_find(p->file->meta, SI_TAG_TRANSFER_SYNTAX);
+  const si_ts_props *ts = NULL;
+  if (ts_el && ts_el->value) {
+    copy_trimmed_uid(info->transfer_syntax, ts_el->value, ts_el->value_len);
+    ts = si_ts_lookup(info->transfer_syntax);
+    if (!ts)
+      info->warnings |= SI_WARN_UNKNOWN_TS;
+  } else if (info->has_meta) {
+    info->warnings |= SI_WARN_NO_TS;
+  }
+  int have = si_stream_need(p->s, 8, NULL) == SI_OK;
+  const uint8_t *first = si_stream_peek(p->s);
+  if (ts) {
+    *enc = (encoding){ts->explicit_vr, ts->big_endian};
+    info->deflated = ts->deflated;
+    info->encapsulated = ts->encapsulated;
+    if (have && !ts->deflated && enc->explicit_vr != is_vr_chars(first + 4)) {
+      /* Mislabelled data set: the bytes win over the label. */
+      encoding guessed;
+      if (guess_encoding(first, si_stream_avail(p->s), si_stream_remaining(p->s), &guessed) &&
+          guessed.big_endian == enc->big_endian) {
+        enc->explicit_vr = guessed.explicit_vr;
+        info->warnings |= SI_WARN_BAD_VR;
+      }
+    }
+  } else if (have &&
+             guess_encoding(first, si_stream_avail(p->s), si_stream_remaining(p->s), enc)) {
+    if (!info->transfer_syntax[0])
+      snprintf(info->transfer_syntax, sizeof info->transfer_syntax, "%s",
+               enc->big_endian    ? SI_TS_EXPLICIT_BE
+               : enc->explicit_vr ? SI_TS_EXPLICIT_LE
+                                  : SI_TS_IMPLICIT_LE);
+  } else if (info->has_meta) {
+    *enc = (encoding){1, 0};
+  } else {
+    return fail(p, SI_ERR_NOT_DICOM, p->s->offset, SI_NO_TAG,
+                have ? "not a DICOM file: no preamble, no file meta and no plausible data set"
+                     : "not a DICOM file: too short to hold a data element");
+  }
+  info->explicit_vr = enc->explicit_vr;
+  info->big_endian = enc->big_endian;
+  return SI_OK;
+}
+
+static si_status parse_part10(parser *p) {
+  si_file_info *info = &p->file->info;
+  si_stream *s = p->s;
+  si_stream_need(s, 132, NULL);
+  const uint8_t *b = si_stream_peek(s);
+  size_t avail = si_stream_avail(s);
+  if (avail >= 132 && memcmp(b + 128, "DICM", 4) == 0) {
+    info->has_preamble = 1;
+    si_stream_consume(s, 132);
+  } else if (avail >= 4 && memcmp(b, "DICM", 4) == 0) {
+    info->warnings |= SI_WARN_NO_PREAMBLE;
+    si_stream_consume(s, 4);
+  } else {
+    info->warnings |= SI_WARN_NO_PREAMBLE;
+  }
+  si_status st = parse_meta(p, p->file->meta);
+  if (st != SI_OK)
+    return st;
+  info->has_meta = p->file->meta->count > 0;
+  if (!info->has_meta)
+    info->warnings |= SI_WARN_NO_META;
+  else if (!si_dataset_find(p->file->meta, SI_TAG(0x0002, 0x0000)))
+    info->warnings |= SI_WARN_META_GROUP_LENGTH;
+  if (info->has_preamble && !info->has_meta)
+    return fail(p, SI_ERR_FORMAT, s->offset, SI_NO_TAG, "DICM prefix without file meta group");
+  encoding enc;
+  st = choose_encoding(p, &enc);
+  if (st != SI_OK)
+    return st;
+  info->data_offset = s->offset;
+  if (!info->deflated) {
+    int delimited;
+    return parse_dataset(p, p->file->dataset, enc, NO_END, 0, &delimited);
+  }
+  si_io *inflated;
+  st = si_inflate_io_open(s, &inflated, p->err);
+  if (st != SI_OK)
+    return st;
+  si_stream inner;
+  st = si_stream_init(&inner, inflated, 0, p->err);
+  if (st == SI_OK) {
+    p->s = &inner;
+    int delimited;
+    st = parse_dataset(p, p->file->dataset, enc, NO_END, 0, &delimited);
+    p->s = s;
+    info->end_offset = inner.offset;
+    si_stream_destroy(&inner);
+  }
+  si_io_close(inflated);
+  return st;
+}
+
+void si_read_options_init(si_read_options *opts) { memset(opts, 0, sizeof *opts); }
+
+si_status si_read_io(si_io *io, const si_read_options *opts, si_file **out, si_error *err) {
+  si_read_options defaults;
+  if (!opts) {
+    si_read_options_init(&defaults);
+    opts = &defaults;
+  }
+  *out = NULL;
+  si_error_clear(err);
+  si_file *file = calloc(1, sizeof *file);
+  if (!file)
+    return si_error_set(err, SI_ERR_NOMEM, si_io_name(io), 0, SI_NO_TAG, "out of memory");
+  si_arena_init(&file->arena, 16384);
+  parser p = {.file = file, .err = err, .name = si_io_name(io)};
+  p.stop_tag = opts->stop_before_tag;
+  if (opts->stop_before_pixels && (!p.stop_tag || p.stop_tag > SI_TAG(0x7FE0, 0x0008)))
+    p.stop_tag = SI_TAG(0x7FE0, 0x0008);
+  p.max_depth = opts->max_depth ? opts->max_depth : DEFAULT_MAX_DEPTH;
+  p.max_value = opts->max_value_length ? opts->max_value_length : DEFAULT_MAX_VALUE;
+  file->meta = new_dataset(&p, NULL);
+  file->dataset = new_dataset(&p, NULL);
+  si_stream s;
+  si_status st = (file->meta && file->dataset) ? si_stream_init(&s, io, opts->initial_read, err)
+                                               : nomem(&p, SI_NO_TAG);
+  if (st == SI_OK) {
+    p.s = &s;
+    st = parse_part10(&p);
+    if (!file->info.deflated)
+      file->info.end_offset = s.offset;
+    si_stream_destroy(&s);
+  }
+  if (st != SI_OK) {
+    si_file_free(file);
+    return st;
+  }
+  *out = file;
+  return SI_OK;
+}
+
+si_status si_read_file(const char *path, const si_read_options *opts, si_file **out,
+                       si_error *err) {
+  si_io *io;
+  *out = NULL;
+  si_status st = si_io_open_file(path, &io, err);
+  if (st != SI_OK)
+    return st;
+  st = si_read_io(io, opts, out, err);
+  si_io_close(io);
+  return st;
+}
+
+si_status si_read_memory(const void *data, size_t size, const char *name,
+                         const si_read_options *opts, si_file **out, si_error *err) {
+  si_io *io;
+  *out = NULL;
+  si_status st = si_io_open_memory(data, size, name, &io, err);
+  if (st != SI_OK)
+    return st;
+  st = si_read_io(io, opts, out, err);
+  si_io_close(io);
+  return st;
+}
+
+void si_file_free(si_file *file) {
+  if (!file)
+    return;
+  si_arena_free(&file->arena);
+  free(file);
+}
+
+const si_file_info *si_file_get_info(const si_file *file) { return &file->info; }
+const si_dataset *si_file_meta(const si_file *file) { return file->meta; }
+const si_dataset *si_file_dataset(const si_file *file) { return file->dataset; }

@@ -1,0 +1,156 @@
+#include "stream.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define STREAM_CAP (64 * 1024)
+
+si_status si_stream_init(si_stream *s, si_io *io, size_t initial_read, si_error *err) {
+  memset(s, 0, sizeof *s);
+  s->io = io;
+  s->name = si_io_name(io);
+  s->cap = STREAM_CAP;
+  s->next_read = initial_read ? initial_read : 8192;
+  if (s->next_read > s->cap)
+    s->next_read = s->cap;
+  s->buf = malloc(s->cap);
+  if (!s->buf)
+    return si_error_set(err, SI_ERR_NOMEM, s->name, 0, SI_NO_TAG, "out of memory");
+  return SI_OK;
+}
+
+void si_stream_destroy(si_stream *s) {
+  free(s->buf);
+  s->buf = NULL;
+}
+
+static si_status refill(si_stream *s, si_error *err) {
+  if (s->pos > 0) {
+    memmove(s->buf, s->buf + s->pos, s->len - s->pos);
+    s->len -= s->pos;
+    s->pos = 0;
+  }
+  size_t want = s->next_read;
+  if (want > s->cap - s->len)
+    want = s->cap - s->len;
+  int64_t got = si_io_read(s->io, s->buf + s->len, want, err);
+  if (got < 0)
+    return err ? err->code : SI_ERR_IO;
+  if (got == 0)
+    s->eof = 1;
+  s->len += (size_t)got;
+  if (s->next_read < s->cap)
+    s->next_read *= 2;
+  return SI_OK;
+}
+
+si_status si_stream_need(si_stream *s, size_t n, si_error *err) {
+  while (s->len - s->pos < n) {
+    if (s->eof)
+      return si_error_set(err, SI_ERR_TRUNCATED, s->name, s->offset, SI_NO_TAG,
+                          "stream ends: %zu bytes needed, %zu left", n, s->len - s->pos);
+    si_status st = refill(s, err);
+    if (st != SI_OK)
+      return st;
+  }
+  return SI_OK;
+}
+
+int si_stream_at_end(si_stream *s, si_error *err) {
+  if (s->len > s->pos)
+    return 0;
+  if (!s->eof && refill(s, err) != SI_OK)
+    return 1;
+  return s->len == s->pos;
+}
+
+si_status si_stream_copy(si_stream *s, void *dst, size_t n, si_error *err) {
+  uint8_t *out = dst;
+  size_t buffered = s->len - s->pos;
+  size_t first = n < buffered ? n : buffered;
+  memcpy(out, s->buf + s->pos, first);
+  si_stream_consume(s, first);
+  size_t done = first;
+  while (done < n) {
+    int64_t got = si_io_read(s->io, out + done, n - done, err);
+    if (got < 0)
+      return err ? err->code : SI_ERR_IO;
+    if (got == 0) {
+      s->eof = 1;
+      return si_error_set(err, SI_ERR_TRUNCATED, s->name, s->offset, SI_NO_TAG,
+                          "stream ends %zu bytes into a value of %zu bytes", done, n);
+    }
+    done += (size_t)got;
+    s->offset += (uint64_t)got;
+  }
+  return SI_OK;
+}
+
+int64_t si_stream_remaining(si_stream *s) {
+  int64_t rest = si_io_remaining(s->io);
+  if (rest < 0)
+    return -1;
+  return rest + (int64_t)(s->len - s->pos);
+}
+
+/* ---- inflate ---- */
+
+typedef struct inflate_ctx {
+  si_stream *src;
+  z_stream z;
+  int done;
+} inflate_ctx;
+
+static int64_t inflate_read(void *vctx, void *buf, size_t n, si_error *err) {
+  inflate_ctx *c = vctx;
+  if (c->done || n == 0)
+    return 0;
+  c->z.next_out = buf;
+  c->z.avail_out = n > UINT32_MAX ? UINT32_MAX : (uInt)n;
+  while (c->z.avail_out > 0 && !c->done) {
+    if (si_stream_avail(c->src) == 0) {
+      if (si_stream_at_end(c->src, err)) {
+        c->done = 1; /* truncated deflate data: the parser reports what is missing */
+        break;
+      }
+    }
+    c->z.next_in = (Bytef *)si_stream_peek(c->src);
+    c->z.avail_in = (uInt)si_stream_avail(c->src);
+    uInt before = c->z.avail_in;
+    int rc = inflate(&c->z, Z_NO_FLUSH);
+    si_stream_consume(c->src, before - c->z.avail_in);
+    if (rc == Z_STREAM_END) {
+      c->done = 1;
+    } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+      si_error_set(err, SI_ERR_FORMAT, c->src->name, c->src->offset, SI_NO_TAG,
+                   "deflated data set is corrupt: %s", c->z.msg ? c->z.msg : "inflate failed");
+      return -1;
+    } else if (rc == Z_BUF_ERROR && before == c->z.avail_in && c->z.avail_out > 0) {
+      break; /* no progress possible */
+    }
+  }
+  return (int64_t)(n - c->z.avail_out);
+}
+
+static void inflate_close(void *vctx) {
+  inflate_ctx *c = vctx;
+  inflateEnd(&c->z);
+  free(c);
+}
+
+si_status si_inflate_io_open(si_stream *src, si_io **out, si_error *err) {
+  static const si_io_methods methods = {inflate_read, NULL, NULL, inflate_close};
+  *out = NULL;
+  inflate_ctx *c = calloc(1, sizeof *c);
+  if (!c)
+    return si_error_set(err, SI_ERR_NOMEM, src->name, src->offset, SI_NO_TAG, "out of memory");
+  c->src = src;
+  /* Negative window bits: PS3.5 A.5 uses raw deflate without zlib header. */
+  if (inflateInit2(&c->z, -MAX_WBITS) != Z_OK) {
+    free(c);
+    return si_error_set(err, SI_ERR_NOMEM, src->name, src->offset, SI_NO_TAG,
+                        "cannot initialise inflate");
+  }
+  return si_io_create(&methods, c, src->name, out, err);
+}

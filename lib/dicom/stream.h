@@ -1,0 +1,52 @@
+/* Buffered reading on top of si_io for the parser: small header reads come
+ * from a buffer; large values are read straight into their destination.
+ * Deflated data sets are read through an inflating si_io over a stream. */
+#ifndef SENDIT_STREAM_H
+#define SENDIT_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sendit/error.h"
+#include "sendit/io.h"
+
+typedef struct si_stream {
+  si_io *io;        /* borrowed */
+  const char *name; /* borrowed, for errors */
+  uint8_t *buf;
+  size_t cap;
+  size_t pos;       /* next unread byte in buf */
+  size_t len;       /* bytes valid in buf */
+  size_t next_read; /* size of the next refill: grows so header-only reads stay small */
+  uint64_t offset;  /* stream offset of buf[pos] */
+  int eof;
+} si_stream;
+
+/* Largest header a caller may ask si_stream_need for. */
+#define SI_STREAM_MAX_NEED 16
+
+si_status si_stream_init(si_stream *s, si_io *io, size_t initial_read, si_error *err);
+void si_stream_destroy(si_stream *s);
+
+/* Makes at least n (<= SI_STREAM_MAX_NEED... or any n <= cap) bytes available
+ * at s->buf + s->pos. Returns SI_OK, or SI_ERR_TRUNCATED when the stream ends
+ * first (then fewer bytes are available; nothing is consumed). */
+si_status si_stream_need(si_stream *s, size_t n, si_error *err);
+static inline size_t si_stream_avail(const si_stream *s) { return s->len - s->pos; }
+static inline const uint8_t *si_stream_peek(const si_stream *s) { return s->buf + s->pos; }
+static inline void si_stream_consume(si_stream *s, size_t n) {
+  s->pos += n;
+  s->offset += n;
+}
+/* 1 when no byte is left (tries to read one). */
+int si_stream_at_end(si_stream *s, si_error *err);
+/* Copies exactly n bytes to dst or fails with SI_ERR_TRUNCATED. */
+si_status si_stream_copy(si_stream *s, void *dst, size_t n, si_error *err);
+/* Bytes left (buffered + unread), or -1 when the source cannot tell. */
+int64_t si_stream_remaining(si_stream *s);
+
+/* Creates an si_io that inflates raw deflate data read from `src` (borrowed;
+ * must outlive the returned io). */
+si_status si_inflate_io_open(si_stream *src, si_io **out, si_error *err);
+
+#endif
