@@ -65,12 +65,12 @@ typedef struct si_fragment {
 typedef struct si_element {
   uint32_t tag;
   si_vr vr;
-  uint32_t flags;         /* SI_ELEM_* */
-  uint32_t length;        /* value length as written (SI_UNDEFINED_LENGTH possible) */
-  uint64_t offset;        /* offset of the element header in the stream */
-  const uint8_t *value;   /* value bytes (host order for numbers); NULL when empty */
-  size_t value_len;       /* bytes at value; for SQ and encapsulated data: 0 */
-  si_dataset **items;     /* SQ: the items, in order */
+  uint32_t flags;       /* SI_ELEM_* */
+  uint32_t length;      /* value length as written (SI_UNDEFINED_LENGTH possible) */
+  uint64_t offset;      /* offset of the element header in the stream */
+  const uint8_t *value; /* value bytes (host order for numbers); NULL when empty */
+  size_t value_len;     /* bytes at value; for SQ and encapsulated data: 0 */
+  si_dataset **items;   /* SQ: the items, in order */
   size_t item_count;
   si_fragment *fragments; /* encapsulated pixel data: basic offset table first */
   size_t fragment_count;
@@ -96,12 +96,12 @@ typedef struct si_file_info {
   int explicit_vr;          /* data set encoding */
   int big_endian;
   int deflated;
-  int encapsulated;         /* transfer syntax with encapsulated pixel data */
-  int stopped_early;        /* header-only read stopped before pixel data */
-  uint64_t data_offset;     /* offset where the data set (after meta) starts */
-  uint64_t end_offset;      /* offset where reading stopped */
-  uint32_t warnings;        /* SI_WARN_* */
-  uint32_t max_depth_seen;  /* deepest sequence nesting met (0 = none) */
+  int encapsulated;        /* transfer syntax with encapsulated pixel data */
+  int stopped_early;       /* header-only read stopped before pixel data */
+  uint64_t data_offset;    /* offset where the data set (after meta) starts */
+  uint64_t end_offset;     /* offset where reading stopped */
+  uint32_t warnings;       /* SI_WARN_* */
+  uint32_t max_depth_seen; /* deepest sequence nesting met (0 = none) */
 } si_file_info;
 
 typedef struct si_read_options {
@@ -127,8 +127,7 @@ void si_read_options_init(si_read_options *opts);
 /* Reads a file. On success *out is a new si_file the caller frees with
  * si_file_free. On failure *out is NULL and err names the file, offset, tag
  * and reason. opts may be NULL (defaults). */
-si_status si_read_file(const char *path, const si_read_options *opts, si_file **out,
-                       si_error *err);
+si_status si_read_file(const char *path, const si_read_options *opts, si_file **out, si_error *err);
 
 /* Same from memory; `data` is borrowed only during the call (values are
  * copied). `name` is used in error messages (may be NULL). */
@@ -172,8 +171,7 @@ size_t si_element_vm(const si_element *el);
 si_status si_get_string(const si_dataset *ds, uint32_t tag, size_t index, char **out,
                         si_error *err);
 /* IS, SS, US, SL, UL, SV, UV (and AT as its 32-bit tag). */
-si_status si_get_int(const si_dataset *ds, uint32_t tag, size_t index, int64_t *out,
-                     si_error *err);
+si_status si_get_int(const si_dataset *ds, uint32_t tag, size_t index, int64_t *out, si_error *err);
 /* DS, FL, FD, OF, OD, and any integer VR. */
 si_status si_get_float(const si_dataset *ds, uint32_t tag, size_t index, double *out,
                        si_error *err);
@@ -195,8 +193,8 @@ typedef struct si_person_name {
   char *component[3][5];
 } si_person_name;
 /* PN value `index`; free with si_person_name_free. */
-si_status si_get_person_name(const si_dataset *ds, uint32_t tag, size_t index,
-                             si_person_name *out, si_error *err);
+si_status si_get_person_name(const si_dataset *ds, uint32_t tag, size_t index, si_person_name *out,
+                             si_error *err);
 void si_person_name_free(si_person_name *pn);
 
 /* Name of a transfer syntax UID ("Explicit VR Little Endian", "JPEG 2000

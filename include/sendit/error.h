@@ -46,10 +46,10 @@ typedef enum si_status {
 
 typedef struct si_error {
   si_status code;
-  char file[512];     /* file or stream name, "" when unknown */
-  uint64_t offset;    /* byte offset in the stream, SI_NO_OFFSET when unknown */
-  uint32_t tag;       /* (gggg,eeee) as 0xggggeeee, SI_NO_TAG when none */
-  char message[512];  /* human-readable reason */
+  char file[512];    /* file or stream name, "" when unknown */
+  uint64_t offset;   /* byte offset in the stream, SI_NO_OFFSET when unknown */
+  uint32_t tag;      /* (gggg,eeee) as 0xggggeeee, SI_NO_TAG when none */
+  char message[512]; /* human-readable reason */
 } si_error;
 
 /* Resets err to "no error". */

@@ -191,8 +191,8 @@ si_status si_get_string(const si_dataset *ds, uint32_t tag, size_t index, char *
   return dst;
 }
 
-static si_status parse_decimal_int(const si_element *el, const uint8_t *v, size_t n,
-                                   int64_t *out, si_error *err) {
+static si_status parse_decimal_int(const si_element *el, const uint8_t *v, size_t n, int64_t *out,
+                                   si_error *err) {
   char buf[32];
   if (n == 0 || n >= sizeof buf)
     return si_error_set(err, SI_ERR_VALUE, NULL, el->offset, el->tag, "not an integer string");
@@ -404,8 +404,8 @@ void si_person_name_free(si_person_name *pn) {
   }
 }
 
-si_status si_get_person_name(const si_dataset *ds, uint32_t tag, size_t index,
-                             si_person_name *out, si_error *err) {
+si_status si_get_person_name(const si_dataset *ds, uint32_t tag, size_t index, si_person_name *out,
+                             si_error *err) {
   memset(out, 0, sizeof *out);
   char *text;
   si_status st = si_get_string(ds, tag, index, &text, err);

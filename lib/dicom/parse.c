@@ -331,8 +331,7 @@ static si_status parse_value(parser *p, si_dataset *ds, si_element *el, encoding
         el->flags |= SI_ELEM_UN_AS_IMPLICIT;
       el->vr = SI_VR_SQ;
       encoding implicit = {0, 0};
-      return parse_sequence(p, el, ds, el->flags & SI_ELEM_UN_AS_IMPLICIT ? implicit : enc,
-                            depth);
+      return parse_sequence(p, el, ds, el->flags & SI_ELEM_UN_AS_IMPLICIT ? implicit : enc, depth);
     }
     if (el->vr == SI_VR_OB || el->vr == SI_VR_OW || el->flags & SI_ELEM_IMPLICIT_VR) {
       el->flags |= SI_ELEM_ENCAPSULATED;
@@ -377,8 +376,7 @@ static si_status parse_dataset(parser *p, si_dataset *ds, encoding enc, uint64_t
     element_header h;
     si_status st = read_element_header(p, enc, &h);
     if (st != SI_OK) {
-      if (st == SI_ERR_TRUNCATED && depth == 0 && end == NO_END &&
-          si_stream_avail(p->s) < 8) {
+      if (st == SI_ERR_TRUNCATED && depth == 0 && end == NO_END && si_stream_avail(p->s) < 8) {
         /* A few stray bytes after the last element: keep what was read. */
         p->file->info.warnings |= SI_WARN_TRAILING_BYTES;
         si_error_clear(p->err);
@@ -473,7 +471,8 @@ static si_status parse_meta(parser *p, si_dataset *meta) {
     si_element *el = append_element(p, meta);
     if (!el)
       return nomem(p, h.tag);
-    *el = (si_element){.tag = h.tag, .vr = h.vr, .length = h.length, .flags = h.flags, .offset = at};
+    *el =
+        (si_element){.tag = h.tag, .vr = h.vr, .length = h.length, .flags = h.flags, .offset = at};
     if (h.length == SI_UNDEFINED_LENGTH && h.vr != SI_VR_SQ && h.vr != SI_VR_UN)
       return fail(p, SI_ERR_FORMAT, at, h.tag, "undefined length in the file meta information");
     st = parse_value(p, meta, el, enc, 0);
@@ -525,8 +524,7 @@ static si_status choose_encoding(parser *p, encoding *enc) {
         info->warnings |= SI_WARN_BAD_VR;
       }
     }
-  } else if (have &&
-             guess_encoding(first, si_stream_avail(p->s), si_stream_remaining(p->s), enc)) {
+  } else if (have && guess_encoding(first, si_stream_avail(p->s), si_stream_remaining(p->s), enc)) {
     if (!info->transfer_syntax[0])
       snprintf(info->transfer_syntax, sizeof info->transfer_syntax, "%s",
                enc->big_endian    ? SI_TS_EXPLICIT_BE

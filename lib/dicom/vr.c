@@ -54,10 +54,79 @@ static int valid(si_vr vr) { return (unsigned)vr < SI_VR_COUNT; }
 const char *si_vr_name(si_vr vr) { return valid(vr) ? vr_table[vr].name : "??"; }
 
 si_vr si_vr_from_chars(char c0, char c1) {
-  for (int i = 1; i < SI_VR_COUNT; i++)
-    if (vr_table[i].name[0] == c0 && vr_table[i].name[1] == c1)
-      return (si_vr)i;
-  return SI_VR_NONE;
+  /* A switch the compiler turns into a jump table: this runs once per element. */
+  switch ((unsigned char)c0 << 8 | (unsigned char)c1) {
+  case 'A' << 8 | 'E':
+    return SI_VR_AE;
+  case 'A' << 8 | 'S':
+    return SI_VR_AS;
+  case 'A' << 8 | 'T':
+    return SI_VR_AT;
+  case 'C' << 8 | 'S':
+    return SI_VR_CS;
+  case 'D' << 8 | 'A':
+    return SI_VR_DA;
+  case 'D' << 8 | 'S':
+    return SI_VR_DS;
+  case 'D' << 8 | 'T':
+    return SI_VR_DT;
+  case 'F' << 8 | 'D':
+    return SI_VR_FD;
+  case 'F' << 8 | 'L':
+    return SI_VR_FL;
+  case 'I' << 8 | 'S':
+    return SI_VR_IS;
+  case 'L' << 8 | 'O':
+    return SI_VR_LO;
+  case 'L' << 8 | 'T':
+    return SI_VR_LT;
+  case 'O' << 8 | 'B':
+    return SI_VR_OB;
+  case 'O' << 8 | 'D':
+    return SI_VR_OD;
+  case 'O' << 8 | 'F':
+    return SI_VR_OF;
+  case 'O' << 8 | 'L':
+    return SI_VR_OL;
+  case 'O' << 8 | 'V':
+    return SI_VR_OV;
+  case 'O' << 8 | 'W':
+    return SI_VR_OW;
+  case 'P' << 8 | 'N':
+    return SI_VR_PN;
+  case 'S' << 8 | 'H':
+    return SI_VR_SH;
+  case 'S' << 8 | 'L':
+    return SI_VR_SL;
+  case 'S' << 8 | 'Q':
+    return SI_VR_SQ;
+  case 'S' << 8 | 'S':
+    return SI_VR_SS;
+  case 'S' << 8 | 'T':
+    return SI_VR_ST;
+  case 'S' << 8 | 'V':
+    return SI_VR_SV;
+  case 'T' << 8 | 'M':
+    return SI_VR_TM;
+  case 'U' << 8 | 'C':
+    return SI_VR_UC;
+  case 'U' << 8 | 'I':
+    return SI_VR_UI;
+  case 'U' << 8 | 'L':
+    return SI_VR_UL;
+  case 'U' << 8 | 'N':
+    return SI_VR_UN;
+  case 'U' << 8 | 'R':
+    return SI_VR_UR;
+  case 'U' << 8 | 'S':
+    return SI_VR_US;
+  case 'U' << 8 | 'T':
+    return SI_VR_UT;
+  case 'U' << 8 | 'V':
+    return SI_VR_UV;
+  default:
+    return SI_VR_NONE;
+  }
 }
 
 int si_vr_has_long_length(si_vr vr) { return valid(vr) && (vr_table[vr].flags & LONG_LEN); }

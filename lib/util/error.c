@@ -69,7 +69,7 @@ char *si_error_format(const si_error *err, char *buf, size_t size) {
 #define APPEND(...)                                                                                \
   do {                                                                                             \
     w = snprintf(buf + n, size - n, __VA_ARGS__);                                                  \
-    if (w < 0 || (size_t)w >= size - n)                                                           \
+    if (w < 0 || (size_t)w >= size - n)                                                            \
       return buf;                                                                                  \
     n += (size_t)w;                                                                                \
   } while (0)

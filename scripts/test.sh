@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The README's test command: install what is missing, build, check formatting,
+# run every test, run the unit tests again under ASan+UBSan, and fuzz the
+# DICOM reader for a bounded time. Any failure stops the run non-zero.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+fuzz_seconds="${SENDIT_FUZZ_SECONDS:-60}"
+step() { printf '\n==> %s\n' "$*"; }
+
+step "dependencies"
+bash scripts/install-deps.sh
+
+step "format (clang-format --dry-run --Werror)"
+git ls-files -co --exclude-standard '*.c' '*.h' | xargs clang-format --dry-run --Werror
+
+step "build (warnings are errors)"
+BUILD_DIR="$root/build" bash scripts/build.sh -DSENDIT_WERROR=ON -DSENDIT_TESTS=ON
+
+step "tests"
+(cd build && ctest --output-on-failure -j2)
+
+step "tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+BUILD_DIR="$root/build-asan" BUILD_TYPE=Debug bash scripts/build.sh -DCMAKE_C_COMPILER=clang \
+  -DSENDIT_SANITIZE=ON -DSENDIT_TESTS=ON
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j2)
+
+step "fuzzing the DICOM reader for ${fuzz_seconds}s"
+bash fuzz/run.sh "$fuzz_seconds"
+
+step "all checks passed"
