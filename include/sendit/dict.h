@@ -17,16 +17,16 @@ extern "C" {
 #endif
 
 typedef struct si_dict_entry {
-  uint32_t tag;     /* 0xggggeeee; for repeating-group entries like (60xx,3000)
-                       the x digits are 0 here and `mask` says which bits vary */
-  uint32_t mask;    /* bits that must match: 0xFFFFFFFF for plain entries,
-                       e.g. 0xFF00FFFF for (60xx,eeee) */
-  si_vr vr;         /* first VR listed; for "US or SS" style entries see vr2 */
-  si_vr vr2;        /* second possible VR or SI_VR_NONE */
-  const char *vm;   /* "1", "1-n", "2-2n", ... */
+  uint32_t tag;        /* 0xggggeeee; for repeating-group entries like (60xx,3000)
+                          the x digits are 0 here and `mask` says which bits vary */
+  uint32_t mask;       /* bits that must match: 0xFFFFFFFF for plain entries,
+                          e.g. 0xFF00FFFF for (60xx,eeee) */
+  si_vr vr;            /* first VR listed; for "US or SS" style entries see vr2 */
+  si_vr vr2;           /* second possible VR or SI_VR_NONE */
+  const char *vm;      /* "1", "1-n", "2-2n", ... */
   const char *keyword; /* "PatientName"; "" for entries without a keyword */
   const char *name;    /* "Patient's Name" */
-  int retired;      /* 1 when PS3.6 marks the entry retired */
+  int retired;         /* 1 when PS3.6 marks the entry retired */
 } si_dict_entry;
 
 /* Entry for a tag, honouring repeating groups (50xx, 60xx, 7Fxx) and the
@@ -50,6 +50,12 @@ const char *si_dict_keyword(uint32_t tag);
  * (with the PS3.5 rules for ambiguous US/SS and OB/OW picked as US / OW),
  * LO for private creators, UL for group lengths, UN otherwise. */
 si_vr si_dict_implicit_vr(uint32_t tag);
+
+/* Name of a registered UID (PS3.6 Annex A), e.g. "CT Image Storage" for
+ * 1.2.840.10008.5.1.4.1.1.2, or NULL when unknown. Static storage. */
+const char *si_uid_name(const char *uid);
+/* Keyword of a registered UID, e.g. "CTImageStorage", or NULL. Static. */
+const char *si_uid_keyword(const char *uid);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,56 @@
+/* sendit's configuration: built-in defaults, then an INI file (inih), then
+ * SENDIT_* environment variables. Every key is one row of a static table in
+ * lib/util/config.c (section, key, type, default, help); `sendit config`
+ * prints the effective values from that table.
+ *
+ * Ownership: si_config_load fills a caller-owned struct whose strings it
+ * allocates; release them with si_config_free. */
+#ifndef SENDIT_CONFIG_H
+#define SENDIT_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sendit/error.h"
+
+typedef enum si_duplicate_policy {
+  SI_DUP_KEEP_FIRST, /* keep the stored image, quarantine the newcomer (default) */
+  SI_DUP_KEEP_LAST   /* replace the stored image, quarantine the old one */
+} si_duplicate_policy;
+
+typedef struct si_config {
+  char *input_dir;        /* [input] folder = ./data */
+  char *input_subfolders; /* [input] subfolders = "" (comma list; "" = the folder itself) */
+  int rescan_seconds;     /* [input] rescan_seconds = 0 (off) */
+  int stable_seconds;   /* [input] stable_seconds = 0 (off): import unrenamed folders idle this long
+                         */
+  char *storage_dir;    /* [storage] folder = ./storage */
+  char *work_dir;       /* [storage] work = ./storage/.work (claimed folders) */
+  char *quarantine_dir; /* [storage] quarantine = ./quarantine */
+  int64_t low_water_mb; /* [storage] low_water_mb = 1024: pause intake below this free space */
+  int64_t high_water_mb;                /* [storage] high_water_mb = 2048: resume above this */
+  char *database;                       /* [database] url = ./sendit.db (or postgresql://...) */
+  int workers;                          /* [queue] workers = 2 */
+  int lease_seconds;                    /* [queue] lease_seconds = 60 */
+  int max_attempts;                     /* [queue] max_attempts = 5 */
+  si_duplicate_policy duplicate_policy; /* [import] duplicates = keep-first */
+  int skip_burned_in;                   /* [filters] skip_burned_in = false */
+  char *modalities;                     /* [filters] modalities = "" (comma allow-list; "" = all) */
+  char *log_dir;                        /* [daemon] logs = ./logs */
+  char *pidfile;                        /* [daemon] pidfile = ./sendit.pid */
+  char *log_level;                      /* [daemon] log_level = info */
+  char *web_listen;                     /* [web] listen = 127.0.0.1:8000 */
+  char *source_path;                    /* the INI file read, or "" */
+} si_config;
+
+/* Loads defaults, then `path` (NULL: ./sendit.ini when it exists; a path
+ * given explicitly must exist), then the environment. Every value is
+ * validated here: a bad setting is an SI_ERR_CONFIG naming the key. */
+si_status si_config_load(si_config *cfg, const char *path, si_error *err);
+void si_config_free(si_config *cfg);
+
+/* Writes the effective configuration as INI, each key with its source
+ * (default, file, env) in a comment. */
+void si_config_print(const si_config *cfg, FILE *out);
+
+#endif

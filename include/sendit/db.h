@@ -1,0 +1,53 @@
+/* The database layer: one small interface of function pointers that each
+ * backend implements (lib/db/sqlite.c, later lib/db/postgres.c), and helpers
+ * over it. SQL text is shared by all backends: parameters are written $1, $2,
+ * ... (SQLite accepts them as named parameters) and travel as text, NULL for
+ * SQL NULL; rows arrive as arrays of strings.
+ *
+ * Ownership: si_db_open returns a connection the caller closes with
+ * si_db_close. A connection is used by one thread at a time. Strings passed
+ * to row callbacks are borrowed for the duration of the call only. */
+#ifndef SENDIT_DB_H
+#define SENDIT_DB_H
+
+#include <stdint.h>
+
+#include "sendit/error.h"
+
+typedef struct si_db si_db;
+
+/* Called once per result row; return non-zero to stop early. values[i] is
+ * NULL for SQL NULL. */
+typedef int (*si_db_row_fn)(void *user, int ncols, const char *const *values);
+
+typedef struct si_db_backend {
+  const char *name; /* "sqlite", "postgresql" */
+  si_status (*connect)(const char *url, void **conn, si_error *err);
+  void (*disconnect)(void *conn);
+  /* Runs one statement. `changes` (may be NULL) receives the rows changed. */
+  si_status (*exec)(void *conn, const char *sql, int nparams, const char *const *params,
+                    si_db_row_fn fn, void *user, int64_t *changes, si_error *err);
+  /* Dialect: statement that starts a write transaction, appended row-lock
+   * clause for the queue's claim query, and the auto-increment key type. */
+  const char *begin_write;
+  const char *skip_locked;
+  const char *serial_key;
+} si_db_backend;
+
+/* Picks the backend from the URL ("postgresql://" or "postgres://" ->
+ * PostgreSQL, anything else is a SQLite file path), connects, and brings the
+ * schema to the current version (creating it on first use). */
+si_status si_db_open(const char *url, si_db **out, si_error *err);
+void si_db_close(si_db *db);
+const si_db_backend *si_db_get_backend(const si_db *db);
+
+si_status si_db_exec(si_db *db, const char *sql, int nparams, const char *const *params,
+                     si_db_row_fn fn, void *user, int64_t *changes, si_error *err);
+si_status si_db_begin(si_db *db, si_error *err);
+si_status si_db_commit(si_db *db, si_error *err);
+si_status si_db_rollback(si_db *db);
+
+/* Schema version after migration (see lib/db/schema.c). */
+int si_db_schema_version(si_db *db);
+
+#endif
