@@ -7,9 +7,16 @@
 #ifndef SENDIT_ERROR_H
 #define SENDIT_ERROR_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* glibc's <signal.h> defines si_status as a macro for a siginfo_t field,
+ * which would rewrite our type name wherever signals are used. Including it
+ * first and dropping the macro keeps one name for the library's status;
+ * sendit reads child statuses with waitpid, never through siginfo_t. */
+#undef si_status
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,0 +1,72 @@
+/* The intake pipeline: a finished input folder becomes one Batch of Images.
+ *
+ * Crash safety comes from the order of steps, each idempotent:
+ *   1. the job is claimed with a lease (store.h);
+ *   2. the folder is claimed by an atomic rename into the work area, named
+ *      after the job, so no second worker or restart can take it;
+ *   3. image rows are written with status NEW and their final storage path,
+ *      in chunked transactions, before any file moves;
+ *   4. files move into storage by rename (or copy + fsync + unlink across
+ *      filesystems); the storage folder is fsynced;
+ *   5. rows become DONE, the batch gets its metrics, the job ends.
+ * A restart at any point re-runs the job: rows that exist are not inserted
+ * again, files still in the work area are moved, files already in storage are
+ * left alone. Nothing is deleted except a byte-identical second copy.
+ *
+ * Ownership: contexts and results are caller-owned structs; the pipeline
+ * borrows the config and the database connection for the call. */
+#ifndef SENDIT_PIPELINE_H
+#define SENDIT_PIPELINE_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "sendit/config.h"
+#include "sendit/db.h"
+#include "sendit/store.h"
+
+typedef struct si_import_context {
+  const si_config *cfg; /* borrowed */
+  si_db *db;            /* borrowed; used by this thread only */
+  const char *worker;   /* worker id for leases, e.g. "host:pid:thread" */
+  int64_t job_id;       /* job being run (-1 for synchronous imports) */
+  /* Progress callback (may be NULL): files done of total. */
+  void (*progress)(void *user, int64_t done, int64_t total);
+  void *progress_user;
+  /* When set and non-zero, the import stops between chunks and leaves the
+   * rest for the next run (graceful shutdown). May be NULL. */
+  const volatile sig_atomic_t *cancel;
+} si_import_context;
+
+typedef struct si_import_result {
+  si_batch batch; /* final record */
+  int64_t files_seen;
+  int64_t imported;
+  int64_t duplicates_ignored;
+  int64_t quarantined;
+  int64_t skipped;
+  int fatal;       /* the import stopped early (disk full, permission, ...) */
+  int interrupted; /* stopped by ctx->cancel; the job goes back to the queue */
+} si_import_result;
+
+/* Imports every file under `folder` into batch `batch_uid`. Files that fail
+ * are quarantined and recorded; a failure that stops the whole import (full
+ * disk, unwritable storage) leaves the remaining files where they are, marks
+ * the batch ERROR and returns SI_OK with result->fatal set: the error is a
+ * fact about the batch, not a failure of the call. Non-SI_OK means the
+ * database itself failed. */
+si_status si_import_folder(si_import_context *ctx, const char *folder, const char *batch_uid,
+                           si_import_result *result, si_error *err);
+
+/* Runs one claimed job: claims its folder into the work area (or finds it
+ * there after a crash), imports it and ends the job. */
+si_status si_run_job(si_import_context *ctx, si_job *job, si_import_result *result, si_error *err);
+
+/* The finished-folder rule: a name is finished when it is not hidden and
+ * no dot-separated extension starts with "tmp" ("ST-1.tmp2343" is not). */
+int si_folder_is_finished(const char *name);
+
+/* Free space in MiB on the filesystem holding `path`, or -1. */
+int64_t si_free_space_mb(const char *path);
+
+#endif

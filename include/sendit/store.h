@@ -1,0 +1,157 @@
+/* sendit's records, over the si_db interface: jobs (the durable queue),
+ * batches, images, batch logs and quarantined files. One SQL text per query
+ * serves every backend.
+ *
+ * Ownership: rows are filled into caller-owned structs with fixed-size
+ * fields; nothing returned needs freeing unless stated. */
+#ifndef SENDIT_STORE_H
+#define SENDIT_STORE_H
+
+#include <stdint.h>
+
+#include "sendit/db.h"
+#include "sendit/error.h"
+
+#define SI_UID_MAX 65
+#define SI_PATH_MAX 4096
+#define SI_NAME_MAX 256
+
+/* Batch statuses, as the original sendit's. */
+#define SI_BATCH_QUEUE "QUEUE"
+#define SI_BATCH_PROCESSING "PROCESSING"
+#define SI_BATCH_DONEPROCESSING "DONEPROCESSING"
+#define SI_BATCH_DONE "DONE"
+#define SI_BATCH_EMPTY "EMPTY"
+#define SI_BATCH_ERROR "ERROR"
+/* Image statuses. */
+#define SI_IMAGE_NEW "NEW"
+#define SI_IMAGE_PROCESSING "PROCESSING"
+#define SI_IMAGE_DONEPROCESSING "DONEPROCESSING"
+#define SI_IMAGE_SENT "SENT"
+#define SI_IMAGE_DONE "DONE"
+
+/* Milliseconds since the epoch (wall clock). */
+int64_t si_now_ms(void);
+
+/* ---- queue ---- */
+
+typedef struct si_job {
+  int64_t id;
+  char folder[SI_NAME_MAX];    /* input folder name = batch uid */
+  char path[SI_PATH_MAX];      /* where the finished folder was seen */
+  char work_path[SI_PATH_MAX]; /* where the worker moved it ("" before) */
+  int attempts;
+} si_job;
+
+/* Adds a queued job for the folder at `path` unless one is already queued
+ * or running for that path. *created tells which (may be NULL). */
+si_status si_store_enqueue(si_db *db, const char *folder, const char *path, int *created,
+                           si_error *err);
+/* Atomically takes the oldest queued job, or a running one whose lease has
+ * expired (its worker died), for `worker`; sets the lease. *found is 0 when
+ * there is nothing to do. */
+si_status si_store_claim(si_db *db, const char *worker, int lease_seconds, si_job *job, int *found,
+                         si_error *err);
+/* Extends the lease; SI_ERR_STATE when the job is no longer ours. */
+si_status si_store_heartbeat(si_db *db, int64_t job_id, const char *worker, int lease_seconds,
+                             si_error *err);
+si_status si_store_job_set_work_path(si_db *db, int64_t job_id, const char *work_path,
+                                     si_error *err);
+/* Ends a job: state "done" or "failed" (error may be NULL), or back to
+ * "queued" for a retry. */
+si_status si_store_job_finish(si_db *db, int64_t job_id, const char *state, const char *error,
+                              si_error *err);
+/* Jobs queued + running. */
+si_status si_store_queue_depth(si_db *db, int64_t *queued, int64_t *running, si_error *err);
+
+/* ---- batches ---- */
+
+typedef struct si_batch {
+  int64_t id;
+  char uid[SI_NAME_MAX];
+  char status[16];
+  int has_error;
+  int reopened;
+  int64_t created_at, updated_at, started_at, finished_at, elapsed_ms;
+  int64_t size_bytes;
+  int64_t image_count, skipped_count, quarantined_count;
+  char qa[4096]; /* JSON: StudyDate histogram, filters, warnings */
+} si_batch;
+
+/* Finds or creates the batch `uid` and marks it PROCESSING. *reopened is 1
+ * when the batch existed and had finished before (late data). */
+si_status si_store_batch_begin(si_db *db, const char *uid, int64_t *batch_id, int *reopened,
+                               si_error *err);
+/* Writes the final status and metrics of a batch (from `b`: status,
+ * has_error, started/finished/elapsed, counts, size, qa). */
+si_status si_store_batch_finish(si_db *db, const si_batch *b, si_error *err);
+si_status si_store_batch_set_status(si_db *db, const char *uid, const char *status, si_error *err);
+si_status si_store_batch_get(si_db *db, const char *uid, si_batch *out, int *found, si_error *err);
+/* Calls fn for each batch (newest first), optionally only those with
+ * `status` (NULL = all), at most `limit` (0 = all) after `offset`. */
+typedef int (*si_batch_fn)(void *user, const si_batch *b);
+si_status si_store_batch_list(si_db *db, const char *status, int64_t limit, int64_t offset,
+                              si_batch_fn fn, void *user, si_error *err);
+/* Count of batches per status: fn(user, status, count). */
+typedef int (*si_count_fn)(void *user, const char *key, int64_t count);
+si_status si_store_batch_counts(si_db *db, si_count_fn fn, void *user, si_error *err);
+
+/* Appends to a batch's log; level "error" also sets has_error. */
+si_status si_store_batch_log(si_db *db, int64_t batch_id, const char *level, const char *file,
+                             const char *message, si_error *err);
+typedef int (*si_log_row_fn)(void *user, int64_t at, const char *level, const char *file,
+                             const char *message);
+si_status si_store_batch_logs(si_db *db, int64_t batch_id, si_log_row_fn fn, void *user,
+                              si_error *err);
+
+/* ---- images ---- */
+
+typedef struct si_image {
+  int64_t id;
+  char uid[SI_UID_MAX];
+  int64_t batch_id;
+  char status[16];
+  char storage_path[SI_PATH_MAX];
+  char original_name[SI_NAME_MAX];
+  int64_t size_bytes;
+  char content_hash[65];
+  char patient_id[SI_NAME_MAX];
+  char accession_number[SI_NAME_MAX];
+  char study_uid[SI_UID_MAX];
+  char series_uid[SI_UID_MAX];
+  char sop_class_uid[SI_UID_MAX];
+  char modality[32];
+  char study_date[16];
+  int64_t created_at;
+} si_image;
+
+/* Inserts; a UNIQUE violation on uid gives SI_ERR_STATE (duplicate). */
+si_status si_store_image_insert(si_db *db, const si_image *img, si_error *err);
+si_status si_store_image_get(si_db *db, const char *uid, si_image *out, int *found, si_error *err);
+si_status si_store_image_replace(si_db *db, const si_image *img, si_error *err);
+typedef int (*si_image_fn)(void *user, const si_image *img);
+si_status si_store_image_list(si_db *db, int64_t batch_id, int64_t limit, int64_t offset,
+                              si_image_fn fn, void *user, si_error *err);
+si_status si_store_image_count(si_db *db, int64_t batch_id, int64_t *count, si_error *err);
+
+/* ---- quarantine ---- */
+
+typedef struct si_quarantined {
+  int64_t id;
+  char batch_uid[SI_NAME_MAX];
+  char path[SI_PATH_MAX];
+  char original_name[SI_NAME_MAX];
+  char reason[1024];
+  int64_t created_at;
+  int64_t requeued_at;
+} si_quarantined;
+
+si_status si_store_quarantine_add(si_db *db, const char *batch_uid, const char *path,
+                                  const char *original_name, const char *reason, si_error *err);
+typedef int (*si_quarantine_fn)(void *user, const si_quarantined *q);
+/* Lists not-yet-requeued entries (all when include_requeued). */
+si_status si_store_quarantine_list(si_db *db, int include_requeued, si_quarantine_fn fn, void *user,
+                                   si_error *err);
+si_status si_store_quarantine_mark_requeued(si_db *db, int64_t id, si_error *err);
+
+#endif

@@ -1,0 +1,30 @@
+/* The input watcher: inotify on the input folder(s) for folders created or
+ * moved in, a scan at start-up, a rescan when the inotify queue overflows,
+ * an optional periodic rescan (network filesystems), and the optional
+ * "stable for N seconds" rule for senders that cannot rename. Idle, it
+ * sleeps in poll(2) without a timeout.
+ *
+ * Ownership: the watcher borrows cfg; si_watcher_close frees it. */
+#ifndef SENDIT_WATCH_H
+#define SENDIT_WATCH_H
+
+#include "sendit/config.h"
+#include "sendit/error.h"
+
+typedef struct si_watcher si_watcher;
+
+/* Called for every finished folder found (possibly more than once for the
+ * same folder: the queue ignores a folder that already has a pending job). */
+typedef void (*si_watch_fn)(void *user, const char *name, const char *path);
+
+si_status si_watcher_open(const si_config *cfg, si_watch_fn fn, void *user, si_watcher **out,
+                          si_error *err);
+/* Scans the input folders once, reporting finished folders. */
+si_status si_watcher_scan(si_watcher *w, si_error *err);
+/* Runs until si_watcher_stop; returns SI_OK then. */
+si_status si_watcher_run(si_watcher *w, si_error *err);
+/* Async-signal-safe: wakes si_watcher_run and makes it return. */
+void si_watcher_stop(si_watcher *w);
+void si_watcher_close(si_watcher *w);
+
+#endif

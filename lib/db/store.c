@@ -1,0 +1,516 @@
+/* sendit's records over si_db. Every query is one SQL text shared by the
+ * backends; values travel as text. */
+#include "sendit/store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t si_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Text form of an integer parameter; `buf` must hold 24 bytes. */
+static const char *i64(char *buf, int64_t v) {
+  snprintf(buf, 24, "%" PRId64, v);
+  return buf;
+}
+
+static int64_t to_i64(const char *s) { return s ? strtoll(s, NULL, 10) : 0; }
+
+static void copy_field(char *dst, size_t size, const char *src) {
+  snprintf(dst, size, "%s", src ? src : "");
+}
+#define COPY(dst, src) copy_field((dst), sizeof(dst), (src))
+
+static int first_row_i64(void *user, int ncols, const char *const *values) {
+  if (ncols > 0)
+    *(int64_t *)user = to_i64(values[0]);
+  return 1;
+}
+
+/* ---- queue ---- */
+
+si_status si_store_enqueue(si_db *db, const char *folder, const char *path, int *created,
+                           si_error *err) {
+  char now[24];
+  const char *params[] = {folder, path, i64(now, si_now_ms())};
+  int64_t changes = 0;
+  si_status st = si_db_exec(db,
+                            "INSERT INTO job (folder, path, state, created_at, updated_at) "
+                            "SELECT $1, $2, 'queued', $3, $3 WHERE NOT EXISTS (SELECT 1 FROM job "
+                            "WHERE path = $2 AND state IN ('queued', 'running'))",
+                            3, params, NULL, NULL, &changes, err);
+  if (st == SI_ERR_STATE) { /* raced with another enqueuer: the index kept it single */
+    changes = 0;
+    st = SI_OK;
+  }
+  if (created)
+    *created = st == SI_OK && changes > 0;
+  return st;
+}
+
+static int job_row(void *user, int ncols, const char *const *v) {
+  si_job *job = user;
+  if (ncols < 5)
+    return 1;
+  job->id = to_i64(v[0]);
+  COPY(job->folder, v[1]);
+  COPY(job->path, v[2]);
+  COPY(job->work_path, v[3]);
+  job->attempts = (int)to_i64(v[4]);
+  return 1;
+}
+
+si_status si_store_claim(si_db *db, const char *worker, int lease_seconds, si_job *job, int *found,
+                         si_error *err) {
+  char now_s[24], until_s[24];
+  int64_t now = si_now_ms();
+  const char *params[] = {worker, i64(until_s, now + (int64_t)lease_seconds * 1000),
+                          i64(now_s, now)};
+  char sql[1024];
+  snprintf(sql, sizeof sql,
+           "UPDATE job SET state = 'running', worker = $1, lease_until = $2, updated_at = $3, "
+           "attempts = attempts + 1 WHERE id = (SELECT id FROM job WHERE state = 'queued' OR "
+           "(state = 'running' AND lease_until < $3) ORDER BY id LIMIT 1%s) "
+           "RETURNING id, folder, path, work_path, attempts",
+           si_db_get_backend(db)->skip_locked);
+  memset(job, 0, sizeof *job);
+  job->id = -1;
+  si_status st = si_db_exec(db, sql, 3, params, job_row, job, NULL, err);
+  *found = st == SI_OK && job->id >= 0;
+  return st;
+}
+
+si_status si_store_heartbeat(si_db *db, int64_t job_id, const char *worker, int lease_seconds,
+                             si_error *err) {
+  char id_s[24], until_s[24];
+  const char *params[] = {i64(id_s, job_id), worker,
+                          i64(until_s, si_now_ms() + (int64_t)lease_seconds * 1000)};
+  int64_t changes = 0;
+  si_status st = si_db_exec(db,
+                            "UPDATE job SET lease_until = $3 WHERE id = $1 AND worker = $2 AND "
+                            "state = 'running'",
+                            3, params, NULL, NULL, &changes, err);
+  if (st == SI_OK && changes == 0)
+    return si_error_set(err, SI_ERR_STATE, NULL, SI_NO_OFFSET, SI_NO_TAG,
+                        "job %" PRId64 " is no longer held by %s", job_id, worker);
+  return st;
+}
+
+si_status si_store_job_set_work_path(si_db *db, int64_t job_id, const char *work_path,
+                                     si_error *err) {
+  char id_s[24];
+  const char *params[] = {i64(id_s, job_id), work_path};
+  return si_db_exec(db, "UPDATE job SET work_path = $2 WHERE id = $1", 2, params, NULL, NULL, NULL,
+                    err);
+}
+
+si_status si_store_job_finish(si_db *db, int64_t job_id, const char *state, const char *error,
+                              si_error *err) {
+  char id_s[24], now_s[24];
+  const char *params[] = {i64(id_s, job_id), state, error, i64(now_s, si_now_ms())};
+  return si_db_exec(db,
+                    "UPDATE job SET state = $2, error = $3, updated_at = $4, lease_until = NULL "
+                    "WHERE id = $1",
+                    4, params, NULL, NULL, NULL, err);
+}
+
+si_status si_store_queue_depth(si_db *db, int64_t *queued, int64_t *running, si_error *err) {
+  *queued = *running = 0;
+  si_status st = si_db_exec(db, "SELECT count(*) FROM job WHERE state = 'queued'", 0, NULL,
+                            first_row_i64, queued, NULL, err);
+  if (st == SI_OK)
+    st = si_db_exec(db, "SELECT count(*) FROM job WHERE state = 'running'", 0, NULL, first_row_i64,
+                    running, NULL, err);
+  return st;
+}
+
+/* ---- batches ---- */
+
+#define BATCH_COLUMNS                                                                              \
+  "id, uid, status, has_error, reopened, created_at, updated_at, started_at, finished_at, "        \
+  "elapsed_ms, size_bytes, image_count, skipped_count, quarantined_count, qa"
+
+static void batch_from_row(si_batch *b, const char *const *v) {
+  b->id = to_i64(v[0]);
+  COPY(b->uid, v[1]);
+  COPY(b->status, v[2]);
+  b->has_error = (int)to_i64(v[3]);
+  b->reopened = (int)to_i64(v[4]);
+  b->created_at = to_i64(v[5]);
+  b->updated_at = to_i64(v[6]);
+  b->started_at = to_i64(v[7]);
+  b->finished_at = to_i64(v[8]);
+  b->elapsed_ms = to_i64(v[9]);
+  b->size_bytes = to_i64(v[10]);
+  b->image_count = to_i64(v[11]);
+  b->skipped_count = to_i64(v[12]);
+  b->quarantined_count = to_i64(v[13]);
+  COPY(b->qa, v[14]);
+}
+
+typedef struct batch_found {
+  si_batch *b;
+  int found;
+} batch_found;
+
+static int batch_one(void *user, int ncols, const char *const *v) {
+  batch_found *bf = user;
+  if (ncols >= 15) {
+    batch_from_row(bf->b, v);
+    bf->found = 1;
+  }
+  return 1;
+}
+
+si_status si_store_batch_get(si_db *db, const char *uid, si_batch *out, int *found, si_error *err) {
+  memset(out, 0, sizeof *out);
+  batch_found bf = {out, 0};
+  const char *params[] = {uid};
+  si_status st = si_db_exec(db, "SELECT " BATCH_COLUMNS " FROM batch WHERE uid = $1", 1, params,
+                            batch_one, &bf, NULL, err);
+  *found = bf.found;
+  return st;
+}
+
+si_status si_store_batch_begin(si_db *db, const char *uid, int64_t *batch_id, int *reopened,
+                               si_error *err) {
+  si_batch existing;
+  int found;
+  si_status st = si_store_batch_get(db, uid, &existing, &found, err);
+  if (st != SI_OK)
+    return st;
+  char now_s[24];
+  i64(now_s, si_now_ms());
+  if (!found) {
+    const char *params[] = {uid, now_s};
+    st = si_db_exec(db,
+                    "INSERT INTO batch (uid, status, created_at, updated_at, started_at) "
+                    "VALUES ($1, 'PROCESSING', $2, $2, $2)",
+                    2, params, NULL, NULL, NULL, err);
+    if (st == SI_OK)
+      st = si_store_batch_get(db, uid, &existing, &found, err);
+    *reopened = 0;
+  } else {
+    /* A batch seen before gets new data: mark it reopened unless it is an
+     * interrupted import of the same data being resumed. */
+    int finished = strcmp(existing.status, SI_BATCH_PROCESSING) != 0 &&
+                   strcmp(existing.status, SI_BATCH_QUEUE) != 0;
+    *reopened = finished;
+    const char *params[] = {uid, now_s, finished ? "1" : "0"};
+    st = si_db_exec(db,
+                    "UPDATE batch SET status = 'PROCESSING', updated_at = $2, "
+                    "reopened = CASE WHEN $3 = '1' THEN 1 ELSE reopened END, "
+                    "started_at = COALESCE(started_at, $2) WHERE uid = $1",
+                    3, params, NULL, NULL, NULL, err);
+  }
+  if (st == SI_OK && !found)
+    return si_error_set(err, SI_ERR_DB, NULL, SI_NO_OFFSET, SI_NO_TAG, "batch %s vanished", uid);
+  *batch_id = existing.id;
+  return st;
+}
+
+si_status si_store_batch_finish(si_db *db, const si_batch *b, si_error *err) {
+  char id_s[24], now_s[24], fin_s[24], el_s[24], size_s[24], ic_s[24], sc_s[24], qc_s[24];
+  const char *params[] = {i64(id_s, b->id),
+                          b->status,
+                          b->has_error ? "1" : "0",
+                          i64(now_s, si_now_ms()),
+                          i64(fin_s, b->finished_at),
+                          i64(el_s, b->elapsed_ms),
+                          i64(size_s, b->size_bytes),
+                          i64(ic_s, b->image_count),
+                          i64(sc_s, b->skipped_count),
+                          i64(qc_s, b->quarantined_count),
+                          b->qa[0] ? b->qa : NULL};
+  return si_db_exec(db,
+                    "UPDATE batch SET status = $2, has_error = CASE WHEN $3 = '1' THEN 1 ELSE "
+                    "has_error END, updated_at = $4, finished_at = $5, elapsed_ms = $6, "
+                    "size_bytes = $7, image_count = $8, skipped_count = $9, "
+                    "quarantined_count = $10, qa = $11 WHERE id = $1",
+                    11, params, NULL, NULL, NULL, err);
+}
+
+si_status si_store_batch_set_status(si_db *db, const char *uid, const char *status, si_error *err) {
+  char now_s[24];
+  const char *params[] = {uid, status, i64(now_s, si_now_ms())};
+  int64_t changes = 0;
+  si_status st = si_db_exec(db, "UPDATE batch SET status = $2, updated_at = $3 WHERE uid = $1", 3,
+                            params, NULL, NULL, &changes, err);
+  if (st == SI_OK && changes == 0)
+    return si_error_set(err, SI_ERR_NOT_FOUND, NULL, SI_NO_OFFSET, SI_NO_TAG, "no batch %s", uid);
+  return st;
+}
+
+typedef struct batch_iter {
+  si_batch_fn fn;
+  void *user;
+} batch_iter;
+
+static int batch_each(void *user, int ncols, const char *const *v) {
+  batch_iter *it = user;
+  if (ncols < 15)
+    return 1;
+  si_batch *b = malloc(sizeof *b);
+  if (!b)
+    return 1;
+  batch_from_row(b, v);
+  int stop = it->fn(it->user, b);
+  free(b);
+  return stop;
+}
+
+si_status si_store_batch_list(si_db *db, const char *status, int64_t limit, int64_t offset,
+                              si_batch_fn fn, void *user, si_error *err) {
+  char lim_s[24], off_s[24];
+  const char *params[] = {status, i64(lim_s, limit > 0 ? limit : INT64_MAX), i64(off_s, offset)};
+  batch_iter it = {fn, user};
+  return si_db_exec(db,
+                    "SELECT " BATCH_COLUMNS " FROM batch WHERE ($1 IS NULL OR status = $1) "
+                    "ORDER BY id DESC LIMIT $2 OFFSET $3",
+                    3, params, batch_each, &it, NULL, err);
+}
+
+typedef struct count_iter {
+  si_count_fn fn;
+  void *user;
+} count_iter;
+
+static int count_each(void *user, int ncols, const char *const *v) {
+  count_iter *it = user;
+  return ncols >= 2 ? it->fn(it->user, v[0] ? v[0] : "", to_i64(v[1])) : 1;
+}
+
+si_status si_store_batch_counts(si_db *db, si_count_fn fn, void *user, si_error *err) {
+  count_iter it = {fn, user};
+  return si_db_exec(db, "SELECT status, count(*) FROM batch GROUP BY status ORDER BY status", 0,
+                    NULL, count_each, &it, NULL, err);
+}
+
+si_status si_store_batch_log(si_db *db, int64_t batch_id, const char *level, const char *file,
+                             const char *message, si_error *err) {
+  char id_s[24], now_s[24];
+  const char *params[] = {i64(id_s, batch_id), i64(now_s, si_now_ms()), level, file, message};
+  si_status st = si_db_exec(db,
+                            "INSERT INTO batch_log (batch_id, created_at, level, file, message) "
+                            "VALUES ($1, $2, $3, $4, $5)",
+                            5, params, NULL, NULL, NULL, err);
+  if (st == SI_OK && strcmp(level, "error") == 0)
+    st = si_db_exec(db, "UPDATE batch SET has_error = 1 WHERE id = $1", 1, params, NULL, NULL, NULL,
+                    err);
+  return st;
+}
+
+typedef struct log_iter {
+  si_log_row_fn fn;
+  void *user;
+} log_iter;
+
+static int log_each(void *user, int ncols, const char *const *v) {
+  log_iter *it = user;
+  return ncols >= 4 ? it->fn(it->user, to_i64(v[0]), v[1], v[2], v[3]) : 1;
+}
+
+si_status si_store_batch_logs(si_db *db, int64_t batch_id, si_log_row_fn fn, void *user,
+                              si_error *err) {
+  char id_s[24];
+  const char *params[] = {i64(id_s, batch_id)};
+  log_iter it = {fn, user};
+  return si_db_exec(db,
+                    "SELECT created_at, level, file, message FROM batch_log WHERE batch_id = $1 "
+                    "ORDER BY id",
+                    1, params, log_each, &it, NULL, err);
+}
+
+/* ---- images ---- */
+
+#define IMAGE_COLUMNS                                                                              \
+  "id, uid, batch_id, status, storage_path, original_name, size_bytes, content_hash, "             \
+  "patient_id, accession_number, study_uid, series_uid, sop_class_uid, modality, study_date, "     \
+  "created_at"
+
+static void image_from_row(si_image *img, const char *const *v) {
+  img->id = to_i64(v[0]);
+  COPY(img->uid, v[1]);
+  img->batch_id = to_i64(v[2]);
+  COPY(img->status, v[3]);
+  COPY(img->storage_path, v[4]);
+  COPY(img->original_name, v[5]);
+  img->size_bytes = to_i64(v[6]);
+  COPY(img->content_hash, v[7]);
+  COPY(img->patient_id, v[8]);
+  COPY(img->accession_number, v[9]);
+  COPY(img->study_uid, v[10]);
+  COPY(img->series_uid, v[11]);
+  COPY(img->sop_class_uid, v[12]);
+  COPY(img->modality, v[13]);
+  COPY(img->study_date, v[14]);
+  img->created_at = to_i64(v[15]);
+}
+
+static const char *or_null(const char *s) { return s && s[0] ? s : NULL; }
+
+si_status si_store_image_insert(si_db *db, const si_image *img, si_error *err) {
+  char batch_s[24], size_s[24], now_s[24];
+  const char *params[] = {img->uid,
+                          i64(batch_s, img->batch_id),
+                          img->status,
+                          img->storage_path,
+                          or_null(img->original_name),
+                          i64(size_s, img->size_bytes),
+                          or_null(img->content_hash),
+                          or_null(img->patient_id),
+                          or_null(img->accession_number),
+                          or_null(img->study_uid),
+                          or_null(img->series_uid),
+                          or_null(img->sop_class_uid),
+                          or_null(img->modality),
+                          or_null(img->study_date),
+                          i64(now_s, si_now_ms())};
+  return si_db_exec(db,
+                    "INSERT INTO image (uid, batch_id, status, storage_path, original_name, "
+                    "size_bytes, content_hash, patient_id, accession_number, study_uid, "
+                    "series_uid, sop_class_uid, modality, study_date, created_at) VALUES ($1, $2, "
+                    "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                    15, params, NULL, NULL, NULL, err);
+}
+
+si_status si_store_image_replace(si_db *db, const si_image *img, si_error *err) {
+  char batch_s[24], size_s[24];
+  const char *params[] = {img->uid,
+                          i64(batch_s, img->batch_id),
+                          img->status,
+                          img->storage_path,
+                          or_null(img->original_name),
+                          i64(size_s, img->size_bytes),
+                          or_null(img->content_hash),
+                          or_null(img->patient_id),
+                          or_null(img->accession_number),
+                          or_null(img->study_uid),
+                          or_null(img->series_uid),
+                          or_null(img->sop_class_uid),
+                          or_null(img->modality),
+                          or_null(img->study_date)};
+  return si_db_exec(db,
+                    "UPDATE image SET batch_id = $2, status = $3, storage_path = $4, "
+                    "original_name = $5, size_bytes = $6, content_hash = $7, patient_id = $8, "
+                    "accession_number = $9, study_uid = $10, series_uid = $11, "
+                    "sop_class_uid = $12, modality = $13, study_date = $14 WHERE uid = $1",
+                    14, params, NULL, NULL, NULL, err);
+}
+
+typedef struct image_found {
+  si_image *img;
+  int found;
+} image_found;
+
+static int image_one(void *user, int ncols, const char *const *v) {
+  image_found *f = user;
+  if (ncols >= 16) {
+    image_from_row(f->img, v);
+    f->found = 1;
+  }
+  return 1;
+}
+
+si_status si_store_image_get(si_db *db, const char *uid, si_image *out, int *found, si_error *err) {
+  memset(out, 0, sizeof *out);
+  image_found f = {out, 0};
+  const char *params[] = {uid};
+  si_status st = si_db_exec(db, "SELECT " IMAGE_COLUMNS " FROM image WHERE uid = $1", 1, params,
+                            image_one, &f, NULL, err);
+  *found = f.found;
+  return st;
+}
+
+typedef struct image_iter {
+  si_image_fn fn;
+  void *user;
+} image_iter;
+
+static int image_each(void *user, int ncols, const char *const *v) {
+  image_iter *it = user;
+  if (ncols < 16)
+    return 1;
+  si_image *img = malloc(sizeof *img);
+  if (!img)
+    return 1;
+  image_from_row(img, v);
+  int stop = it->fn(it->user, img);
+  free(img);
+  return stop;
+}
+
+si_status si_store_image_list(si_db *db, int64_t batch_id, int64_t limit, int64_t offset,
+                              si_image_fn fn, void *user, si_error *err) {
+  char id_s[24], lim_s[24], off_s[24];
+  const char *params[] = {i64(id_s, batch_id), i64(lim_s, limit > 0 ? limit : INT64_MAX),
+                          i64(off_s, offset)};
+  image_iter it = {fn, user};
+  return si_db_exec(db,
+                    "SELECT " IMAGE_COLUMNS " FROM image WHERE batch_id = $1 ORDER BY id "
+                    "LIMIT $2 OFFSET $3",
+                    3, params, image_each, &it, NULL, err);
+}
+
+si_status si_store_image_count(si_db *db, int64_t batch_id, int64_t *count, si_error *err) {
+  char id_s[24];
+  const char *params[] = {i64(id_s, batch_id)};
+  *count = 0;
+  return si_db_exec(db, "SELECT count(*) FROM image WHERE batch_id = $1", 1, params, first_row_i64,
+                    count, NULL, err);
+}
+
+/* ---- quarantine ---- */
+
+si_status si_store_quarantine_add(si_db *db, const char *batch_uid, const char *path,
+                                  const char *original_name, const char *reason, si_error *err) {
+  char now_s[24];
+  const char *params[] = {batch_uid, path, original_name, reason, i64(now_s, si_now_ms())};
+  return si_db_exec(db,
+                    "INSERT INTO quarantine (batch_uid, path, original_name, reason, created_at) "
+                    "VALUES ($1, $2, $3, $4, $5)",
+                    5, params, NULL, NULL, NULL, err);
+}
+
+typedef struct quarantine_iter {
+  si_quarantine_fn fn;
+  void *user;
+} quarantine_iter;
+
+static int quarantine_each(void *user, int ncols, const char *const *v) {
+  quarantine_iter *it = user;
+  if (ncols < 7)
+    return 1;
+  si_quarantined q;
+  q.id = to_i64(v[0]);
+  COPY(q.batch_uid, v[1]);
+  COPY(q.path, v[2]);
+  COPY(q.original_name, v[3]);
+  COPY(q.reason, v[4]);
+  q.created_at = to_i64(v[5]);
+  q.requeued_at = to_i64(v[6]);
+  return it->fn(it->user, &q);
+}
+
+si_status si_store_quarantine_list(si_db *db, int include_requeued, si_quarantine_fn fn, void *user,
+                                   si_error *err) {
+  quarantine_iter it = {fn, user};
+  const char *params[] = {include_requeued ? "1" : "0"};
+  return si_db_exec(db,
+                    "SELECT id, batch_uid, path, original_name, reason, created_at, requeued_at "
+                    "FROM quarantine WHERE $1 = '1' OR requeued_at IS NULL ORDER BY id",
+                    1, params, quarantine_each, &it, NULL, err);
+}
+
+si_status si_store_quarantine_mark_requeued(si_db *db, int64_t id, si_error *err) {
+  char id_s[24], now_s[24];
+  const char *params[] = {i64(id_s, id), i64(now_s, si_now_ms())};
+  return si_db_exec(db, "UPDATE quarantine SET requeued_at = $2 WHERE id = $1", 2, params, NULL,
+                    NULL, NULL, err);
+}

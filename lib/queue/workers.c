@@ -1,0 +1,196 @@
+#include "sendit/workers.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sendit/fs.h"
+#include "sendit/log.h"
+#include "sendit/pipeline.h"
+
+/* Idle workers also look for jobs other processes enqueued this often. */
+#define IDLE_RECHECK_SECONDS 2
+#define PAUSED_RECHECK_SECONDS 5
+
+typedef struct worker {
+  si_worker_pool *pool;
+  pthread_t thread;
+  int index;
+  int started;
+} worker;
+
+struct si_worker_pool {
+  const si_config *cfg;
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  int stopping;
+  volatile sig_atomic_t cancel; /* mirrors stopping, read by imports between chunks */
+  int wakeups;
+  int paused;
+  char pause_reason[256];
+  worker *workers;
+  int count;
+};
+
+static void wait_seconds(si_worker_pool *pool, int seconds) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += seconds;
+  pthread_mutex_lock(&pool->lock);
+  while (!pool->stopping && pool->wakeups == 0)
+    if (pthread_cond_timedwait(&pool->wake, &pool->lock, &until) == ETIMEDOUT)
+      break;
+  if (pool->wakeups > 0)
+    pool->wakeups--;
+  pthread_mutex_unlock(&pool->lock);
+}
+
+static int stopping(si_worker_pool *pool) {
+  pthread_mutex_lock(&pool->lock);
+  int s = pool->stopping;
+  pthread_mutex_unlock(&pool->lock);
+  return s;
+}
+
+/* Hysteresis between the two water marks, so intake does not flap. */
+static int disk_allows_claim(si_worker_pool *pool) {
+  const si_config *cfg = pool->cfg;
+  int64_t free_mb = si_free_space_mb(cfg->storage_dir);
+  pthread_mutex_lock(&pool->lock);
+  if (free_mb >= 0 && !pool->paused && free_mb < cfg->low_water_mb) {
+    pool->paused = 1;
+    snprintf(pool->pause_reason, sizeof pool->pause_reason,
+             "storage %s has %" PRId64 " MiB free, below the low-water mark of %" PRId64
+             " MiB: intake paused until %" PRId64 " MiB are free",
+             cfg->storage_dir, free_mb, cfg->low_water_mb, cfg->high_water_mb);
+    si_log(SI_LOG_WARN, "%s", pool->pause_reason);
+  } else if (pool->paused && free_mb >= cfg->high_water_mb) {
+    pool->paused = 0;
+    si_log(SI_LOG_INFO, "storage has %" PRId64 " MiB free again: intake resumed", free_mb);
+  }
+  int allowed = !pool->paused;
+  pthread_mutex_unlock(&pool->lock);
+  return allowed;
+}
+
+static void *worker_main(void *arg) {
+  worker *w = arg;
+  si_worker_pool *pool = w->pool;
+  const si_config *cfg = pool->cfg;
+  char host[128] = "localhost", id[256];
+  gethostname(host, sizeof host - 1);
+  snprintf(id, sizeof id, "%s:%ld:%d", host, (long)getpid(), w->index);
+  si_db *db = NULL;
+  si_error err;
+  while (!stopping(pool)) {
+    if (!db && si_db_open(cfg->database, &db, &err) != SI_OK) {
+      char buf[1024];
+      si_log(SI_LOG_ERROR, "worker %s: database: %s", id, si_error_format(&err, buf, sizeof buf));
+      db = NULL;
+      wait_seconds(pool, PAUSED_RECHECK_SECONDS);
+      continue;
+    }
+    if (!disk_allows_claim(pool)) {
+      wait_seconds(pool, PAUSED_RECHECK_SECONDS);
+      continue;
+    }
+    si_job job;
+    int found = 0;
+    if (si_store_claim(db, id, cfg->lease_seconds, &job, &found, &err) != SI_OK) {
+      char buf[1024];
+      si_log(SI_LOG_ERROR, "worker %s: claim: %s", id, si_error_format(&err, buf, sizeof buf));
+      si_db_close(db);
+      db = NULL;
+      wait_seconds(pool, IDLE_RECHECK_SECONDS);
+      continue;
+    }
+    if (!found) {
+      wait_seconds(pool, IDLE_RECHECK_SECONDS);
+      continue;
+    }
+    si_import_context ctx = {
+        .cfg = cfg, .db = db, .worker = id, .job_id = job.id, .cancel = &pool->cancel};
+    si_import_result result;
+    if (si_run_job(&ctx, &job, &result, &err) != SI_OK) {
+      char buf[1024];
+      /* The lease runs out and the job is retried: database trouble is
+       * usually passing. */
+      si_log(SI_LOG_ERROR, "worker %s: job %" PRId64 " (%s): %s", id, job.id, job.folder,
+             si_error_format(&err, buf, sizeof buf));
+      si_db_close(db);
+      db = NULL;
+    }
+  }
+  si_db_close(db);
+  return NULL;
+}
+
+si_status si_worker_pool_start(const si_config *cfg, int threads, si_worker_pool **out,
+                               si_error *err) {
+  *out = NULL;
+  si_status st = si_mkdir_p(cfg->storage_dir, err);
+  if (st != SI_OK)
+    return st;
+  si_worker_pool *pool = calloc(1, sizeof *pool);
+  worker *workers = calloc((size_t)(threads > 0 ? threads : 1), sizeof *workers);
+  if (!pool || !workers) {
+    free(pool);
+    free(workers);
+    return si_error_set(err, SI_ERR_NOMEM, NULL, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
+  }
+  pool->cfg = cfg;
+  pool->workers = workers;
+  pool->count = threads;
+  pthread_mutex_init(&pool->lock, NULL);
+  pthread_cond_init(&pool->wake, NULL);
+  for (int i = 0; i < threads; i++) {
+    workers[i] = (worker){.pool = pool, .index = i};
+    if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
+      si_worker_pool_stop(pool);
+      return si_error_set(err, SI_ERR_STATE, NULL, SI_NO_OFFSET, SI_NO_TAG,
+                          "cannot start worker thread %d", i);
+    }
+    workers[i].started = 1;
+  }
+  *out = pool;
+  return SI_OK;
+}
+
+void si_worker_pool_wake(si_worker_pool *pool) {
+  pthread_mutex_lock(&pool->lock);
+  pool->wakeups = pool->count;
+  pthread_cond_broadcast(&pool->wake);
+  pthread_mutex_unlock(&pool->lock);
+}
+
+int si_worker_pool_paused(si_worker_pool *pool, char *why, size_t size) {
+  pthread_mutex_lock(&pool->lock);
+  int paused = pool->paused;
+  if (why && size)
+    snprintf(why, size, "%s", paused ? pool->pause_reason : "");
+  pthread_mutex_unlock(&pool->lock);
+  return paused;
+}
+
+void si_worker_pool_stop(si_worker_pool *pool) {
+  if (!pool)
+    return;
+  pthread_mutex_lock(&pool->lock);
+  pool->stopping = 1;
+  pool->cancel = 1;
+  pthread_cond_broadcast(&pool->wake);
+  pthread_mutex_unlock(&pool->lock);
+  for (int i = 0; i < pool->count; i++)
+    if (pool->workers[i].started)
+      pthread_join(pool->workers[i].thread, NULL);
+  pthread_cond_destroy(&pool->wake);
+  pthread_mutex_destroy(&pool->lock);
+  free(pool->workers);
+  free(pool);
+}

@@ -1,0 +1,276 @@
+/* `sendit start_watcher` / `sendit stop_watcher`: the daemon that watches the
+ * input folder and runs the worker pool. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "cli.h"
+#include "sendit/fs.h"
+#include "sendit/log.h"
+#include "sendit/store.h"
+#include "sendit/watch.h"
+#include "sendit/workers.h"
+
+const char cmd_start_watcher_usage[] =
+    "Usage: sendit start_watcher [--foreground] [--config PATH]\n\n"
+    "Starts the daemon: it imports the finished folders already in the input folder,\n"
+    "then watches it (inotify) for folders created or renamed into it. A folder is\n"
+    "finished when no extension of its name starts with 'tmp' (NAME.tmp1234 is not).\n"
+    "It detaches and logs to <logs>/watcher.log; the pidfile holds its pid.\n\n"
+    "  --foreground   stay in the foreground, log to stderr (systemd, containers)\n"
+    "  --config PATH  configuration file (default ./sendit.ini when present)\n\n"
+    "Exit status: 0 started, 1 already running or failed to start, 2 usage.\n";
+
+const char cmd_stop_watcher_usage[] =
+    "Usage: sendit stop_watcher [--timeout SECONDS] [--config PATH]\n\n"
+    "Asks the daemon to stop and waits for it (default 120 s). Imports in progress stop\n"
+    "between chunks of files and continue at the next start; nothing is lost.\n\n"
+    "Exit status: 0 stopped, 1 nothing was running or it did not stop in time, 2 usage.\n";
+
+static si_watcher *running_watcher;
+
+static void on_stop_signal(int sig) {
+  (void)sig;
+  if (running_watcher)
+    si_watcher_stop(running_watcher);
+}
+
+typedef struct enqueue_ctx {
+  si_db *db;
+  si_worker_pool *pool;
+} enqueue_ctx;
+
+static void enqueue_folder(void *user, const char *name, const char *path) {
+  enqueue_ctx *ctx = user;
+  si_error err;
+  int created = 0;
+  char *abs = realpath(path, NULL);
+  if (si_store_enqueue(ctx->db, name, abs ? abs : path, &created, &err) != SI_OK) {
+    char buf[1024];
+    si_log(SI_LOG_ERROR, "cannot queue %s: %s", path, si_error_format(&err, buf, sizeof buf));
+  } else if (created) {
+    si_log(SI_LOG_INFO, "QUEUED %s", path);
+    si_worker_pool_wake(ctx->pool);
+  }
+  free(abs);
+}
+
+static int write_pidfile(const char *path) {
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.%ld", path, (long)getpid());
+  FILE *f = fopen(tmp, "w");
+  if (!f)
+    return -1;
+  fprintf(f, "%ld\n", (long)getpid());
+  if (fclose(f) != 0 || rename(tmp, path) != 0) {
+    unlink(tmp);
+    return -1;
+  }
+  return 0;
+}
+
+/* The daemon's life: set up, scan, watch until a stop signal, wind down.
+ * `ready_fd` (or -1) gets one byte when start-up succeeded. */
+static int run_daemon(app *a, int ready_fd) {
+  const si_config *cfg = &a->cfg;
+  si_error err;
+  char buf[1024];
+  si_worker_pool *pool = NULL;
+  si_watcher *watcher = NULL;
+  enqueue_ctx ectx = {NULL, NULL};
+  int rc = CLI_EXIT_FAILURE;
+  /* Opened here, after any fork: an SQLite connection must not cross one. */
+  if (si_db_open(cfg->database, &a->db, &err) != SI_OK) {
+    si_log(SI_LOG_ERROR, "database: %s", si_error_format(&err, buf, sizeof buf));
+    goto done;
+  }
+  ectx.db = a->db;
+  if (si_worker_pool_start(cfg, cfg->workers, &pool, &err) != SI_OK) {
+    si_log(SI_LOG_ERROR, "cannot start workers: %s", si_error_format(&err, buf, sizeof buf));
+    goto done;
+  }
+  ectx.pool = pool;
+  if (si_watcher_open(cfg, enqueue_folder, &ectx, &watcher, &err) != SI_OK) {
+    si_log(SI_LOG_ERROR, "cannot watch: %s", si_error_format(&err, buf, sizeof buf));
+    goto done;
+  }
+  if (write_pidfile(cfg->pidfile) != 0) {
+    si_log(SI_LOG_ERROR, "cannot write pidfile %s: %s", cfg->pidfile, strerror(errno));
+    goto done;
+  }
+  running_watcher = watcher;
+  struct sigaction sa = {0};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  si_log(SI_LOG_INFO, "watcher started (pid %ld): input %s, storage %s, database %s, %d workers",
+         (long)getpid(), cfg->input_dir, cfg->storage_dir, cfg->database, cfg->workers);
+  if (ready_fd >= 0) {
+    ssize_t ignored = write(ready_fd, "1", 1);
+    (void)ignored;
+    close(ready_fd);
+    ready_fd = -1;
+  }
+  if (si_watcher_scan(watcher, &err) != SI_OK)
+    si_log(SI_LOG_ERROR, "start-up scan: %s", si_error_format(&err, buf, sizeof buf));
+  rc = CLI_EXIT_OK;
+  if (si_watcher_run(watcher, &err) != SI_OK) {
+    si_log(SI_LOG_ERROR, "watcher: %s", si_error_format(&err, buf, sizeof buf));
+    rc = CLI_EXIT_FAILURE;
+  }
+  si_log(SI_LOG_INFO, "stopping: letting running imports reach a safe point");
+done:
+  running_watcher = NULL;
+  si_watcher_close(watcher);
+  si_worker_pool_stop(pool);
+  if (rc == CLI_EXIT_OK || ready_fd < 0) {
+    long pid = 0;
+    FILE *f = fopen(cfg->pidfile, "r");
+    if (f && fscanf(f, "%ld", &pid) == 1 && pid == (long)getpid())
+      unlink(cfg->pidfile);
+    if (f)
+      fclose(f);
+  }
+  si_log(SI_LOG_INFO, "watcher stopped");
+  if (ready_fd >= 0)
+    close(ready_fd);
+  return rc;
+}
+
+/* Detaches: the parent waits until the child says it is up (or died), so
+ * the command's exit status tells the truth. */
+static int daemonize(app *a, const char *log_path) {
+  int pipefd[2];
+  if (pipe(pipefd) != 0) {
+    perror("sendit start_watcher: pipe");
+    return CLI_EXIT_FAILURE;
+  }
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    perror("sendit start_watcher: fork");
+    return CLI_EXIT_FAILURE;
+  }
+  if (pid > 0) {
+    close(pipefd[1]);
+    char c;
+    ssize_t n = read(pipefd[0], &c, 1);
+    close(pipefd[0]);
+    if (n == 1) {
+      printf("watcher started (pid %ld); log: %s\n", (long)pid, log_path);
+      return CLI_EXIT_OK;
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    fprintf(stderr, "sendit start_watcher: the watcher failed to start; see %s\n", log_path);
+    return CLI_EXIT_FAILURE;
+  }
+  close(pipefd[0]);
+  setsid();
+  int devnull = open("/dev/null", O_RDWR);
+  int logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (devnull >= 0)
+    dup2(devnull, STDIN_FILENO);
+  if (logfd >= 0) {
+    /* Anything printed by a crash or a sanitizer lands in the log too. */
+    dup2(logfd, STDOUT_FILENO);
+    dup2(logfd, STDERR_FILENO);
+  }
+  exit(run_daemon(a, pipefd[1]));
+}
+
+int cmd_start_watcher(int argc, char **argv) {
+  app a;
+  int rc = app_init(&a, "start_watcher", &argc, argv);
+  if (rc)
+    return rc;
+  int foreground = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--foreground") == 0)
+      foreground = 1;
+    else {
+      app_close(&a);
+      return cli_usage_error("start_watcher", "unknown option '%s'", argv[i]);
+    }
+  }
+  long pid = app_running_pid(&a.cfg);
+  if (pid) {
+    fprintf(stderr, "sendit start_watcher: a watcher is already running (pid %ld, pidfile %s)\n",
+            pid, a.cfg.pidfile);
+    app_close(&a);
+    return CLI_EXIT_FAILURE;
+  }
+  si_error err;
+  char log_path[4200];
+  snprintf(log_path, sizeof log_path, "%s/watcher.log", a.cfg.log_dir);
+  if (si_mkdir_p(a.cfg.log_dir, &err) != SI_OK ||
+      si_log_open(foreground ? NULL : log_path, si_log_level_parse(a.cfg.log_level), &err) !=
+          SI_OK) {
+    cli_print_error("start_watcher", &err);
+    app_close(&a);
+    return CLI_EXIT_FAILURE;
+  }
+  struct stat st;
+  if (stat(a.cfg.pidfile, &st) == 0)
+    si_log(SI_LOG_WARN, "replacing the stale pidfile %s", a.cfg.pidfile);
+  rc = foreground ? run_daemon(&a, -1) : daemonize(&a, log_path);
+  app_close(&a);
+  si_log_close();
+  return rc;
+}
+
+int cmd_stop_watcher(int argc, char **argv) {
+  app a;
+  int rc = app_init(&a, "stop_watcher", &argc, argv);
+  if (rc)
+    return rc;
+  long timeout = 120;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+      timeout = strtol(argv[++i], NULL, 10);
+    } else {
+      app_close(&a);
+      return cli_usage_error("stop_watcher", "unknown option '%s'", argv[i]);
+    }
+  }
+  long pid = app_running_pid(&a.cfg);
+  if (!pid) {
+    struct stat st;
+    if (stat(a.cfg.pidfile, &st) == 0) {
+      unlink(a.cfg.pidfile);
+      fprintf(stderr, "sendit stop_watcher: no watcher is running (removed stale pidfile %s)\n",
+              a.cfg.pidfile);
+    } else {
+      fprintf(stderr, "sendit stop_watcher: no watcher is running\n");
+    }
+    app_close(&a);
+    return CLI_EXIT_FAILURE;
+  }
+  if (kill((pid_t)pid, SIGTERM) != 0) {
+    fprintf(stderr, "sendit stop_watcher: cannot signal pid %ld: %s\n", pid, strerror(errno));
+    app_close(&a);
+    return CLI_EXIT_FAILURE;
+  }
+  struct timespec pause = {0, 50 * 1000 * 1000};
+  for (long waited = 0; waited < timeout * 20; waited++) {
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+      printf("watcher stopped (pid %ld)\n", pid);
+      app_close(&a);
+      return CLI_EXIT_OK;
+    }
+    nanosleep(&pause, NULL);
+  }
+  fprintf(stderr, "sendit stop_watcher: pid %ld is still finishing after %ld s\n", pid, timeout);
+  app_close(&a);
+  return CLI_EXIT_FAILURE;
+}
