@@ -2,7 +2,9 @@
  * (0008,0005), PS3.3 C.12.1.1.2 and PS3.5 section 6.1, using iconv.
  *
  * Ownership: si_charset objects are created by si_charset_open and freed with
- * si_charset_close. Decoded strings are malloc'd and owned by the caller. */
+ * si_charset_close. Decoded strings are malloc'd and owned by the caller.
+ * An si_charset caches iconv handles on first use: use one object from one
+ * thread at a time (open one per thread; opening is cheap). */
 #ifndef SENDIT_CHARSET_H
 #define SENDIT_CHARSET_H
 

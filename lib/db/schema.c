@@ -4,6 +4,8 @@
  * epoch (BIGINT) on both backends. Never edit a released migration: append. */
 #include "schema.h"
 
+#include <stddef.h>
+
 static const char *const migration_1[] = {
     "CREATE TABLE batch ("
     " id {serial},"
