@@ -18,6 +18,10 @@ typedef enum si_duplicate_policy {
   SI_DUP_KEEP_LAST   /* replace the stored image, quarantine the old one */
 } si_duplicate_policy;
 
+/* Where each key's value came from, for si_config_print (internal to
+ * config.c). */
+struct si_config_origin;
+
 typedef struct si_config {
   char *input_dir;        /* [input] folder = ./data */
   char *input_subfolders; /* [input] subfolders = "" (comma list; "" = the folder itself) */
@@ -41,11 +45,18 @@ typedef struct si_config {
   char *log_level;                      /* [daemon] log_level = info */
   char *web_listen;                     /* [web] listen = 127.0.0.1:8000 */
   char *source_path;                    /* the INI file read, or "" */
+  struct si_config_origin *origins;     /* per key; owned, freed by si_config_free */
 } si_config;
 
 /* Loads defaults, then `path` (NULL: ./sendit.ini when it exists; a path
  * given explicitly must exist), then the environment. Every value is
- * validated here: a bad setting is an SI_ERR_CONFIG naming the key. */
+ * validated here: a bad setting is an SI_ERR_CONFIG naming the key.
+ * Environment variables are SENDIT_<SECTION>_<KEY> (e.g. SENDIT_QUEUE_WORKERS)
+ * plus the aliases SENDIT_DATABASE, SENDIT_WEB_LISTEN, SENDIT_DATA (input
+ * folder) and SENDIT_WORKERS; the long name wins when both are set. Unknown
+ * sections or keys in the file are errors, as is a key given twice; file
+ * lines must fit inih's line buffer (about 200 characters). On failure cfg
+ * holds nothing to free (si_config_free is still safe). */
 si_status si_config_load(si_config *cfg, const char *path, si_error *err);
 void si_config_free(si_config *cfg);
 

@@ -1,4 +1,5 @@
-/* Process-wide logging: one line per event, "2026-11-24T18:00:00Z LEVEL msg".
+/* Process-wide logging: one line per event, "2026-11-24T18:00:00.123Z LEVEL msg"
+ * (UTC, milliseconds; newlines and control characters in msg are replaced).
  * Thread-safe. The level is checked before any formatting happens.
  * Ownership: nothing to free but si_log_close at exit. */
 #ifndef SENDIT_LOG_H
@@ -9,7 +10,9 @@
 typedef enum si_log_level { SI_LOG_DEBUG, SI_LOG_INFO, SI_LOG_WARN, SI_LOG_ERROR } si_log_level;
 
 /* Logs to `path` (appending; created with its folder) or to stderr when path
- * is NULL. May be called again to switch. */
+ * is NULL. May be called again to switch, e.g. to reopen after rotation; it is
+ * not async-signal-safe, so a SIGHUP handler should only set a flag. The file
+ * is opened O_APPEND, so several processes may share it. */
 si_status si_log_open(const char *path, si_log_level min_level, si_error *err);
 void si_log_close(void);
 si_log_level si_log_min_level(void);

@@ -247,8 +247,9 @@ static si_status plan_chunk(run *r, const si_file_list *files, size_t from, size
     si_error perr;
     si_error_clear(&perr);
     if (read_facts(p->file->path, &facts, &perr) != SI_OK) {
-      char why[1200];
-      snprintf(why, sizeof why, "not readable as DICOM: %s", si_error_format(&perr, why, 600));
+      char detail[1100], why[1200];
+      snprintf(why, sizeof why, "not readable as DICOM: %s",
+               si_error_format(&perr, detail, sizeof detail));
       st = quarantine(r, p->file, "error", why, err);
       continue;
     }

@@ -1,0 +1,103 @@
+/* Entry of the `sendit` program: finds the subcommand in one table and hands
+ * it the rest of the command line. Adding a command is one row below plus its
+ * cmd_*.c file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+#include "cli.h"
+
+#ifndef SENDIT_VERSION
+#define SENDIT_VERSION "0.1.0"
+#endif
+
+static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+
+/* Rows without a summary are aliases, accepted but not listed. */
+static const cli_command commands[] = {
+    {"start_watcher", cmd_start_watcher, "start the daemon that watches the input and imports",
+     cmd_start_watcher_usage},
+    {"stop_watcher", cmd_stop_watcher, "stop the daemon (running imports stop safely)",
+     cmd_stop_watcher_usage},
+    {"start_queue", cmd_start_queue, "queue the finished folders already in the input",
+     cmd_start_queue_usage},
+    {"import_dicomdir", cmd_import_dicomdir, "import one folder now, in this process",
+     cmd_import_dicomdir_usage},
+    {"dump", cmd_dump, "print the elements of DICOM files, as text or DICOM JSON", cmd_dump_usage},
+    {"help", cmd_help, "list the commands, or show one command's usage",
+     "Usage: sendit help [COMMAND]\n"},
+    {"--help", cmd_help, NULL, NULL},
+    {"-h", cmd_help, NULL, NULL},
+    {"--version", cmd_version, "print the version", NULL},
+};
+
+static const size_t command_count = sizeof commands / sizeof commands[0];
+
+static const cli_command *find_command(const char *name) {
+  for (size_t i = 0; i < command_count; i++)
+    if (strcmp(commands[i].name, name) == 0)
+      return &commands[i];
+  return NULL;
+}
+
+static void print_overview(FILE *out) {
+  fputs("Usage: sendit COMMAND [ARGS...]\n\n"
+        "sendit receives DICOM studies and sends them on.\n\n"
+        "Commands:\n",
+        out);
+  int width = 0;
+  for (size_t i = 0; i < command_count; i++)
+    if (commands[i].summary && (int)strlen(commands[i].name) > width)
+      width = (int)strlen(commands[i].name);
+  for (size_t i = 0; i < command_count; i++)
+    if (commands[i].summary)
+      fprintf(out, "  %-*s  %s\n", width, commands[i].name, commands[i].summary);
+  fputs("\nRun 'sendit COMMAND --help' for the options of a command.\n", out);
+}
+
+static void print_usage(const cli_command *c) {
+  if (c->usage)
+    fputs(c->usage, stdout);
+  else
+    printf("Usage: sendit %s\n\n%s\n", c->name, c->summary ? c->summary : "");
+}
+
+static int cmd_help(int argc, char **argv) {
+  if (argc < 2 || strcmp(argv[0], "help") != 0) {
+    print_overview(stdout);
+    return CLI_EXIT_OK;
+  }
+  const cli_command *c = find_command(argv[1]);
+  if (!c)
+    return cli_usage_error("help", "unknown command '%s'", argv[1]);
+  if (c->summary)
+    print_usage(c);
+  else
+    print_overview(stdout);
+  return CLI_EXIT_OK;
+}
+
+static int cmd_version(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  printf("sendit %s\n", SENDIT_VERSION);
+  return CLI_EXIT_OK;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    print_overview(stderr);
+    return CLI_EXIT_USAGE;
+  }
+  const cli_command *c = find_command(argv[1]);
+  if (!c) {
+    fprintf(stderr, "sendit: unknown command '%s'\nRun 'sendit --help' for the list.\n", argv[1]);
+    return CLI_EXIT_USAGE;
+  }
+  if (c->run != cmd_help && cli_wants_help(argc - 1, argv + 1)) {
+    print_usage(c);
+    return CLI_EXIT_OK;
+  }
+  return c->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# End-to-end: the real daemon, a real SQLite file, real DICOM files.
+source "$(dirname "$0")/lib.sh"
+trap 'stop_site' EXIT
+
+count_files() { find "$1" -type f 2>/dev/null | wc -l; }
+
+# --- daemon lifecycle -------------------------------------------------------
+new_site
+sendit stop_watcher >/dev/null 2>&1
+check_eq "stop_watcher with nothing running exits 1" 1 $?
+echo 999999 >"$SITE/sendit.pid"
+sendit start_watcher >/dev/null
+check_eq "start_watcher replaces a stale pidfile" 0 $?
+check "pidfile holds a live pid" kill -0 "$(cat "$SITE/sendit.pid")"
+sendit start_watcher >/dev/null 2>&1
+check_eq "a second start_watcher is refused" 1 $?
+
+# --- the sender protocol: NAME.tmpXXXX, then rename ---------------------------
+$MKDICOM "$SITE/data/ACC001.tmp123" 5
+$MKDICOM "$SITE/data/UNFINISHED.tmp999" 3
+sleep 0.3
+check "unfinished folder is not imported while unrenamed" test -z "$(sql "SELECT uid FROM batch WHERE uid = 'ACC001'")"
+mv "$SITE/data/ACC001.tmp123" "$SITE/data/ACC001"
+check "batch ACC001 reaches DONE" wait_for 20 batch_is ACC001 DONE
+check_eq "ACC001 has 5 images in the database" 5 "$(sql "SELECT count(*) FROM image i JOIN batch b ON b.id = i.batch_id WHERE b.uid = 'ACC001' AND i.status = 'DONE'")"
+check_eq "ACC001 has 5 files in storage" 5 "$(count_files "$SITE/storage/ACC001")"
+check "the input folder is gone" test ! -e "$SITE/data/ACC001"
+check_eq "the .tmp folder is untouched" 3 "$(count_files "$SITE/data/UNFINISHED.tmp999")"
+check "no batch for the .tmp folder" test -z "$(sql "SELECT uid FROM batch WHERE uid LIKE 'UNFINISHED%'")"
+check "log records the decisions" grep -q "MOVEDTO EVENT" "$SITE/logs/watcher.log"
+check "log records NOTFINISHED" grep -q "NOTFINISHED" "$SITE/logs/watcher.log"
+metrics="$(sql "SELECT qa FROM batch WHERE uid = 'ACC001'")"
+check "metrics hold the StudyDate histogram" grep -q '"20240131": *5' <<<"$metrics"
+
+# --- late data: the same folder name again ----------------------------------
+$MKDICOM "$SITE/stage/ACC001" 2 --sop-prefix 1.2.826.0.1.3680043.10.1234.77
+cp "$(find "$SITE/storage/ACC001" -type f | head -1)" "$SITE/stage/ACC001/exact-copy.dcm"
+mv "$SITE/stage/ACC001" "$SITE/data/ACC001"
+check "late data is imported into the same batch" wait_for 20 test "$(sql "SELECT image_count FROM batch WHERE uid = 'ACC001' AND status = 'DONE'")" = 7
+check_eq "the batch says it was reopened" 1 "$(sql "SELECT reopened FROM batch WHERE uid = 'ACC001'")"
+check_eq "the exact copy was not stored twice" 7 "$(count_files "$SITE/storage/ACC001")"
+
+# --- bad inputs ---------------------------------------------------------------
+$MKDICOM "$SITE/stage/BAD01" 3 --sop-prefix 1.2.826.0.1.3680043.10.1234.88
+echo "this is not DICOM" >"$SITE/stage/BAD01/notes.txt"
+head -c 300 "$SITE/stage/BAD01/IMG00001.dcm" >"$SITE/stage/BAD01/truncated.dcm"
+$MKDICOM "$SITE/stage/conflict" 1 --sop-prefix 1.2.826.0.1.3680043.10.1234.88 --pixels 4
+mv "$SITE/stage/conflict/IMG00001.dcm" "$SITE/stage/BAD01/zz-conflict.dcm"
+cp "$SITE/stage/BAD01/IMG00002.dcm" "$SITE/stage/BAD01/zz-exact-copy.dcm"
+mkdir -p "$SITE/stage/EMPTY01"
+mv "$SITE/stage/BAD01" "$SITE/stage/EMPTY01" "$SITE/data/"
+check "batch with bad files is DONE" wait_for 20 batch_is BAD01 DONE
+check_eq "bad batch is flagged has_error" 1 "$(sql "SELECT has_error FROM batch WHERE uid = 'BAD01'")"
+check_eq "the 3 good images are stored" 3 "$(sql "SELECT image_count FROM batch WHERE uid = 'BAD01'")"
+check_eq "non-DICOM, truncated and conflicting files are quarantined" 3 "$(count_files "$SITE/quarantine/BAD01")"
+check_eq "quarantine table lists them" 3 "$(sql "SELECT count(*) FROM quarantine WHERE batch_uid = 'BAD01'")"
+check "the batch log names the non-DICOM file" grep -q "notes.txt" <<<"$(sql "SELECT file FROM batch_log l JOIN batch b ON b.id = l.batch_id WHERE b.uid = 'BAD01'")"
+check "the conflict is recorded as a duplicate" grep -q "duplicate SOPInstanceUID" <<<"$(sql "SELECT message FROM batch_log")"
+check "empty folder gives an EMPTY batch" wait_for 20 batch_is EMPTY01 EMPTY
+
+# --- 100 folders at once, each exactly once --------------------------------
+for i in $(seq -w 1 100); do $MKDICOM "$SITE/stage/MANY$i" 3 --sop-prefix "1.2.826.0.1.3680043.10.555.$i" & 
+  if (( 10#$i % 10 == 0 )); then wait; fi; done; wait
+mv "$SITE"/stage/MANY* "$SITE/data/"
+check "100 folders all reach DONE" wait_for 120 test "$(sql "SELECT count(*) FROM batch WHERE uid LIKE 'MANY%' AND status = 'DONE'")" = 100
+check_eq "300 images, once each" 300 "$(sql "SELECT count(DISTINCT uid) FROM image WHERE uid LIKE '1.2.826.0.1.3680043.10.555.%'")"
+check_eq "300 files in storage" 300 "$(find "$SITE"/storage/MANY* -type f | wc -l)"
+check_eq "one job per folder" 100 "$(sql "SELECT count(*) FROM job WHERE folder LIKE 'MANY%'")"
+
+sendit stop_watcher >/dev/null
+check_eq "stop_watcher stops it" 0 $?
+check "the pidfile is gone" test ! -e "$SITE/sendit.pid"
+
+# --- kill -9 in the middle of an import, twice, then restart ----------------
+$MKDICOM "$SITE/stage/BIG01" 1500 --sop-prefix 1.2.826.0.1.3680043.10.999
+mv "$SITE/stage/BIG01" "$SITE/data/"
+for round in 1 2; do
+  sendit start_watcher >/dev/null
+  pid="$(cat "$SITE/sendit.pid")"
+  wait_for 30 test "$(sql "SELECT count(*) FROM image WHERE uid LIKE '1.2.826.0.1.3680043.10.999.%'")" -ge $((round * 200))
+  kill -9 "$pid"
+  sleep 0.2
+done
+check "the pidfile of the killed daemon is stale" test -e "$SITE/sendit.pid"
+sendit start_watcher >/dev/null
+check "after kill -9 twice the batch still reaches DONE" wait_for 60 batch_is BIG01 DONE
+check_eq "1500 images in the database, none twice" 1500 "$(sql "SELECT count(DISTINCT uid) FROM image WHERE uid LIKE '1.2.826.0.1.3680043.10.999.%' AND status = 'DONE'")"
+check_eq "1500 files in storage" 1500 "$(count_files "$SITE/storage/BIG01")"
+check_eq "nothing left in the work area" 0 "$(count_files "$SITE/data/.work")"
+check_eq "nothing quarantined" 0 "$(sql "SELECT count(*) FROM quarantine WHERE batch_uid = 'BIG01'")"
+sendit stop_watcher >/dev/null
+
+# --- a full disk: storage on a 1 MiB tmpfs ----------------------------------
+new_site
+mkdir -p "$SITE/storage"
+if mount -t tmpfs -o size=1m tmpfs "$SITE/storage" 2>/dev/null; then
+  trap 'stop_site; umount "$SITE/storage" 2>/dev/null' EXIT
+  $MKDICOM "$SITE/data/FULL01" 20 --pixels 256
+  sendit import_dicomdir "$SITE/data/FULL01" >/dev/null 2>&1
+  check_eq "import into a full disk fails" 1 $?
+  check_eq "the batch is in ERROR" ERROR "$(batch_status FULL01)"
+  total=$(( $(count_files "$SITE/storage") + $(count_files "$SITE/data/FULL01") ))
+  check_eq "every file is still on disk (storage + input)" 20 "$total"
+  check "the error names the cause" grep -qi "no space" <<<"$(sql "SELECT message FROM batch_log")"
+  umount "$SITE/storage"
+else
+  not_ok "cannot mount a tmpfs for the full-disk test (need root)"
+fi
+
+finish
