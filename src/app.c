@@ -1,10 +1,13 @@
 #include "app.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -49,16 +52,15 @@ void app_close(app *a) {
 }
 
 long app_running_pid(const si_config *cfg) {
-  FILE *f = fopen(cfg->pidfile, "r");
-  if (!f)
+  int fd = open(cfg->pidfile, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
     return 0;
   long pid = 0;
-  if (fscanf(f, "%ld", &pid) != 1)
-    pid = 0;
-  fclose(f);
-  if (pid <= 0)
-    return 0;
-  if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
-    return 0;
-  return pid;
+  char text[32] = {0};
+  if (read(fd, text, sizeof text - 1) > 0)
+    pid = strtol(text, NULL, 10);
+  /* A running daemon holds an exclusive lock on its pidfile. */
+  int free_lock = flock(fd, LOCK_SH | LOCK_NB) == 0;
+  close(fd);
+  return free_lock || pid <= 0 ? 0 : pid;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -63,17 +64,27 @@ static void enqueue_folder(void *user, const char *name, const char *path) {
   free(abs);
 }
 
+/* The pidfile stays open with an exclusive lock for the daemon's life: the
+ * lock, not the pid, says whether it runs (a killed daemon may linger as a
+ * zombie where nothing reaps it, and pids get reused). */
+static int pidfile_fd = -1;
+
 static int write_pidfile(const char *path) {
-  char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "w");
-  if (!f)
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
     return -1;
-  fprintf(f, "%ld\n", (long)getpid());
-  if (fclose(f) != 0 || rename(tmp, path) != 0) {
-    unlink(tmp);
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    close(fd);
+    errno = EEXIST;
     return -1;
   }
+  char text[32];
+  int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+    close(fd);
+    return -1;
+  }
+  pidfile_fd = fd;
   return 0;
 }
 
@@ -133,13 +144,10 @@ done:
   running_watcher = NULL;
   si_watcher_close(watcher);
   si_worker_pool_stop(pool);
-  if (rc == CLI_EXIT_OK || ready_fd < 0) {
-    long pid = 0;
-    FILE *f = fopen(cfg->pidfile, "r");
-    if (f && fscanf(f, "%ld", &pid) == 1 && pid == (long)getpid())
-      unlink(cfg->pidfile);
-    if (f)
-      fclose(f);
+  if (pidfile_fd >= 0) {
+    unlink(cfg->pidfile); /* ours: we hold its lock */
+    close(pidfile_fd);
+    pidfile_fd = -1;
   }
   si_log(SI_LOG_INFO, "watcher stopped");
   if (ready_fd >= 0)
@@ -263,7 +271,8 @@ int cmd_stop_watcher(int argc, char **argv) {
   }
   struct timespec pause = {0, 50 * 1000 * 1000};
   for (long waited = 0; waited < timeout * 20; waited++) {
-    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+    /* Done when the lock is released (the process may linger as a zombie). */
+    if (app_running_pid(&a.cfg) != pid) {
       printf("watcher stopped (pid %ld)\n", pid);
       app_close(&a);
       return CLI_EXIT_OK;

@@ -13,6 +13,7 @@ echo 999999 >"$SITE/sendit.pid"
 sendit start_watcher >/dev/null
 check_eq "start_watcher replaces a stale pidfile" 0 $?
 check "pidfile holds a live pid" kill -0 "$(cat "$SITE/sendit.pid")"
+check "status sees the running watcher" grep -q "running" <<<"$(sendit status 2>&1 | head -3)"
 sendit start_watcher >/dev/null 2>&1
 check_eq "a second start_watcher is refused" 1 $?
 
@@ -60,8 +61,11 @@ check "the conflict is recorded as a duplicate" grep -q "duplicate SOPInstanceUI
 check "empty folder gives an EMPTY batch" wait_for 20 batch_is EMPTY01 EMPTY
 
 # --- 100 folders at once, each exactly once --------------------------------
-for i in $(seq -w 1 100); do $MKDICOM "$SITE/stage/MANY$i" 3 --sop-prefix "1.2.826.0.1.3680043.10.555.$i" & 
-  if (( 10#$i % 10 == 0 )); then wait; fi; done; wait
+for i in $(seq 1 100); do
+  $MKDICOM "$SITE/stage/MANY$(printf %03d "$i")" 3 --sop-prefix "1.2.826.0.1.3680043.10.555.$i" &
+  if ((i % 10 == 0)); then wait; fi
+done
+wait
 mv "$SITE"/stage/MANY* "$SITE/data/"
 check "100 folders all reach DONE" wait_for 120 test "$(sql "SELECT count(*) FROM batch WHERE uid LIKE 'MANY%' AND status = 'DONE'")" = 100
 check_eq "300 images, once each" 300 "$(sql "SELECT count(DISTINCT uid) FROM image WHERE uid LIKE '1.2.826.0.1.3680043.10.555.%'")"

@@ -1,0 +1,43 @@
+/* Shared pieces of the `sendit` program: the subcommand table entry, exit
+ * codes and message helpers. Only the program uses these; the library never
+ * prints. */
+#ifndef SENDIT_CLI_H
+#define SENDIT_CLI_H
+
+#include <stdio.h>
+
+#include "sendit/error.h"
+
+/* Exit statuses shared by every subcommand. */
+enum {
+  CLI_EXIT_OK = 0,
+  CLI_EXIT_FAILURE = 1, /* the command ran but some work failed */
+  CLI_EXIT_USAGE = 2    /* bad command line: nothing was done */
+};
+
+/* A subcommand gets argv with argv[0] = its own name. */
+typedef int (*cli_handler)(int argc, char **argv);
+
+typedef struct cli_command {
+  const char *name;
+  cli_handler run;
+  const char *summary; /* one line for `sendit --help` */
+  const char *usage;   /* full text for `sendit NAME --help` (NULL: summary) */
+} cli_command;
+
+/* Prints "sendit CMD: message" and a hint to run --help on stderr; returns
+ * CLI_EXIT_USAGE so callers can `return cli_usage_error(...)`. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) SI_PRINTF(2, 3);
+
+/* Prints one error line "sendit CMD: <si_error_format>" on stderr, after
+ * flushing stdout so messages and output stay in order. */
+void cli_print_error(const char *cmd, const si_error *err);
+
+/* 1 when "--help" appears among the arguments before any "--". */
+int cli_wants_help(int argc, char **argv);
+
+/* Subcommand handlers and their usage texts (one cmd_*.c each). */
+int cmd_dump(int argc, char **argv);
+extern const char cmd_dump_usage[];
+
+#endif
