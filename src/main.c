@@ -6,6 +6,7 @@
 
 #include "app.h"
 #include "cli.h"
+#include "ops.h"
 
 #ifndef SENDIT_VERSION
 #define SENDIT_VERSION "0.1.0"
@@ -24,6 +25,16 @@ static const cli_command commands[] = {
      cmd_start_queue_usage},
     {"import_dicomdir", cmd_import_dicomdir, "import one folder now, in this process",
      cmd_import_dicomdir_usage},
+    {"status", cmd_status, "watcher state, queue depth and batch counts", cmd_status_usage},
+    {"config", cmd_config, "print the effective configuration", cmd_config_usage},
+    {"batches", cmd_batches, "list batches, optionally by status", cmd_batches_usage},
+    {"batch", cmd_batch, "show one batch, or retry a failed one", cmd_batch_usage},
+    {"batch_logs", cmd_batch_logs, "print the log of one batch", cmd_batch_logs_usage},
+    {"export_metrics", cmd_export_metrics, "per-batch metrics as CSV or JSON",
+     cmd_export_metrics_usage},
+    {"summary_metrics", cmd_summary_metrics, "totals and timing over all batches",
+     cmd_summary_metrics_usage},
+    {"quarantine", cmd_quarantine, "list quarantined files, or requeue them", cmd_quarantine_usage},
     {"dump", cmd_dump, "print the elements of DICOM files, as text or DICOM JSON", cmd_dump_usage},
     {"help", cmd_help, "list the commands, or show one command's usage",
      "Usage: sendit help [COMMAND]\n"},

@@ -74,6 +74,7 @@ const char *si_io_name(const si_io *io) { return io->name; }
 
 typedef struct file_ctx {
   int fd;
+  int size_known; /* fstat is deferred until a length needs checking */
   uint64_t size;
   uint64_t pos;
   const char *name; /* borrowed from the si_io */
@@ -94,8 +95,23 @@ static int64_t file_read(void *vctx, void *buf, size_t n, si_error *err) {
   }
 }
 
+static int file_size(file_ctx *f) {
+  if (!f->size_known) {
+    struct stat st;
+    if (fstat(f->fd, &st) != 0)
+      return -1;
+    f->size = (uint64_t)st.st_size;
+    f->size_known = 1;
+  }
+  return 0;
+}
+
 static int64_t file_skip(void *vctx, uint64_t n, si_error *err) {
   file_ctx *f = vctx;
+  if (file_size(f) != 0) {
+    si_error_set(err, SI_ERR_IO, f->name, f->pos, SI_NO_TAG, "stat failed: %s", strerror(errno));
+    return -1;
+  }
   uint64_t left = f->size > f->pos ? f->size - f->pos : 0;
   uint64_t step = n < left ? n : left;
   if (lseek(f->fd, (off_t)(f->pos + step), SEEK_SET) < 0) {
@@ -108,6 +124,8 @@ static int64_t file_skip(void *vctx, uint64_t n, si_error *err) {
 
 static int64_t file_remaining(void *vctx) {
   file_ctx *f = vctx;
+  if (file_size(f) != 0)
+    return -1;
   return f->size > f->pos ? (int64_t)(f->size - f->pos) : 0;
 }
 
@@ -124,20 +142,12 @@ si_status si_io_open_file(const char *path, si_io **out, si_error *err) {
   if (fd < 0)
     return si_error_set(err, SI_ERR_IO, path, SI_NO_OFFSET, SI_NO_TAG, "cannot open: %s",
                         strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    int e = errno;
-    close(fd);
-    return si_error_set(err, SI_ERR_IO, path, SI_NO_OFFSET, SI_NO_TAG, "%s",
-                        e && !S_ISDIR(st.st_mode) ? strerror(e) : "not a regular file");
-  }
   file_ctx *ctx = calloc(1, sizeof *ctx);
   if (!ctx) {
     close(fd);
     return si_error_set(err, SI_ERR_NOMEM, path, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
   }
   ctx->fd = fd;
-  ctx->size = (uint64_t)st.st_size;
   si_status st2 = si_io_create(&methods, ctx, path, out, err);
   if (st2 == SI_OK)
     ctx->name = (*out)->name;

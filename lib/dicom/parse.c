@@ -67,7 +67,9 @@ static si_dataset *new_dataset(parser *p, const si_dataset *parent) {
 
 static si_element *append_element(parser *p, si_dataset *ds) {
   if (ds->count == ds->capacity) {
-    size_t cap = ds->capacity ? ds->capacity * 2 : 64;
+    /* Top-level data sets of images hold 100-200 elements, items a few:
+     * sized so the common file never regrows. */
+    size_t cap = ds->capacity ? ds->capacity * 2 : ds->parent ? 16 : 192;
     si_element *grown = si_arena_alloc(&p->file->arena, cap * sizeof *grown, 0);
     if (!grown)
       return NULL;
@@ -106,16 +108,22 @@ static si_status read_value(parser *p, uint32_t tag, uint32_t len, uint8_t **out
     return si_error_set(p->err, SI_ERR_LIMIT, p->name, at, tag,
                         "value of %u bytes exceeds the limit of %llu", len,
                         (unsigned long long)p->max_value);
+  if (si_stream_avail(p->s) >= len) {
+    /* The common case: the value is already buffered, and buffers live as
+     * long as the file: point into it. */
+    *out = (uint8_t *)si_stream_peek(p->s);
+    si_stream_consume(p->s, len);
+    return SI_OK;
+  }
   int64_t left = si_stream_remaining(p->s);
   if (left >= 0) {
     if ((uint64_t)left < len)
       return si_error_set(p->err, SI_ERR_TRUNCATED, p->name, at, tag,
                           "value length %u exceeds the %lld bytes left in the stream", len,
                           (long long)left);
-    uint8_t *v = si_arena_alloc(&p->file->arena, (size_t)len + 1, 0);
+    uint8_t *v = si_arena_alloc(&p->file->arena, (size_t)len, 0);
     if (!v)
       return nomem(p, tag);
-    v[len] = 0;
     si_status st = si_stream_copy(p->s, v, len, p->err);
     if (st != SI_OK)
       return with_tag(p, st, tag);
@@ -145,11 +153,9 @@ static si_status read_value(parser *p, uint32_t tag, uint32_t len, uint8_t **out
   }
   if (!tmp)
     return nomem(p, tag);
-  uint8_t *v = si_arena_alloc(&p->file->arena, (size_t)len + 1, 0);
-  if (v) {
+  uint8_t *v = si_arena_alloc(&p->file->arena, (size_t)len, 0);
+  if (v)
     memcpy(v, tmp, len);
-    v[len] = 0;
-  }
   free(tmp);
   if (!v)
     return nomem(p, tag);
@@ -581,14 +587,13 @@ static si_status parse_part10(parser *p) {
   if (st != SI_OK)
     return st;
   si_stream inner;
-  st = si_stream_init(&inner, inflated, 0, p->err);
+  st = si_stream_init(&inner, inflated, &p->file->arena, 0, p->err);
   if (st == SI_OK) {
     p->s = &inner;
     int delimited;
     st = parse_dataset(p, p->file->dataset, enc, NO_END, 0, &delimited);
     p->s = s;
     info->end_offset = inner.offset;
-    si_stream_destroy(&inner);
   }
   si_io_close(inflated);
   return st;
@@ -607,7 +612,7 @@ si_status si_read_io(si_io *io, const si_read_options *opts, si_file **out, si_e
   si_file *file = calloc(1, sizeof *file);
   if (!file)
     return si_error_set(err, SI_ERR_NOMEM, si_io_name(io), 0, SI_NO_TAG, "out of memory");
-  si_arena_init(&file->arena, 16384);
+  si_arena_init(&file->arena, 65536);
   parser p = {.file = file, .err = err, .name = si_io_name(io)};
   p.stop_tag = opts->stop_before_tag;
   if (opts->stop_before_pixels && (!p.stop_tag || p.stop_tag > SI_TAG(0x7FE0, 0x0008)))
@@ -617,14 +622,15 @@ si_status si_read_io(si_io *io, const si_read_options *opts, si_file **out, si_e
   file->meta = new_dataset(&p, NULL);
   file->dataset = new_dataset(&p, NULL);
   si_stream s;
-  si_status st = (file->meta && file->dataset) ? si_stream_init(&s, io, opts->initial_read, err)
+  /* Header-only reads of typical files then cost one read of 4 KiB. */
+  size_t initial = opts->initial_read ? opts->initial_read : p.stop_tag ? 4096 : 0;
+  si_status st = (file->meta && file->dataset) ? si_stream_init(&s, io, &file->arena, initial, err)
                                                : nomem(&p, SI_NO_TAG);
   if (st == SI_OK) {
     p.s = &s;
     st = parse_part10(&p);
     if (!file->info.deflated)
       file->info.end_offset = s.offset;
-    si_stream_destroy(&s);
   }
   if (st != SI_OK) {
     si_file_free(file);

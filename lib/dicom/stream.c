@@ -4,53 +4,57 @@
 #include <string.h>
 #include <zlib.h>
 
-#define STREAM_CAP (64 * 1024)
+#define STREAM_MAX_READ (64 * 1024)
 
-si_status si_stream_init(si_stream *s, si_io *io, size_t initial_read, si_error *err) {
+si_status si_stream_init(si_stream *s, si_io *io, si_arena *arena, size_t initial_read,
+                         si_error *err) {
   memset(s, 0, sizeof *s);
   s->io = io;
+  s->arena = arena;
   s->name = si_io_name(io);
-  s->cap = STREAM_CAP;
   s->next_read = initial_read ? initial_read : 8192;
-  if (s->next_read > s->cap)
-    s->next_read = s->cap;
-  s->buf = malloc(s->cap);
+  if (s->next_read > STREAM_MAX_READ)
+    s->next_read = STREAM_MAX_READ;
+  s->cap = s->next_read;
+  s->buf = si_arena_alloc(arena, s->cap, 0);
   if (!s->buf)
     return si_error_set(err, SI_ERR_NOMEM, s->name, 0, SI_NO_TAG, "out of memory");
   return SI_OK;
 }
 
-void si_stream_destroy(si_stream *s) {
-  free(s->buf);
-  s->buf = NULL;
-}
-
-static si_status refill(si_stream *s, si_error *err) {
-  if (s->pos > 0) {
-    memmove(s->buf, s->buf + s->pos, s->len - s->pos);
-    s->len -= s->pos;
-    s->pos = 0;
-  }
+static si_status refill(si_stream *s, size_t need, si_error *err) {
   size_t want = s->next_read;
-  if (want > s->cap - s->len)
-    want = s->cap - s->len;
+  if (s->cap - s->len < want) {
+    /* Move on to a fresh buffer; the old one keeps the values pointing into it. */
+    size_t tail = s->len - s->pos;
+    size_t cap = tail + (want > need ? want : need);
+    uint8_t *fresh = si_arena_alloc(s->arena, cap, 0);
+    if (!fresh)
+      return si_error_set(err, SI_ERR_NOMEM, s->name, s->offset, SI_NO_TAG, "out of memory");
+    memcpy(fresh, s->buf + s->pos, tail);
+    s->buf = fresh;
+    s->cap = cap;
+    s->pos = 0;
+    s->len = tail;
+    want = cap - tail;
+  }
   int64_t got = si_io_read(s->io, s->buf + s->len, want, err);
   if (got < 0)
     return err ? err->code : SI_ERR_IO;
   if (got == 0)
     s->eof = 1;
   s->len += (size_t)got;
-  if (s->next_read < s->cap)
+  if (s->next_read < STREAM_MAX_READ)
     s->next_read *= 2;
   return SI_OK;
 }
 
-si_status si_stream_need(si_stream *s, size_t n, si_error *err) {
+si_status si_stream_fill(si_stream *s, size_t n, si_error *err) {
   while (s->len - s->pos < n) {
     if (s->eof)
       return si_error_set(err, SI_ERR_TRUNCATED, s->name, s->offset, SI_NO_TAG,
                           "stream ends: %zu bytes needed, %zu left", n, s->len - s->pos);
-    si_status st = refill(s, err);
+    si_status st = refill(s, n, err);
     if (st != SI_OK)
       return st;
   }
@@ -60,7 +64,7 @@ si_status si_stream_need(si_stream *s, size_t n, si_error *err) {
 int si_stream_at_end(si_stream *s, si_error *err) {
   if (s->len > s->pos)
     return 0;
-  if (!s->eof && refill(s, err) != SI_OK)
+  if (!s->eof && refill(s, 1, err) != SI_OK)
     return 1;
   return s->len == s->pos;
 }

@@ -1,5 +1,7 @@
-/* Buffered reading on top of si_io for the parser: small header reads come
- * from a buffer; large values are read straight into their destination.
+/* Buffered reading on top of si_io for the parser. Buffers come from the
+ * parsed file's arena and are never reused: a refill moves on to a new
+ * buffer, so bytes once read stay valid and values can point into them
+ * without a copy. Large values are read straight into their destination.
  * Deflated data sets are read through an inflating si_io over a stream. */
 #ifndef SENDIT_STREAM_H
 #define SENDIT_STREAM_H
@@ -8,10 +10,12 @@
 #include <stdint.h>
 
 #include "sendit/error.h"
+#include "arena.h"
 #include "sendit/io.h"
 
 typedef struct si_stream {
   si_io *io;        /* borrowed */
+  si_arena *arena;  /* borrowed: owns the buffers */
   const char *name; /* borrowed, for errors */
   uint8_t *buf;
   size_t cap;
@@ -25,13 +29,16 @@ typedef struct si_stream {
 /* Largest header a caller may ask si_stream_need for. */
 #define SI_STREAM_MAX_NEED 16
 
-si_status si_stream_init(si_stream *s, si_io *io, size_t initial_read, si_error *err);
-void si_stream_destroy(si_stream *s);
+si_status si_stream_init(si_stream *s, si_io *io, si_arena *arena, size_t initial_read,
+                         si_error *err);
 
 /* Makes at least n (<= SI_STREAM_MAX_NEED... or any n <= cap) bytes available
  * at s->buf + s->pos. Returns SI_OK, or SI_ERR_TRUNCATED when the stream ends
  * first (then fewer bytes are available; nothing is consumed). */
-si_status si_stream_need(si_stream *s, size_t n, si_error *err);
+si_status si_stream_fill(si_stream *s, size_t n, si_error *err);
+static inline si_status si_stream_need(si_stream *s, size_t n, si_error *err) {
+  return s->len - s->pos >= n ? SI_OK : si_stream_fill(s, n, err);
+}
 static inline size_t si_stream_avail(const si_stream *s) { return s->len - s->pos; }
 static inline const uint8_t *si_stream_peek(const si_stream *s) { return s->buf + s->pos; }
 static inline void si_stream_consume(si_stream *s, size_t n) {

@@ -53,80 +53,27 @@ static int valid(si_vr vr) { return (unsigned)vr < SI_VR_COUNT; }
 
 const char *si_vr_name(si_vr vr) { return valid(vr) ? vr_table[vr].name : "??"; }
 
+/* One cell per pair of capital letters: the lookup runs once per element of
+ * every file, so it is a single indexed load. */
+#define VR_CELL(c0, c1, vr) [((c0) - 'A') * 26 + ((c1) - 'A')] = (vr)
+static const unsigned char vr_by_letters[26 * 26] = {
+    VR_CELL('A', 'E', SI_VR_AE), VR_CELL('A', 'S', SI_VR_AS), VR_CELL('A', 'T', SI_VR_AT),
+    VR_CELL('C', 'S', SI_VR_CS), VR_CELL('D', 'A', SI_VR_DA), VR_CELL('D', 'S', SI_VR_DS),
+    VR_CELL('D', 'T', SI_VR_DT), VR_CELL('F', 'D', SI_VR_FD), VR_CELL('F', 'L', SI_VR_FL),
+    VR_CELL('I', 'S', SI_VR_IS), VR_CELL('L', 'O', SI_VR_LO), VR_CELL('L', 'T', SI_VR_LT),
+    VR_CELL('O', 'B', SI_VR_OB), VR_CELL('O', 'D', SI_VR_OD), VR_CELL('O', 'F', SI_VR_OF),
+    VR_CELL('O', 'L', SI_VR_OL), VR_CELL('O', 'V', SI_VR_OV), VR_CELL('O', 'W', SI_VR_OW),
+    VR_CELL('P', 'N', SI_VR_PN), VR_CELL('S', 'H', SI_VR_SH), VR_CELL('S', 'L', SI_VR_SL),
+    VR_CELL('S', 'Q', SI_VR_SQ), VR_CELL('S', 'S', SI_VR_SS), VR_CELL('S', 'T', SI_VR_ST),
+    VR_CELL('S', 'V', SI_VR_SV), VR_CELL('T', 'M', SI_VR_TM), VR_CELL('U', 'C', SI_VR_UC),
+    VR_CELL('U', 'I', SI_VR_UI), VR_CELL('U', 'L', SI_VR_UL), VR_CELL('U', 'N', SI_VR_UN),
+    VR_CELL('U', 'R', SI_VR_UR), VR_CELL('U', 'S', SI_VR_US), VR_CELL('U', 'T', SI_VR_UT),
+    VR_CELL('U', 'V', SI_VR_UV),
+};
+
 si_vr si_vr_from_chars(char c0, char c1) {
-  /* A switch the compiler turns into a jump table: this runs once per element. */
-  switch ((unsigned char)c0 << 8 | (unsigned char)c1) {
-  case 'A' << 8 | 'E':
-    return SI_VR_AE;
-  case 'A' << 8 | 'S':
-    return SI_VR_AS;
-  case 'A' << 8 | 'T':
-    return SI_VR_AT;
-  case 'C' << 8 | 'S':
-    return SI_VR_CS;
-  case 'D' << 8 | 'A':
-    return SI_VR_DA;
-  case 'D' << 8 | 'S':
-    return SI_VR_DS;
-  case 'D' << 8 | 'T':
-    return SI_VR_DT;
-  case 'F' << 8 | 'D':
-    return SI_VR_FD;
-  case 'F' << 8 | 'L':
-    return SI_VR_FL;
-  case 'I' << 8 | 'S':
-    return SI_VR_IS;
-  case 'L' << 8 | 'O':
-    return SI_VR_LO;
-  case 'L' << 8 | 'T':
-    return SI_VR_LT;
-  case 'O' << 8 | 'B':
-    return SI_VR_OB;
-  case 'O' << 8 | 'D':
-    return SI_VR_OD;
-  case 'O' << 8 | 'F':
-    return SI_VR_OF;
-  case 'O' << 8 | 'L':
-    return SI_VR_OL;
-  case 'O' << 8 | 'V':
-    return SI_VR_OV;
-  case 'O' << 8 | 'W':
-    return SI_VR_OW;
-  case 'P' << 8 | 'N':
-    return SI_VR_PN;
-  case 'S' << 8 | 'H':
-    return SI_VR_SH;
-  case 'S' << 8 | 'L':
-    return SI_VR_SL;
-  case 'S' << 8 | 'Q':
-    return SI_VR_SQ;
-  case 'S' << 8 | 'S':
-    return SI_VR_SS;
-  case 'S' << 8 | 'T':
-    return SI_VR_ST;
-  case 'S' << 8 | 'V':
-    return SI_VR_SV;
-  case 'T' << 8 | 'M':
-    return SI_VR_TM;
-  case 'U' << 8 | 'C':
-    return SI_VR_UC;
-  case 'U' << 8 | 'I':
-    return SI_VR_UI;
-  case 'U' << 8 | 'L':
-    return SI_VR_UL;
-  case 'U' << 8 | 'N':
-    return SI_VR_UN;
-  case 'U' << 8 | 'R':
-    return SI_VR_UR;
-  case 'U' << 8 | 'S':
-    return SI_VR_US;
-  case 'U' << 8 | 'T':
-    return SI_VR_UT;
-  case 'U' << 8 | 'V':
-    return SI_VR_UV;
-  default:
-    return SI_VR_NONE;
-  }
+  unsigned a = (unsigned)(unsigned char)c0 - 'A', b = (unsigned)(unsigned char)c1 - 'A';
+  return a < 26 && b < 26 ? (si_vr)vr_by_letters[a * 26 + b] : SI_VR_NONE;
 }
 
 int si_vr_has_long_length(si_vr vr) { return valid(vr) && (vr_table[vr].flags & LONG_LEN); }

@@ -352,6 +352,73 @@ static int totals_row(void *user, int ncols, const char *const *v) {
   return 1;
 }
 
+typedef struct pending_row {
+  char uid[SI_UID_MAX];
+  char path[SI_PATH_MAX];
+} pending_row;
+
+typedef struct pending_rows {
+  pending_row *rows;
+  size_t count, cap;
+} pending_rows;
+
+static int collect_pending(void *user, int ncols, const char *const *v) {
+  pending_rows *p = user;
+  if (ncols < 2 || !v[0] || !v[1])
+    return 0;
+  if (p->count == p->cap) {
+    size_t cap = p->cap ? p->cap * 2 : 64;
+    pending_row *grown = realloc(p->rows, cap * sizeof *grown);
+    if (!grown)
+      return 1;
+    p->rows = grown;
+    p->cap = cap;
+  }
+  snprintf(p->rows[p->count].uid, SI_UID_MAX, "%s", v[0]);
+  snprintf(p->rows[p->count].path, SI_PATH_MAX, "%s", v[1]);
+  p->count++;
+  return 0;
+}
+
+/* A crash between step 4 (move) and step 5 (mark DONE) leaves rows NEW
+ * whose files are already in storage: finish them. Rows whose file is
+ * still in the work area were handled by the chunks above. */
+static si_status settle_moved_rows(run *r, si_error *err) {
+  char id_s[24];
+  snprintf(id_s, sizeof id_s, "%" PRId64, r->batch_id);
+  const char *params[] = {id_s};
+  pending_rows pending = {0};
+  si_status st = si_db_exec(r->ctx->db,
+                            "SELECT uid, storage_path FROM image WHERE batch_id = $1 AND "
+                            "status = 'NEW'",
+                            1, params, collect_pending, &pending, NULL, err);
+  if (st == SI_OK && pending.count)
+    st = si_db_begin(r->ctx->db, err);
+  int open_tx = st == SI_OK && pending.count;
+  size_t settled = 0;
+  for (size_t i = 0; st == SI_OK && i < pending.count; i++) {
+    struct stat sb;
+    if (stat(pending.rows[i].path, &sb) != 0)
+      continue;
+    const char *uid[] = {pending.rows[i].uid};
+    st = si_db_exec(r->ctx->db, "UPDATE image SET status = 'DONE' WHERE uid = $1", 1, uid, NULL,
+                    NULL, NULL, err);
+    settled++;
+  }
+  if (open_tx) {
+    if (st == SI_OK)
+      st = si_db_commit(r->ctx->db, err);
+    else
+      si_db_rollback(r->ctx->db);
+  }
+  if (st == SI_OK && settled)
+    si_log(SI_LOG_INFO, "batch %s: %zu images stored before an interruption are now recorded",
+           r->uid, settled);
+  r->res->imported += (int64_t)settled;
+  free(pending.rows);
+  return st;
+}
+
 /* Final metrics of the batch, over all its images (late data included). */
 static si_status finish_batch(run *r, int64_t started, si_error *err) {
   si_batch *b = &r->res->batch;
@@ -447,7 +514,9 @@ si_status si_import_folder(si_import_context *ctx, const char *folder, const cha
   } else if (st == SI_OK) {
     if (!result->fatal)
       si_remove_empty_dirs(folder);
-    st = finish_batch(&r, started, err);
+    st = settle_moved_rows(&r, err);
+    if (st == SI_OK)
+      st = finish_batch(&r, started, err);
   }
   free(r.storage_dir);
   return st;

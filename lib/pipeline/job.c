@@ -18,19 +18,49 @@ static int is_dir(const char *path) {
  * the batch, where operators look. */
 static si_status record_on_batch(si_import_context *ctx, const si_job *job, const char *message,
                                  si_import_result *result, si_error *err) {
-  int64_t batch_id;
+  int found;
+  si_status st = si_store_batch_get(ctx->db, job->folder, &result->batch, &found, err);
+  int finished_before = found && strcmp(result->batch.status, SI_BATCH_PROCESSING) != 0 &&
+                        strcmp(result->batch.status, SI_BATCH_QUEUE) != 0;
+  int64_t batch_id = result->batch.id;
   int reopened;
-  si_status st = si_store_batch_begin(ctx->db, job->folder, &batch_id, &reopened, err);
+  /* A batch that was complete stays as it was; the error joins its log. */
+  if (st == SI_OK && !finished_before)
+    st = si_store_batch_begin(ctx->db, job->folder, &batch_id, &reopened, err);
   if (st == SI_OK)
     st = si_store_batch_log(ctx->db, batch_id, "error", job->path, message, err);
-  if (st == SI_OK)
+  if (st == SI_OK && !finished_before)
     st = si_store_batch_set_status(ctx->db, job->folder, SI_BATCH_ERROR, err);
-  if (st == SI_OK) {
-    int found;
+  if (st == SI_OK)
     st = si_store_batch_get(ctx->db, job->folder, &result->batch, &found, err);
-  }
   result->fatal = 1;
   return st;
+}
+
+static si_status fail_job(si_import_context *ctx, const si_job *job, const char *message,
+                          si_import_result *result, si_error *err) {
+  si_status st = record_on_batch(ctx, job, message, result, err);
+  return st == SI_OK ? si_store_job_finish(ctx->db, job->id, "failed", message, err) : st;
+}
+
+static int first_column(void *user, int ncols, const char *const *v) {
+  *(int *)user = ncols > 0 && v[0] != NULL;
+  return 1;
+}
+
+/* Whether another job for the same folder finished after this one was
+ * queued: then this job's folder did not vanish, it was imported. */
+static int taken_by_another_job(si_import_context *ctx, const si_job *job) {
+  char id_s[24];
+  snprintf(id_s, sizeof id_s, "%" PRId64, job->id);
+  const char *params[] = {job->path, id_s};
+  int found = 0;
+  si_error err;
+  si_db_exec(ctx->db,
+             "SELECT id FROM job WHERE path = $1 AND id <> $2 AND state = 'done' AND "
+             "updated_at >= (SELECT created_at FROM job WHERE id = $2) LIMIT 1",
+             2, params, first_column, &found, NULL, &err);
+  return found;
 }
 
 /* Step 2 of pipeline.h: take the folder out of the input by one rename. The
@@ -45,7 +75,7 @@ static si_status claim_folder(si_import_context *ctx, si_job *job, char *work, s
   }
   si_status st = si_mkdir_p(ctx->cfg->work_dir, err);
   if (st != SI_OK)
-    return record_on_batch(ctx, job, err->message, result, err);
+    return fail_job(ctx, job, err->message, result, err);
   snprintf(work, size, "%s/job-%" PRId64 "-%s", ctx->cfg->work_dir, job->id, job->folder);
   if (rename(job->path, work) != 0) {
     int e = errno;
@@ -55,12 +85,18 @@ static si_status claim_folder(si_import_context *ctx, si_job *job, char *work, s
       si_log(SI_LOG_WARN, "work area %s is not on the input's filesystem: importing %s in place",
              ctx->cfg->work_dir, job->path);
       snprintf(work, size, "%s", job->path);
+    } else if (e == ENOENT && !is_dir(work) && taken_by_another_job(ctx, job)) {
+      /* A rescan queued the folder again while an earlier job was taking it. */
+      si_log(SI_LOG_INFO, "job %" PRId64 ": %s was already imported by an earlier job", job->id,
+             job->path);
+      return si_store_job_finish(ctx->db, job->id, "done", "already imported by an earlier job",
+                                 err);
     } else if (!(e == ENOENT && is_dir(work))) {
       char msg[SI_PATH_MAX + 128];
       snprintf(msg, sizeof msg, "%s: cannot claim the folder: %s",
                e == ENOENT ? "folder vanished before import" : "folder not claimable", strerror(e));
       si_log(SI_LOG_ERROR, "job %" PRId64 " (%s): %s", job->id, job->path, msg);
-      return record_on_batch(ctx, job, msg, result, err);
+      return fail_job(ctx, job, msg, result, err);
     }
   }
   st = si_store_job_set_work_path(ctx->db, job->id, work, err);
@@ -82,8 +118,7 @@ si_status si_run_job(si_import_context *ctx, si_job *job, si_import_result *resu
   int proceed;
   si_status st = claim_folder(ctx, job, work, sizeof work, result, err, &proceed);
   if (st != SI_OK || !proceed)
-    return st == SI_OK ? si_store_job_finish(ctx->db, job->id, "failed", "folder not claimed", err)
-                       : st;
+    return st; /* claim_folder has ended the job */
   if (!is_dir(work)) {
     /* Imported and cleaned up before a crash hid the job's end. */
     si_log(SI_LOG_INFO, "job %" PRId64 ": %s already imported", job->id, job->folder);

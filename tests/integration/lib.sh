@@ -52,7 +52,9 @@ sendit() { "$SENDIT_BIN" "$@" --config "$SITE/sendit.ini"; }
 
 sql() { sqlite3 -batch -noheader "$SITE/sendit.db" "$@"; }
 
-# wait_for SECONDS command...: polls every 0.1 s until the command succeeds.
+# wait_for SECONDS command...: runs the command every 0.1 s until it
+# succeeds. Give a function (such as sql_is) rather than a $(...) argument,
+# which would be expanded only once.
 wait_for() {
   local limit=$(($1 * 10)); shift
   for ((i = 0; i < limit; i++)); do
@@ -61,6 +63,8 @@ wait_for() {
   done
   return 1
 }
+sql_is() { [ "$(sql "$2")" = "$1" ]; }             # sql_is EXPECTED "SQL"
+sql_ge() { [ "$(sql "$2")" -ge "$1" ] 2>/dev/null; } # sql_ge MINIMUM "SQL"
 
 batch_status() { sql "SELECT status FROM batch WHERE uid = '$1'"; }
 batch_is() { [ "$(batch_status "$1")" = "$2" ]; }

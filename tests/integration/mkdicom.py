@@ -28,10 +28,31 @@ args = parser.parse_args()
 
 os.makedirs(args.out, exist_ok=True)
 sop_prefix = args.sop_prefix or args.study + ".9." + str(abs(hash(args.out)) % 10**8)
-for i in range(args.count):
+
+
+def instance_uid(i):
+    # Fixed width (100001, 100002, ...) so clones can be patched in place;
+    # no leading zeros, which UIDs forbid.
+    return f"{sop_prefix}.{100001 + i}"
+
+
+def clone(template_path, count):
+    """Copies the first file, patching its SOPInstanceUID bytes: fast enough
+    for the thousands of files the crash tests need."""
+    with open(template_path, "rb") as f:
+        template = f.read()
+    old = instance_uid(0).encode()
+    assert template.count(old) == 2  # meta and data set
+    for i in range(1, count):
+        data = template.replace(old, instance_uid(i).encode())
+        with open(os.path.join(args.out, f"{args.prefix}{i + 1:05d}.dcm"), "wb") as f:
+            f.write(data)
+
+
+for i in range(args.count if args.count <= 20 else 1):
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
-    meta.MediaStorageSOPInstanceUID = f"{sop_prefix}.{i + 1}"
+    meta.MediaStorageSOPInstanceUID = instance_uid(i)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     path = os.path.join(args.out, f"{args.prefix}{i + 1:05d}.dcm")
     ds = FileDataset(path, {}, file_meta=meta, preamble=b"\0" * 128)
@@ -60,3 +81,6 @@ for i in range(args.count):
     ds.is_little_endian = True
     ds.is_implicit_VR = False
     ds.save_as(path, write_like_original=False)
+
+if args.count > 20:
+    clone(os.path.join(args.out, f"{args.prefix}00001.dcm"), args.count)

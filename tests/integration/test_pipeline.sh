@@ -38,7 +38,7 @@ check "metrics hold the StudyDate histogram" grep -q '"20240131": *5' <<<"$metri
 $MKDICOM "$SITE/stage/ACC001" 2 --sop-prefix 1.2.826.0.1.3680043.10.1234.77
 cp "$(find "$SITE/storage/ACC001" -type f | head -1)" "$SITE/stage/ACC001/exact-copy.dcm"
 mv "$SITE/stage/ACC001" "$SITE/data/ACC001"
-check "late data is imported into the same batch" wait_for 20 test "$(sql "SELECT image_count FROM batch WHERE uid = 'ACC001' AND status = 'DONE'")" = 7
+check "late data is imported into the same batch" wait_for 20 sql_is 7 "SELECT image_count FROM batch WHERE uid = 'ACC001' AND status = 'DONE'"
 check_eq "the batch says it was reopened" 1 "$(sql "SELECT reopened FROM batch WHERE uid = 'ACC001'")"
 check_eq "the exact copy was not stored twice" 7 "$(count_files "$SITE/storage/ACC001")"
 
@@ -67,7 +67,7 @@ for i in $(seq 1 100); do
 done
 wait
 mv "$SITE"/stage/MANY* "$SITE/data/"
-check "100 folders all reach DONE" wait_for 120 test "$(sql "SELECT count(*) FROM batch WHERE uid LIKE 'MANY%' AND status = 'DONE'")" = 100
+check "100 folders all reach DONE" wait_for 120 sql_is 100 "SELECT count(*) FROM batch WHERE uid LIKE 'MANY%' AND status = 'DONE'"
 check_eq "300 images, once each" 300 "$(sql "SELECT count(DISTINCT uid) FROM image WHERE uid LIKE '1.2.826.0.1.3680043.10.555.%'")"
 check_eq "300 files in storage" 300 "$(find "$SITE"/storage/MANY* -type f | wc -l)"
 check_eq "one job per folder" 100 "$(sql "SELECT count(*) FROM job WHERE folder LIKE 'MANY%'")"
@@ -77,20 +77,25 @@ check_eq "stop_watcher stops it" 0 $?
 check "the pidfile is gone" test ! -e "$SITE/sendit.pid"
 
 # --- kill -9 in the middle of an import, twice, then restart ----------------
-$MKDICOM "$SITE/stage/BIG01" 1500 --sop-prefix 1.2.826.0.1.3680043.10.999
+BIGN=6000
+BIGUIDS="uid LIKE '1.2.826.0.1.3680043.10.999.%'"
+$MKDICOM "$SITE/stage/BIG01" $BIGN --sop-prefix 1.2.826.0.1.3680043.10.999
 mv "$SITE/stage/BIG01" "$SITE/data/"
 for round in 1 2; do
   sendit start_watcher >/dev/null
   pid="$(cat "$SITE/sendit.pid")"
-  wait_for 30 test "$(sql "SELECT count(*) FROM image WHERE uid LIKE '1.2.826.0.1.3680043.10.999.%'")" -ge $((round * 200))
+  wait_for 60 sql_ge $((round * 1500)) "SELECT count(*) FROM image WHERE $BIGUIDS"
   kill -9 "$pid"
+  check "kill -9 number $round landed mid-import" test "$(batch_status BIG01)" != DONE
   sleep 0.2
 done
-check "the pidfile of the killed daemon is stale" test -e "$SITE/sendit.pid"
+check "the pidfile of the killed daemon is left behind" test -e "$SITE/sendit.pid"
 sendit start_watcher >/dev/null
-check "after kill -9 twice the batch still reaches DONE" wait_for 60 batch_is BIG01 DONE
-check_eq "1500 images in the database, none twice" 1500 "$(sql "SELECT count(DISTINCT uid) FROM image WHERE uid LIKE '1.2.826.0.1.3680043.10.999.%' AND status = 'DONE'")"
-check_eq "1500 files in storage" 1500 "$(count_files "$SITE/storage/BIG01")"
+check_eq "restart after kill -9 is accepted" 0 $?
+check "after kill -9 twice the batch still reaches DONE" wait_for 120 batch_is BIG01 DONE
+check_eq "$BIGN images in the database, none twice" $BIGN "$(sql "SELECT count(DISTINCT uid) FROM image WHERE $BIGUIDS AND status = 'DONE'")"
+check_eq "$BIGN image rows in all" $BIGN "$(sql "SELECT count(*) FROM image WHERE $BIGUIDS")"
+check_eq "$BIGN files in storage" $BIGN "$(count_files "$SITE/storage/BIG01")"
 check_eq "nothing left in the work area" 0 "$(count_files "$SITE/data/.work")"
 check_eq "nothing quarantined" 0 "$(sql "SELECT count(*) FROM quarantine WHERE batch_uid = 'BIG01'")"
 sendit stop_watcher >/dev/null

@@ -1,0 +1,270 @@
+/* Backend selection, transactions and schema migration over si_db_backend.
+ * Nothing here knows a dialect: everything backend-specific comes through
+ * the backend struct, so PostgreSQL slots in with one table entry. */
+#include "sendit/db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schema.h"
+
+struct si_db {
+  const si_db_backend *backend;
+  void *conn;
+  int version;
+  int in_tx;
+};
+
+/* Defined by the backend sources in this folder. */
+extern const si_db_backend si_sqlite_backend;
+
+static const si_db_backend *const backends[] = {
+    &si_sqlite_backend,
+    /* &si_postgres_backend, once lib/db/postgres.c exists (and libpq is linked). */
+};
+
+/* URL prefixes that name a backend; a URL without "scheme://" is a SQLite
+ * path. PostgreSQL is listed even while its backend is absent so that its
+ * URLs get "not built in" rather than being taken for file names. */
+static const struct {
+  const char *prefix;
+  const char *backend;
+} schemes[] = {
+    {"postgresql://", "postgresql"},
+    {"postgres://", "postgresql"},
+    {"sqlite://", "sqlite"},
+    {"file:", "sqlite"},
+};
+
+/* ---- backend selection ---- */
+
+static const si_db_backend *backend_named(const char *name) {
+  for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+    if (strcmp(backends[i]->name, name) == 0)
+      return backends[i];
+  return NULL;
+}
+
+/* Length of a leading "scheme://" (RFC 3986 scheme), 0 when there is none. */
+static size_t scheme_length(const char *url) {
+  const char *p = url;
+  if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+    return 0;
+  while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+         *p == '+' || *p == '-' || *p == '.')
+    p++;
+  return strncmp(p, "://", 3) == 0 ? (size_t)(p - url) + 3 : 0;
+}
+
+static si_status pick_backend(const char *url, const si_db_backend **out, si_error *err) {
+  const char *name = NULL;
+  for (size_t i = 0; i < sizeof schemes / sizeof schemes[0] && !name; i++)
+    if (strncmp(url, schemes[i].prefix, strlen(schemes[i].prefix)) == 0)
+      name = schemes[i].backend;
+  size_t n = scheme_length(url);
+  if (!name && n > 0)
+    return si_error_set(err, SI_ERR_CONFIG, "", SI_NO_OFFSET, SI_NO_TAG,
+                        "unknown database URL scheme \"%.*s\" (use a file path, sqlite:// or "
+                        "postgresql://)",
+                        (int)n, url);
+  *out = backend_named(name ? name : "sqlite");
+  if (!*out)
+    return si_error_set(err, SI_ERR_UNSUPPORTED, "", SI_NO_OFFSET, SI_NO_TAG,
+                        "this build of sendit has no %s database support", name);
+  return SI_OK;
+}
+
+/* ---- migrations ---- */
+
+/* Copy of sql with every "{serial}" replaced; NULL when out of memory. */
+static char *expand_serial(const char *sql, const char *serial) {
+  static const char token[] = "{serial}";
+  const size_t tlen = sizeof token - 1, slen = strlen(serial);
+  size_t count = 0;
+  for (const char *p = sql; (p = strstr(p, token)); p += tlen)
+    count++;
+  char *out = malloc(strlen(sql) + count * slen + 1);
+  if (!out)
+    return NULL;
+  char *w = out;
+  for (const char *p = sql, *hit; *p; p = hit + tlen) {
+    if (!(hit = strstr(p, token))) {
+      strcpy(w, p);
+      return out;
+    }
+    memcpy(w, p, (size_t)(hit - p));
+    w += hit - p;
+    memcpy(w, serial, slen);
+    w += slen;
+  }
+  *w = '\0';
+  return out;
+}
+
+static int read_int(void *user, int ncols, const char *const *values) {
+  *(int *)user = ncols > 0 && values[0] ? atoi(values[0]) : 0;
+  return 1;
+}
+
+static si_status read_version(si_db *db, int *version, si_error *err) {
+  *version = 0;
+  return si_db_exec(db, "SELECT max(version) FROM schema_version", 0, NULL, read_int, version, NULL,
+                    err);
+}
+
+static si_status apply_migration(si_db *db, int version, si_error *err) {
+  const char *const *stmts = si_schema_migration(version);
+  for (size_t i = 0; stmts[i]; i++) {
+    char *sql = expand_serial(stmts[i], db->backend->serial_key);
+    if (!sql)
+      return si_error_set(err, SI_ERR_NOMEM, "", SI_NO_OFFSET, SI_NO_TAG, "migration %d", version);
+    si_status s = si_db_exec(db, sql, 0, NULL, NULL, NULL, NULL, err);
+    free(sql);
+    if (s != SI_OK)
+      return s;
+  }
+  char v[16];
+  snprintf(v, sizeof v, "%d", version);
+  const char *params[] = {v};
+  return si_db_exec(db, "INSERT INTO schema_version (version) VALUES ($1)", 1, params, NULL, NULL,
+                    NULL, err);
+}
+
+/* One step under the write lock: the version is read again inside the
+ * transaction, because another process may have migrated while we waited
+ * for the lock. *done is set when nothing is left to apply. */
+static si_status migrate_step(si_db *db, int *done, si_error *err) {
+  si_status s = si_db_begin(db, err);
+  if (s != SI_OK)
+    return s;
+  int v = 0;
+  s = si_db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY)", 0,
+                 NULL, NULL, NULL, NULL, err);
+  if (s == SI_OK)
+    s = read_version(db, &v, err);
+  if (s == SI_OK && v > si_schema_latest_version())
+    s = si_error_set(err, SI_ERR_UNSUPPORTED, "", SI_NO_OFFSET, SI_NO_TAG,
+                     "database schema version %d is newer than this sendit supports (%d)", v,
+                     si_schema_latest_version());
+  *done = s == SI_OK && v == si_schema_latest_version();
+  if (s == SI_OK && !*done)
+    s = apply_migration(db, ++v, err);
+  if (s != SI_OK) {
+    si_db_rollback(db);
+    return s;
+  }
+  s = si_db_commit(db, err);
+  if (s == SI_OK)
+    db->version = v;
+  return s;
+}
+
+static si_status migrate(si_db *db, si_error *err) {
+  /* Every worker thread opens a connection: when the schema is current,
+   * which is nearly always, answer without taking the write lock. Any
+   * failure here (no table yet) just means "take the slow path". */
+  int v = 0;
+  if (read_version(db, &v, NULL) == SI_OK && v == si_schema_latest_version()) {
+    db->version = v;
+    return SI_OK;
+  }
+  for (int done = 0; !done;) {
+    si_status s = migrate_step(db, &done, err);
+    if (s != SI_OK)
+      return s;
+  }
+  return SI_OK;
+}
+
+/* ---- public API ---- */
+
+si_status si_db_open(const char *url, si_db **out, si_error *err) {
+  if (!out)
+    return si_error_set(err, SI_ERR_ARG, "", SI_NO_OFFSET, SI_NO_TAG, "si_db_open: no output");
+  *out = NULL;
+  if (!url || !*url)
+    return si_error_set(err, SI_ERR_ARG, "", SI_NO_OFFSET, SI_NO_TAG, "empty database URL");
+  const si_db_backend *backend = NULL;
+  si_status s = pick_backend(url, &backend, err);
+  if (s != SI_OK)
+    return s;
+  si_db *db = calloc(1, sizeof *db);
+  if (!db)
+    return si_error_set(err, SI_ERR_NOMEM, "", SI_NO_OFFSET, SI_NO_TAG, "database handle");
+  db->backend = backend;
+  s = backend->connect(url, &db->conn, err);
+  if (s == SI_OK)
+    s = migrate(db, err);
+  if (s != SI_OK) {
+    si_db_close(db);
+    return s;
+  }
+  *out = db;
+  return SI_OK;
+}
+
+void si_db_close(si_db *db) {
+  if (!db)
+    return;
+  /* Disconnecting rolls back an open transaction on every backend. */
+  if (db->conn)
+    db->backend->disconnect(db->conn);
+  free(db);
+}
+
+const si_db_backend *si_db_get_backend(const si_db *db) { return db ? db->backend : NULL; }
+
+si_status si_db_exec(si_db *db, const char *sql, int nparams, const char *const *params,
+                     si_db_row_fn fn, void *user, int64_t *changes, si_error *err) {
+  if (changes)
+    *changes = 0;
+  if (!db || !sql || nparams < 0 || (nparams > 0 && !params))
+    return si_error_set(err, SI_ERR_ARG, "", SI_NO_OFFSET, SI_NO_TAG,
+                        "si_db_exec: invalid arguments");
+  return db->backend->exec(db->conn, sql, nparams, params, fn, user, changes, err);
+}
+
+si_status si_db_begin(si_db *db, si_error *err) {
+  if (!db)
+    return si_error_set(err, SI_ERR_ARG, "", SI_NO_OFFSET, SI_NO_TAG, "si_db_begin: no database");
+  if (db->in_tx)
+    return si_error_set(err, SI_ERR_STATE, "", SI_NO_OFFSET, SI_NO_TAG,
+                        "a transaction is already open on this connection");
+  si_status s = si_db_exec(db, db->backend->begin_write, 0, NULL, NULL, NULL, NULL, err);
+  if (s == SI_OK)
+    db->in_tx = 1;
+  return s;
+}
+
+si_status si_db_commit(si_db *db, si_error *err) {
+  if (!db || !db->in_tx)
+    return si_error_set(err, SI_ERR_STATE, "", SI_NO_OFFSET, SI_NO_TAG,
+                        "commit without an open transaction");
+  si_status s = si_db_exec(db, "COMMIT", 0, NULL, NULL, NULL, NULL, err);
+  /* A failed COMMIT can leave the transaction open (SQLite, e.g. a
+   * deferred constraint); close it so the connection is usable again. */
+  if (s != SI_OK)
+    si_db_exec(db, "ROLLBACK", 0, NULL, NULL, NULL, NULL, NULL);
+  db->in_tx = 0;
+  return s;
+}
+
+si_status si_db_rollback(si_db *db) {
+  if (!db || !db->in_tx)
+    return SI_OK;
+  db->in_tx = 0;
+  return si_db_exec(db, "ROLLBACK", 0, NULL, NULL, NULL, NULL, NULL);
+}
+
+int si_db_schema_version(si_db *db) { return db ? db->version : 0; }
+
+int si_db_error_is_constraint(const si_error *err) {
+  return err && err->code == SI_ERR_DB &&
+         strncmp(err->message, SI_DB_CONSTRAINT_PREFIX, strlen(SI_DB_CONSTRAINT_PREFIX)) == 0;
+}
+
+int si_db_error_is_unique(const si_error *err) {
+  return err && err->code == SI_ERR_DB &&
+         strncmp(err->message, SI_DB_UNIQUE_PREFIX, strlen(SI_DB_UNIQUE_PREFIX)) == 0;
+}

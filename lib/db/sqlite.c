@@ -1,0 +1,495 @@
+/* The SQLite backend. One connection per thread (opened NOMUTEX: the caller
+ * guarantees single-threaded use, so SQLite's own mutex is pure cost).
+ *
+ * Durability is the product's promise, so every connection runs WAL with
+ * synchronous=FULL: a COMMIT that returned has reached the disk. Several
+ * threads and processes share the file, so lock contention is normal and is
+ * waited out (busy_timeout, plus our own retry for the cases where SQLite
+ * does not call the busy handler) rather than reported. */
+#include <sqlite3.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "sendit/db.h"
+
+#if SQLITE_VERSION_NUMBER >= 3037000
+#define changes_of(h) sqlite3_changes64(h)
+#define total_changes_of(h) sqlite3_total_changes64(h)
+#else
+#define changes_of(h) ((int64_t)sqlite3_changes(h))
+#define total_changes_of(h) ((int64_t)sqlite3_total_changes(h))
+#endif
+
+#define BUSY_TIMEOUT_MS 30000
+/* The import hot path runs a few dozen distinct statements thousands of
+ * times; 64 holds them all with room to spare. */
+#define CACHE_SIZE 64
+/* Rows wider than this take a heap array for their values. */
+#define STACK_COLUMNS 32
+/* How much of the SQL an error message quotes. */
+#define SQL_QUOTE_CHARS 120
+
+typedef struct cached_stmt {
+  uint64_t hash;
+  char *sql;
+  sqlite3_stmt *stmt;
+  uint64_t last_used;
+  /* Being stepped by a caller further up the stack: a row callback may run
+   * the same SQL again, and must neither share nor evict this one. */
+  int in_use;
+} cached_stmt;
+
+typedef struct sq_conn {
+  sqlite3 *db;
+  char *path; /* for error messages */
+  uint64_t tick;
+  int ncached;
+  cached_stmt cache[CACHE_SIZE];
+} sq_conn;
+
+/* ---- errors ---- */
+
+static const char *constraint_kind(int rc) {
+  switch (rc) {
+  case SQLITE_CONSTRAINT_UNIQUE:
+  case SQLITE_CONSTRAINT_PRIMARYKEY:
+    return "unique";
+  case SQLITE_CONSTRAINT_FOREIGNKEY:
+    return "foreign-key";
+  case SQLITE_CONSTRAINT_NOTNULL:
+    return "not-null";
+  case SQLITE_CONSTRAINT_CHECK:
+    return "check";
+  default:
+    return (rc & 0xff) == SQLITE_CONSTRAINT ? "other" : NULL;
+  }
+}
+
+/* Must run before anything else touches the handle: sqlite3_errmsg only
+ * describes the most recent call. */
+static si_status db_error(const sq_conn *c, int rc, const char *sql, si_error *err) {
+  const char *msg = sqlite3_errmsg(c->db);
+  const char *kind = constraint_kind(rc);
+  if (kind)
+    return si_error_set(err, SI_ERR_DB, c->path, SI_NO_OFFSET, SI_NO_TAG,
+                        SI_DB_CONSTRAINT_PREFIX "%s: %s (sql: %.*s)", kind, msg, SQL_QUOTE_CHARS,
+                        sql);
+  return si_error_set(err, SI_ERR_DB, c->path, SI_NO_OFFSET, SI_NO_TAG, "sqlite: %s (sql: %.*s)",
+                      msg, SQL_QUOTE_CHARS, sql);
+}
+
+static si_status arg_error(const sq_conn *c, const char *sql, si_error *err, const char *what) {
+  return si_error_set(err, SI_ERR_ARG, c->path, SI_NO_OFFSET, SI_NO_TAG, "%s (sql: %.*s)", what,
+                      SQL_QUOTE_CHARS, sql);
+}
+
+/* ---- SQL text helpers ---- */
+
+static const char *skip_blanks(const char *p) {
+  while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+    p++;
+  return p;
+}
+
+static int is_word_char(char ch) {
+  return ch == '_' || (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+         (ch >= 'A' && ch <= 'Z');
+}
+
+/* After the keyword `word` that sql begins with (case-insensitive), or NULL. */
+static const char *after_word(const char *sql, const char *word) {
+  const char *p = skip_blanks(sql);
+  size_t n = strlen(word);
+  if (strncasecmp(p, word, n) != 0 || is_word_char(p[n]))
+    return NULL;
+  return p + n;
+}
+
+/* Only statements that recur are worth a cache slot; DDL and pragmas run
+ * once at startup and would just push out the hot statements. */
+static int worth_caching(const char *sql) {
+  static const char *const words[] = {"SELECT",   "INSERT",    "UPDATE", "DELETE", "REPLACE",
+                                      "WITH",     "VALUES",    "BEGIN",  "COMMIT", "END",
+                                      "ROLLBACK", "SAVEPOINT", "RELEASE"};
+  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+    if (after_word(sql, words[i]))
+      return 1;
+  return 0;
+}
+
+/* Plain "ROLLBACK" with nothing after it but blanks and semicolons. */
+static int is_plain_rollback(const char *sql) {
+  const char *p = after_word(sql, "ROLLBACK");
+  if (!p)
+    return 0;
+  while (*(p = skip_blanks(p)) == ';')
+    p++;
+  return *p == '\0';
+}
+
+static uint64_t hash_sql(const char *sql) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
+    h = (h ^ *p) * 1099511628211ull;
+  return h;
+}
+
+/* ---- busy backoff ---- */
+
+typedef struct backoff {
+  struct timespec start;
+  long delay_us;
+} backoff;
+
+static void backoff_init(backoff *b) {
+  clock_gettime(CLOCK_MONOTONIC, &b->start);
+  b->delay_us = 1000;
+}
+
+/* Sleeps before the next attempt; 0 once the overall budget is spent, so a
+ * lock held for longer than busy_timeout still surfaces as an error. Jitter
+ * keeps two waiters that collided from colliding again in lockstep. */
+static int backoff_wait(backoff *b) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  long long elapsed_ms =
+      (long long)(now.tv_sec - b->start.tv_sec) * 1000 + (now.tv_nsec - b->start.tv_nsec) / 1000000;
+  if (elapsed_ms >= BUSY_TIMEOUT_MS)
+    return 0;
+  long sleep_us =
+      b->delay_us / 2 + (long)((unsigned long)now.tv_nsec % (unsigned long)(b->delay_us / 2 + 1));
+  struct timespec ts = {sleep_us / 1000000, (sleep_us % 1000000) * 1000};
+  nanosleep(&ts, NULL);
+  if (b->delay_us < 100000)
+    b->delay_us *= 2;
+  return 1;
+}
+
+/* ---- statement cache ---- */
+
+static cached_stmt *cache_find(sq_conn *c, const char *sql, uint64_t h) {
+  for (int i = 0; i < c->ncached; i++) {
+    cached_stmt *e = &c->cache[i];
+    if (e->hash == h && !e->in_use && strcmp(e->sql, sql) == 0)
+      return e;
+  }
+  return NULL;
+}
+
+/* A free slot, evicting the least recently used idle statement when full;
+ * NULL when every slot is busy (deep callback recursion). */
+static cached_stmt *cache_slot(sq_conn *c) {
+  if (c->ncached < CACHE_SIZE)
+    return &c->cache[c->ncached++];
+  cached_stmt *victim = NULL;
+  for (int i = 0; i < CACHE_SIZE; i++) {
+    cached_stmt *e = &c->cache[i];
+    if (!e->in_use && (!victim || e->last_used < victim->last_used))
+      victim = e;
+  }
+  if (victim) {
+    sqlite3_finalize(victim->stmt);
+    free(victim->sql);
+    memset(victim, 0, sizeof *victim);
+  }
+  return victim;
+}
+
+/* Compiles exactly one statement: a second one would silently never run. */
+static si_status prepare(sq_conn *c, const char *sql, unsigned flags, sqlite3_stmt **out,
+                         si_error *err) {
+  const char *tail = NULL;
+  backoff bo;
+  backoff_init(&bo);
+  /* Compiling reads the schema, which another process creating the file
+   * may have locked; compiling has no side effects, so always retry. */
+  int rc;
+  while ((rc = sqlite3_prepare_v3(c->db, sql, -1, flags, out, &tail)) != SQLITE_OK &&
+         (rc & 0xff) == SQLITE_BUSY && backoff_wait(&bo))
+    ;
+  if (rc != SQLITE_OK)
+    return db_error(c, rc, sql, err);
+  if (!*out)
+    return arg_error(c, sql, err, "empty statement");
+  if (!tail || !*tail)
+    return SI_OK;
+  /* Blanks or comments may follow; anything that compiles may not. */
+  sqlite3_stmt *extra = NULL;
+  int more = sqlite3_prepare_v2(c->db, tail, -1, &extra, NULL) != SQLITE_OK || extra;
+  sqlite3_finalize(extra);
+  if (!more)
+    return SI_OK;
+  sqlite3_finalize(*out);
+  *out = NULL;
+  return arg_error(c, sql, err, "more than one statement");
+}
+
+/* Hands out a ready statement; *slot is NULL when it is not cached and must
+ * be finalized by release(). */
+static si_status acquire(sq_conn *c, const char *sql, sqlite3_stmt **stmt, cached_stmt **slot,
+                         si_error *err) {
+  *slot = NULL;
+  int cacheable = worth_caching(sql);
+  uint64_t h = cacheable ? hash_sql(sql) : 0;
+  cached_stmt *e = cacheable ? cache_find(c, sql, h) : NULL;
+  if (!e) {
+    si_status s = prepare(c, sql, cacheable ? SQLITE_PREPARE_PERSISTENT : 0, stmt, err);
+    if (s != SI_OK)
+      return s;
+    char *copy = cacheable ? strdup(sql) : NULL;
+    e = copy ? cache_slot(c) : NULL;
+    if (!e) {
+      free(copy);
+      return SI_OK;
+    }
+    e->hash = h;
+    e->sql = copy;
+    e->stmt = *stmt;
+  }
+  e->in_use = 1;
+  e->last_used = ++c->tick;
+  *stmt = e->stmt;
+  *slot = e;
+  return SI_OK;
+}
+
+/* Resetting at once matters beyond reuse: a statement left mid-result keeps
+ * its read transaction open, which pins the WAL and blocks checkpoints. */
+static void release(sqlite3_stmt *stmt, cached_stmt *slot) {
+  if (!slot) {
+    sqlite3_finalize(stmt);
+    return;
+  }
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  slot->in_use = 0;
+}
+
+/* ---- execution ---- */
+
+/* Parameters are $1..$N; both directions must match, as PostgreSQL refuses
+ * a parameter the statement does not use. Values are bound without copying:
+ * they outlive the statement's run, and release() clears the bindings. */
+static si_status bind_params(sq_conn *c, sqlite3_stmt *stmt, const char *sql, int nparams,
+                             const char *const *params, si_error *err) {
+  if (sqlite3_bind_parameter_count(stmt) != nparams) {
+    char what[96];
+    snprintf(what, sizeof what, "statement takes %d parameters, %d given",
+             sqlite3_bind_parameter_count(stmt), nparams);
+    return arg_error(c, sql, err, what);
+  }
+  for (int i = 0; i < nparams; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "$%d", i + 1);
+    int idx = sqlite3_bind_parameter_index(stmt, name);
+    if (idx == 0) {
+      char what[96];
+      snprintf(what, sizeof what, "parameter %s is not used (write parameters as $1..$N)", name);
+      return arg_error(c, sql, err, what);
+    }
+    int rc = params[i] ? sqlite3_bind_text(stmt, idx, params[i], -1, SQLITE_STATIC)
+                       : sqlite3_bind_null(stmt, idx);
+    if (rc != SQLITE_OK)
+      return db_error(c, rc, sql, err);
+  }
+  return SI_OK;
+}
+
+static si_status deliver_row(sq_conn *c, sqlite3_stmt *stmt, si_db_row_fn fn, void *user, int *stop,
+                             si_error *err) {
+  int n = sqlite3_column_count(stmt);
+  const char *on_stack[STACK_COLUMNS];
+  const char **values = on_stack;
+  if (n > STACK_COLUMNS && !(values = malloc((size_t)n * sizeof *values)))
+    return si_error_set(err, SI_ERR_NOMEM, c->path, SI_NO_OFFSET, SI_NO_TAG, "row of %d columns",
+                        n);
+  si_status s = SI_OK;
+  for (int i = 0; i < n && s == SI_OK; i++) {
+    /* The type must be read before the text: conversion makes it undefined. */
+    int null = sqlite3_column_type(stmt, i) == SQLITE_NULL;
+    values[i] = null ? NULL : (const char *)sqlite3_column_text(stmt, i);
+    if (!null && !values[i])
+      s = si_error_set(err, SI_ERR_NOMEM, c->path, SI_NO_OFFSET, SI_NO_TAG, "column %d text", i);
+  }
+  if (s == SI_OK)
+    *stop = fn(user, n, (const char *const *)values) != 0;
+  if (values != on_stack)
+    free(values);
+  return s;
+}
+
+/* Steps to the end (or until fn says stop). SQLITE_BUSY is retried only
+ * where repeating is harmless: in autocommit mode (the failed statement
+ * rolled itself back; this covers BEGIN IMMEDIATE and single writes whose
+ * WAL snapshot went stale, which the busy handler cannot fix) and on COMMIT
+ * (SQLite keeps the transaction open after a busy COMMIT). Never once rows
+ * have been handed out. */
+static si_status step_all(sq_conn *c, sqlite3_stmt *stmt, const char *sql, si_db_row_fn fn,
+                          void *user, si_error *err) {
+  int retryable =
+      sqlite3_get_autocommit(c->db) || after_word(sql, "COMMIT") || after_word(sql, "END");
+  int rows = 0;
+  backoff bo;
+  backoff_init(&bo);
+  for (;;) {
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE)
+      return SI_OK;
+    if (rc == SQLITE_ROW) {
+      rows++;
+      int stop = 0;
+      si_status s = fn ? deliver_row(c, stmt, fn, user, &stop, err) : SI_OK;
+      if (s != SI_OK || stop)
+        return s;
+      continue;
+    }
+    if ((rc & 0xff) == SQLITE_BUSY && retryable && rows == 0 && backoff_wait(&bo)) {
+      sqlite3_reset(stmt);
+      continue;
+    }
+    return db_error(c, rc, sql, err);
+  }
+}
+
+/* SQLite's changes() keeps the count of the last INSERT/UPDATE/DELETE, so a
+ * SELECT or DDL would report a stale number: use it only when this
+ * statement moved the running total. */
+static si_status run(sq_conn *c, const char *sql, int nparams, const char *const *params,
+                     si_db_row_fn fn, void *user, int64_t *changes, si_error *err) {
+  if (changes)
+    *changes = 0;
+  /* PostgreSQL only warns here; matching it lets cleanup paths roll back
+   * unconditionally, e.g. after SQLite rolled back by itself on SQLITE_FULL. */
+  if (sqlite3_get_autocommit(c->db) && is_plain_rollback(sql))
+    return SI_OK;
+  sqlite3_stmt *stmt = NULL;
+  cached_stmt *slot = NULL;
+  si_status s = acquire(c, sql, &stmt, &slot, err);
+  if (s != SI_OK)
+    return s;
+  int64_t before = total_changes_of(c->db);
+  s = bind_params(c, stmt, sql, nparams, params, err);
+  if (s == SI_OK)
+    s = step_all(c, stmt, sql, fn, user, err);
+  if (s == SI_OK && changes && total_changes_of(c->db) != before)
+    *changes = changes_of(c->db);
+  release(stmt, slot);
+  return s;
+}
+
+static si_status sq_exec(void *conn, const char *sql, int nparams, const char *const *params,
+                         si_db_row_fn fn, void *user, int64_t *changes, si_error *err) {
+  return run(conn, sql, nparams, params, fn, user, changes, err);
+}
+
+/* ---- connection ---- */
+
+static int copy_first_value(void *user, int ncols, const char *const *values) {
+  char *out = user;
+  snprintf(out, 32, "%s", ncols > 0 && values[0] ? values[0] : "");
+  return 1;
+}
+
+/* Runs a pragma and returns its first value (truncated to 31 chars). */
+static si_status pragma(sq_conn *c, const char *sql, char out[32], si_error *err) {
+  out[0] = '\0';
+  return run(c, sql, 0, NULL, copy_first_value, out, NULL, err);
+}
+
+static si_status configure(sq_conn *c, si_error *err) {
+  char value[32];
+  /* WAL lets readers run beside the one writer. If the filesystem cannot do
+   * WAL, SQLite keeps the rollback journal: slower under contention but
+   * just as durable with synchronous=FULL, so that is not an error. */
+  si_status s = pragma(c, "PRAGMA journal_mode=WAL", value, err);
+  if (s == SI_OK)
+    s = pragma(c, "PRAGMA synchronous=FULL", value, err);
+  if (s == SI_OK)
+    s = pragma(c, "PRAGMA foreign_keys=ON", value, err);
+  if (s == SI_OK)
+    s = pragma(c, "PRAGMA foreign_keys", value, err);
+  if (s == SI_OK && strcmp(value, "1") != 0)
+    s = si_error_set(err, SI_ERR_UNSUPPORTED, c->path, SI_NO_OFFSET, SI_NO_TAG,
+                     "this SQLite cannot enforce foreign keys");
+  return s;
+}
+
+/* "sqlite:///abs/path" -> "/abs/path", "sqlite://rel" -> "rel"; plain paths
+ * and "file:" URIs pass through. */
+static const char *path_of(const char *url) {
+  return strncmp(url, "sqlite://", 9) == 0 ? url + 9 : url;
+}
+
+static si_status open_handle(sq_conn *c, si_error *err) {
+  /* URI names are allowed so "file:...?mode=..." works whatever the build's
+   * default is. */
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
+  int rc = sqlite3_open_v2(c->path, &c->db, flags, NULL);
+  if (rc != SQLITE_OK)
+    return si_error_set(err, SI_ERR_DB, c->path, SI_NO_OFFSET, SI_NO_TAG,
+                        "cannot open SQLite database: %s",
+                        c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+  sqlite3_extended_result_codes(c->db, 1);
+  /* Before any statement: even setting the journal mode can meet a lock
+   * when another process is creating the same file. */
+  sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+  /* SQLite silently falls back to read-only when it may not write. */
+  if (sqlite3_db_readonly(c->db, "main") == 1)
+    return si_error_set(err, SI_ERR_DB, c->path, SI_NO_OFFSET, SI_NO_TAG,
+                        "SQLite database is read-only (check file permissions)");
+  return SI_OK;
+}
+
+static void sq_disconnect(void *conn) {
+  sq_conn *c = conn;
+  if (!c)
+    return;
+  for (int i = 0; i < c->ncached; i++) {
+    sqlite3_finalize(c->cache[i].stmt);
+    free(c->cache[i].sql);
+  }
+  sqlite3_close_v2(c->db);
+  free(c->path);
+  free(c);
+}
+
+static si_status sq_connect(const char *url, void **conn, si_error *err) {
+  *conn = NULL;
+  const char *path = path_of(url);
+  if (!*path)
+    return si_error_set(err, SI_ERR_CONFIG, url, SI_NO_OFFSET, SI_NO_TAG,
+                        "empty SQLite database path");
+  if (!sqlite3_threadsafe())
+    return si_error_set(err, SI_ERR_UNSUPPORTED, path, SI_NO_OFFSET, SI_NO_TAG,
+                        "SQLite was built without thread support");
+  sq_conn *c = calloc(1, sizeof *c);
+  if (!c || !(c->path = strdup(path))) {
+    free(c);
+    return si_error_set(err, SI_ERR_NOMEM, path, SI_NO_OFFSET, SI_NO_TAG, "SQLite connection");
+  }
+  si_status s = open_handle(c, err);
+  if (s == SI_OK)
+    s = configure(c, err);
+  if (s != SI_OK) {
+    sq_disconnect(c);
+    return s;
+  }
+  *conn = c;
+  return SI_OK;
+}
+
+const si_db_backend si_sqlite_backend = {
+    .name = "sqlite",
+    .connect = sq_connect,
+    .disconnect = sq_disconnect,
+    .exec = sq_exec,
+    .begin_write = "BEGIN IMMEDIATE",
+    /* One writer at a time already serializes the queue's claim. */
+    .skip_locked = "",
+    .serial_key = "INTEGER PRIMARY KEY AUTOINCREMENT",
+};
