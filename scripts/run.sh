@@ -6,6 +6,6 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/install-deps.sh"
 bash "$root/scripts/build.sh" -DSENDIT_TESTS=OFF
 cd "$root"
-# The pipeline (watcher, queue, database) is the next milestone; until it lands
-# the main job is the DICOM reader, shown by the program's help.
-exec "$root/build/sendit" --help
+# Embedded defaults: SQLite in ./sendit.db, input ./data, storage ./storage,
+# logs on stderr. Ctrl-C stops it safely; `sendit start_watcher` detaches.
+exec "$root/build/sendit" start_watcher --foreground "$@"
