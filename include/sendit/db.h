@@ -36,7 +36,12 @@ typedef struct si_db_backend {
 
 /* Picks the backend from the URL ("postgresql://" or "postgres://" ->
  * PostgreSQL, anything else is a SQLite file path), connects, and brings the
- * schema to the current version (creating it on first use). */
+ * schema to the current version (creating it on first use). SQLite also
+ * takes "sqlite://path" ("sqlite:///abs/path") and "file:" URIs; any other
+ * "scheme://" is SI_ERR_CONFIG, and a backend not built in is
+ * SI_ERR_UNSUPPORTED. A database whose schema is newer than this program is
+ * refused with SI_ERR_UNSUPPORTED. Safe to call from several threads and
+ * processes at once on the same database. */
 si_status si_db_open(const char *url, si_db **out, si_error *err);
 void si_db_close(si_db *db);
 const si_db_backend *si_db_get_backend(const si_db *db);
@@ -49,5 +54,35 @@ si_status si_db_rollback(si_db *db);
 
 /* Schema version after migration (see lib/db/schema.c). */
 int si_db_schema_version(si_db *db);
+
+/* Transactions: si_db_begin always opens a write transaction (the backend's
+ * begin_write), so two writers queue on the lock up front instead of
+ * deadlocking on a read-to-write upgrade. Use these three rather than raw
+ * BEGIN/COMMIT through si_db_exec. si_db_begin inside a transaction and
+ * si_db_commit outside one give SI_ERR_STATE; si_db_rollback outside one is
+ * a no-op. When si_db_commit fails, the transaction has been rolled back.
+ * After any failed statement inside a transaction, roll back: PostgreSQL
+ * aborts the whole transaction there while SQLite keeps it, so portable code
+ * must not carry on (use INSERT ... ON CONFLICT DO NOTHING to tolerate
+ * duplicates inside a transaction).
+ *
+ * Constraint violations: a UNIQUE or PRIMARY KEY violation (including a
+ * partial unique index such as job_pending) is SI_ERR_STATE, the expected
+ * "that row already exists" of a duplicate or a lost race; the others
+ * (FOREIGN KEY, NOT NULL, CHECK) are SI_ERR_DB, as they mean a bug or a
+ * damaged database. Either way the message starts with "constraint:<kind>: ",
+ * kind being "unique", "foreign-key", "not-null", "check" or "other",
+ * followed by the backend's own text (SQLite: "UNIQUE constraint failed:
+ * image.uid") and the start of the SQL. Every backend reports them this way,
+ * so callers need not parse backend-specific messages. Which constraint
+ * fired is only in the backend's text; a caller that must know (image.uid
+ * vs storage_path) should look the row up afterwards. */
+#define SI_DB_CONSTRAINT_PREFIX "constraint:"
+#define SI_DB_UNIQUE_PREFIX "constraint:unique:"
+
+/* Non-zero when err is a constraint violation of any kind. */
+int si_db_error_is_constraint(const si_error *err);
+/* Non-zero when err is a UNIQUE or PRIMARY KEY violation (SI_ERR_STATE). */
+int si_db_error_is_unique(const si_error *err);
 
 #endif

@@ -259,12 +259,15 @@ si_status si_db_rollback(si_db *db) {
 
 int si_db_schema_version(si_db *db) { return db ? db->version : 0; }
 
+static int has_prefix(const si_error *err, const char *prefix) {
+  return strncmp(err->message, prefix, strlen(prefix)) == 0;
+}
+
 int si_db_error_is_constraint(const si_error *err) {
-  return err && err->code == SI_ERR_DB &&
-         strncmp(err->message, SI_DB_CONSTRAINT_PREFIX, strlen(SI_DB_CONSTRAINT_PREFIX)) == 0;
+  return err && (err->code == SI_ERR_DB || err->code == SI_ERR_STATE) &&
+         has_prefix(err, SI_DB_CONSTRAINT_PREFIX);
 }
 
 int si_db_error_is_unique(const si_error *err) {
-  return err && err->code == SI_ERR_DB &&
-         strncmp(err->message, SI_DB_UNIQUE_PREFIX, strlen(SI_DB_UNIQUE_PREFIX)) == 0;
+  return err && err->code == SI_ERR_STATE && has_prefix(err, SI_DB_UNIQUE_PREFIX);
 }

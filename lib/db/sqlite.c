@@ -71,14 +71,15 @@ static const char *constraint_kind(int rc) {
 }
 
 /* Must run before anything else touches the handle: sqlite3_errmsg only
- * describes the most recent call. */
+ * describes the most recent call. A UNIQUE violation is SI_ERR_STATE, the
+ * expected "already there" of a race, not a failing database (db.h). */
 static si_status db_error(const sq_conn *c, int rc, const char *sql, si_error *err) {
   const char *msg = sqlite3_errmsg(c->db);
   const char *kind = constraint_kind(rc);
   if (kind)
-    return si_error_set(err, SI_ERR_DB, c->path, SI_NO_OFFSET, SI_NO_TAG,
-                        SI_DB_CONSTRAINT_PREFIX "%s: %s (sql: %.*s)", kind, msg, SQL_QUOTE_CHARS,
-                        sql);
+    return si_error_set(err, strcmp(kind, "unique") == 0 ? SI_ERR_STATE : SI_ERR_DB, c->path,
+                        SI_NO_OFFSET, SI_NO_TAG, SI_DB_CONSTRAINT_PREFIX "%s: %s (sql: %.*s)", kind,
+                        msg, SQL_QUOTE_CHARS, sql);
   return si_error_set(err, SI_ERR_DB, c->path, SI_NO_OFFSET, SI_NO_TAG, "sqlite: %s (sql: %.*s)",
                       msg, SQL_QUOTE_CHARS, sql);
 }

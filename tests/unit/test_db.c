@@ -1,0 +1,762 @@
+/* The database layer on SQLite: migrations (also two processes racing to
+ * create the schema), parameters and rows, constraint errors, transactions,
+ * the statement cache, and lock contention between threads. */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db/schema.h"
+#include "sendit/db.h"
+
+/* A fresh database path per call, so tests do not see each other's rows. */
+static const char *fresh_path(void) {
+  static char path[4200];
+  static int counter;
+  snprintf(path, sizeof path, "%s/db-%d.sqlite", tu_tmp_dir(), ++counter);
+  return path;
+}
+
+static si_db *must_open(const char *path) {
+  si_db *db = NULL;
+  si_error err;
+  si_error_clear(&err);
+  si_status s = si_db_open(path, &db, &err);
+  if (s != SI_OK) {
+    char buf[1200];
+    print_error("si_db_open(%s): %s\n", path, si_error_format(&err, buf, sizeof buf));
+  }
+  assert_int_equal(s, SI_OK);
+  assert_non_null(db);
+  return db;
+}
+
+static void must_exec(si_db *db, const char *sql, int n, const char *const *params) {
+  si_error err;
+  si_error_clear(&err);
+  si_status s = si_db_exec(db, sql, n, params, NULL, NULL, NULL, &err);
+  if (s != SI_OK)
+    print_error("%s: %s\n", sql, err.message);
+  assert_int_equal(s, SI_OK);
+}
+
+static int read_first_int(void *user, int ncols, const char *const *values) {
+  *(long long *)user = ncols > 0 && values[0] ? atoll(values[0]) : -1;
+  return 1;
+}
+
+static long long query_int(si_db *db, const char *sql, int n, const char *const *params) {
+  long long v = -2;
+  si_error err;
+  si_status s = si_db_exec(db, sql, n, params, read_first_int, &v, NULL, &err);
+  if (s != SI_OK)
+    print_error("%s: %s\n", sql, err.message);
+  assert_int_equal(s, SI_OK);
+  return v;
+}
+
+static void insert_batch(si_db *db, const char *uid) {
+  const char *p[] = {uid, "QUEUE", "1000"};
+  must_exec(db, "INSERT INTO batch (uid, status, created_at, updated_at) VALUES ($1, $2, $3, $3)",
+            3, p);
+}
+
+static int table_exists(si_db *db, const char *name) {
+  const char *p[] = {name};
+  return (int)query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+                        1, p);
+}
+
+/* ---- schema ---- */
+
+static void test_open_creates_schema(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  assert_int_equal(si_db_schema_version(db), si_schema_latest_version());
+  assert_int_equal(si_db_schema_version(db), 1);
+  static const char *const tables[] = {"batch",  "image",     "job",           "quarantine",
+                                       "worker", "batch_log", "schema_version"};
+  for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
+    assert_int_equal(table_exists(db, tables[i]), 1);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM schema_version", 0, NULL), 1);
+  /* {serial} was expanded to the backend's key type. */
+  assert_int_equal(
+      query_int(db, "SELECT count(*) FROM sqlite_master WHERE sql LIKE '%{serial}%'", 0, NULL), 0);
+  assert_int_equal(query_int(db,
+                             "SELECT count(*) FROM sqlite_master WHERE name = 'batch'"
+                             " AND sql LIKE '%id INTEGER PRIMARY KEY AUTOINCREMENT%'",
+                             0, NULL),
+                   1);
+  assert_string_equal(si_db_get_backend(db)->serial_key, "INTEGER PRIMARY KEY AUTOINCREMENT");
+  assert_string_equal(si_db_get_backend(db)->name, "sqlite");
+  assert_string_equal(si_db_get_backend(db)->begin_write, "BEGIN IMMEDIATE");
+  si_db_close(db);
+}
+
+static int copy_text(void *user, int ncols, const char *const *values) {
+  snprintf(user, 32, "%s", ncols > 0 && values[0] ? values[0] : "(null)");
+  return 1;
+}
+
+static void test_connection_settings(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  char mode[32];
+  si_error err;
+  assert_int_equal(si_db_exec(db, "PRAGMA journal_mode", 0, NULL, copy_text, mode, NULL, &err),
+                   SI_OK);
+  assert_string_equal(mode, "wal");
+  assert_int_equal(query_int(db, "PRAGMA synchronous", 0, NULL), 2); /* FULL */
+  assert_int_equal(query_int(db, "PRAGMA foreign_keys", 0, NULL), 1);
+  assert_int_equal(query_int(db, "PRAGMA busy_timeout", 0, NULL), 30000);
+  si_db_close(db);
+}
+
+static void test_reopen_does_not_remigrate(void **state) {
+  (void)state;
+  const char *path = fresh_path();
+  si_db *db = must_open(path);
+  insert_batch(db, "kept");
+  si_db_close(db);
+  db = must_open(path);
+  assert_int_equal(si_db_schema_version(db), 1);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM schema_version", 0, NULL), 1);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM batch WHERE uid = 'kept'", 0, NULL), 1);
+  si_db_close(db);
+}
+
+static void test_newer_schema_is_refused(void **state) {
+  (void)state;
+  const char *path = fresh_path();
+  si_db *db = must_open(path);
+  must_exec(db, "INSERT INTO schema_version (version) VALUES (99)", 0, NULL);
+  si_db_close(db);
+  si_error err;
+  si_error_clear(&err);
+  assert_int_equal(si_db_open(path, &db, &err), SI_ERR_UNSUPPORTED);
+  assert_null(db);
+  assert_non_null(strstr(err.message, "99"));
+}
+
+/* ---- exec ---- */
+
+typedef struct rows {
+  int count;
+  int stop_after; /* 0 = never */
+  char uid[8][32];
+  int qa_null[8];
+} rows;
+
+static int collect(void *user, int ncols, const char *const *values) {
+  rows *r = user;
+  assert_int_equal(ncols, 2);
+  if (r->count < 8) {
+    snprintf(r->uid[r->count], sizeof r->uid[0], "%s", values[0]);
+    r->qa_null[r->count] = values[1] == NULL;
+  }
+  r->count++;
+  return r->stop_after && r->count >= r->stop_after;
+}
+
+static void test_params_and_nulls(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  const char *p[] = {"b1", "QUEUE", "1700000000000", NULL};
+  must_exec(
+      db, "INSERT INTO batch (uid, status, created_at, updated_at, qa) VALUES ($1, $2, $3, $3, $4)",
+      4, p);
+  const char *q[] = {"b2", "DONE", "5", "{\"x\":1}"};
+  must_exec(
+      db, "INSERT INTO batch (uid, status, created_at, updated_at, qa) VALUES ($1, $2, $3, $3, $4)",
+      4, q);
+  rows r = {0};
+  si_error err;
+  assert_int_equal(
+      si_db_exec(db, "SELECT uid, qa FROM batch ORDER BY uid", 0, NULL, collect, &r, NULL, &err),
+      SI_OK);
+  assert_int_equal(r.count, 2);
+  assert_string_equal(r.uid[0], "b1");
+  assert_true(r.qa_null[0]);
+  assert_string_equal(r.uid[1], "b2");
+  assert_false(r.qa_null[1]);
+  /* Text parameters take the column's affinity: numbers stay numbers. */
+  assert_int_equal(
+      query_int(db, "SELECT typeof(created_at) = 'integer' FROM batch WHERE uid = 'b1'", 0, NULL),
+      1);
+  assert_int_equal(query_int(db, "SELECT created_at + 1 FROM batch WHERE uid = $1", 1, p),
+                   1700000000001LL);
+  /* LIMIT/OFFSET accept text parameters too (the store pages with them). */
+  const char *lim[] = {"1", "1"};
+  r = (rows){0};
+  assert_int_equal(si_db_exec(db, "SELECT uid, qa FROM batch ORDER BY uid LIMIT $1 OFFSET $2", 2,
+                              lim, collect, &r, NULL, &err),
+                   SI_OK);
+  assert_int_equal(r.count, 1);
+  assert_string_equal(r.uid[0], "b2");
+  /* The same parameter may appear twice; a NULL parameter matches nothing. */
+  const char *nul[] = {NULL};
+  assert_int_equal(
+      query_int(db, "SELECT count(*) FROM batch WHERE qa = $1 OR $1 IS NOT NULL", 1, nul), 0);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM batch WHERE qa IS $1", 1, nul), 1);
+  si_db_close(db);
+}
+
+static void test_parameter_mismatch(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  si_error err;
+  const char *p[] = {"a", "b"};
+  assert_int_equal(si_db_exec(db, "SELECT $1", 2, p, NULL, NULL, NULL, &err), SI_ERR_ARG);
+  assert_non_null(strstr(err.message, "SELECT $1"));
+  assert_int_equal(si_db_exec(db, "SELECT $1, $2", 1, p, NULL, NULL, NULL, &err), SI_ERR_ARG);
+  assert_int_equal(si_db_exec(db, "SELECT ?", 1, p, NULL, NULL, NULL, &err), SI_ERR_ARG);
+  assert_int_equal(si_db_exec(db, "SELECT 1; SELECT 2", 0, NULL, NULL, NULL, NULL, &err),
+                   SI_ERR_ARG);
+  assert_non_null(strstr(err.message, "more than one statement"));
+  assert_int_equal(si_db_exec(db, "SELECT 1; -- trailing comment", 0, NULL, NULL, NULL, NULL, &err),
+                   SI_OK);
+  assert_int_equal(si_db_exec(db, "  ", 0, NULL, NULL, NULL, NULL, &err), SI_ERR_ARG);
+  assert_int_equal(si_db_exec(db, NULL, 0, NULL, NULL, NULL, NULL, &err), SI_ERR_ARG);
+  assert_int_equal(si_db_exec(db, "SELEC 1", 0, NULL, NULL, NULL, NULL, &err), SI_ERR_DB);
+  assert_non_null(strstr(err.message, "syntax error"));
+  assert_false(si_db_error_is_constraint(&err));
+  si_db_close(db);
+}
+
+static void test_callback_and_early_stop(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  si_error err;
+  assert_int_equal(si_db_begin(db, &err), SI_OK);
+  for (int i = 0; i < 10; i++) {
+    char uid[16];
+    snprintf(uid, sizeof uid, "u%02d", i);
+    insert_batch(db, uid);
+  }
+  assert_int_equal(si_db_commit(db, &err), SI_OK);
+  const char *sql = "SELECT uid, qa FROM batch ORDER BY uid";
+  rows r = {.stop_after = 3};
+  assert_int_equal(si_db_exec(db, sql, 0, NULL, collect, &r, NULL, &err), SI_OK);
+  assert_int_equal(r.count, 3);
+  assert_string_equal(r.uid[2], "u02");
+  /* The stopped statement was reset: running it again starts over. */
+  r = (rows){.stop_after = 1};
+  assert_int_equal(si_db_exec(db, sql, 0, NULL, collect, &r, NULL, &err), SI_OK);
+  assert_string_equal(r.uid[0], "u00");
+  r = (rows){0};
+  assert_int_equal(si_db_exec(db, sql, 0, NULL, collect, &r, NULL, &err), SI_OK);
+  assert_int_equal(r.count, 10);
+  /* ...and holds no read snapshot: a checkpoint can complete fully. */
+  char busy[32];
+  assert_int_equal(
+      si_db_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", 0, NULL, copy_text, busy, NULL, &err),
+      SI_OK);
+  assert_string_equal(busy, "0");
+  si_db_close(db);
+}
+
+static int count_wide(void *user, int ncols, const char *const *values) {
+  assert_int_equal(ncols, 40);
+  assert_string_equal(values[39], "39");
+  assert_null(values[20]);
+  (*(int *)user)++;
+  return 0;
+}
+
+static void test_wide_rows(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  char sql[512] = "SELECT 0";
+  for (int i = 1; i < 40; i++)
+    snprintf(sql + strlen(sql), sizeof sql - strlen(sql), i == 20 ? ", NULL" : ", %d", i);
+  int n = 0;
+  si_error err;
+  assert_int_equal(si_db_exec(db, sql, 0, NULL, count_wide, &n, NULL, &err), SI_OK);
+  assert_int_equal(n, 1);
+  si_db_close(db);
+}
+
+static void test_changes(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  si_error err;
+  int64_t changes = -1;
+  const char *p[] = {"c1", "QUEUE", "1"};
+  assert_int_equal(si_db_exec(db,
+                              "INSERT INTO batch (uid, status, created_at, updated_at) "
+                              "VALUES ($1, $2, $3, $3)",
+                              3, p, NULL, NULL, &changes, &err),
+                   SI_OK);
+  assert_int_equal(changes, 1);
+  insert_batch(db, "c2");
+  insert_batch(db, "c3");
+  const char *upd[] = {"DONE"};
+  assert_int_equal(
+      si_db_exec(db, "UPDATE batch SET status = $1", 1, upd, NULL, NULL, &changes, &err), SI_OK);
+  assert_int_equal(changes, 3);
+  /* Neither a query nor DDL reports the previous statement's count. */
+  assert_int_equal(si_db_exec(db, "SELECT * FROM batch", 0, NULL, NULL, NULL, &changes, &err),
+                   SI_OK);
+  assert_int_equal(changes, 0);
+  assert_int_equal(
+      si_db_exec(db, "CREATE TABLE t (x INTEGER)", 0, NULL, NULL, NULL, &changes, &err), SI_OK);
+  assert_int_equal(changes, 0);
+  assert_int_equal(si_db_exec(db, "UPDATE batch SET status = 'x' WHERE uid = 'none'", 0, NULL, NULL,
+                              NULL, &changes, &err),
+                   SI_OK);
+  assert_int_equal(changes, 0);
+  assert_int_equal(
+      si_db_exec(db, "DELETE FROM batch WHERE uid <> 'c1'", 0, NULL, NULL, NULL, &changes, &err),
+      SI_OK);
+  assert_int_equal(changes, 2);
+  si_db_close(db);
+}
+
+/* ---- errors ---- */
+
+static void test_constraint_errors(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  insert_batch(db, "dup");
+  si_error err;
+  si_error_clear(&err);
+  const char *p[] = {"dup", "QUEUE", "1"};
+  const char *sql =
+      "INSERT INTO batch (uid, status, created_at, updated_at) VALUES ($1, $2, $3, $3)";
+  assert_int_equal(si_db_exec(db, sql, 3, p, NULL, NULL, NULL, &err), SI_ERR_STATE);
+  assert_true(si_db_error_is_constraint(&err));
+  assert_true(si_db_error_is_unique(&err));
+  assert_non_null(strstr(err.message, "batch.uid"));
+  assert_non_null(strstr(err.message, "INSERT INTO batch"));
+  assert_int_equal(strncmp(err.message, "constraint:unique: ", 19), 0);
+
+  /* Foreign keys are enforced: they are not unique violations. */
+  const char *img[] = {"1.2.3", "999", "NEW", "/store/x", "1"};
+  assert_int_equal(si_db_exec(db,
+                              "INSERT INTO image (uid, batch_id, status, storage_path, created_at)"
+                              " VALUES ($1, $2, $3, $4, $5)",
+                              5, img, NULL, NULL, NULL, &err),
+                   SI_ERR_DB);
+  assert_true(si_db_error_is_constraint(&err));
+  assert_false(si_db_error_is_unique(&err));
+  assert_int_equal(strncmp(err.message, "constraint:foreign-key: ", 24), 0);
+
+  /* The case the pipeline cares about: the same SOP instance twice. */
+  const char *img_sql = "INSERT INTO image (uid, batch_id, status, storage_path, created_at)"
+                        " VALUES ($1, (SELECT id FROM batch WHERE uid = 'dup'), 'NEW', $2, 1)";
+  const char *first[] = {"1.2.840.1", "/store/a.dcm"}, *again[] = {"1.2.840.1", "/store/b.dcm"};
+  must_exec(db, img_sql, 2, first);
+  assert_int_equal(si_db_exec(db, img_sql, 2, again, NULL, NULL, NULL, &err), SI_ERR_STATE);
+  assert_true(si_db_error_is_unique(&err));
+  assert_non_null(strstr(err.message, "image.uid"));
+
+  const char *nn[] = {"nn", NULL, "1"};
+  assert_int_equal(si_db_exec(db, sql, 3, nn, NULL, NULL, NULL, &err), SI_ERR_DB);
+  assert_true(si_db_error_is_constraint(&err));
+  assert_false(si_db_error_is_unique(&err));
+
+  /* The messages are long: the SQL quote is cut at 120 characters. */
+  char longsql[400];
+  snprintf(longsql, sizeof longsql, "SELECT * FROM no_such_table WHERE %0200d = 1", 0);
+  assert_int_equal(si_db_exec(db, longsql, 0, NULL, NULL, NULL, NULL, &err), SI_ERR_DB);
+  assert_false(si_db_error_is_constraint(&err));
+  assert_non_null(strstr(err.message, "no such table"));
+  assert_null(strstr(err.message, longsql));
+  assert_non_null(strstr(err.message, "SELECT * FROM no_such_table"));
+
+  si_error other = {.code = SI_ERR_IO};
+  snprintf(other.message, sizeof other.message, "constraint:unique: not from the db");
+  assert_false(si_db_error_is_unique(&other));
+  assert_false(si_db_error_is_constraint(NULL));
+  /* SI_ERR_STATE for other reasons is not a constraint violation. */
+  assert_int_equal(si_db_begin(db, &err), SI_OK);
+  assert_int_equal(si_db_begin(db, &err), SI_ERR_STATE);
+  assert_false(si_db_error_is_unique(&err));
+  assert_false(si_db_error_is_constraint(&err));
+  assert_int_equal(si_db_rollback(db), SI_OK);
+  si_db_close(db);
+}
+
+static void test_job_pending_index(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  const char *sql = "INSERT INTO job (folder, path, state, created_at, updated_at)"
+                    " VALUES ('f', '/in/f', $1, 1, 1)";
+  const char *done[] = {"done"}, *queued[] = {"queued"}, *running[] = {"running"};
+  must_exec(db, sql, 1, done);
+  must_exec(db, sql, 1, done);
+  must_exec(db, sql, 1, queued);
+  si_error err;
+  assert_int_equal(si_db_exec(db, sql, 1, queued, NULL, NULL, NULL, &err), SI_ERR_STATE);
+  assert_true(si_db_error_is_unique(&err));
+  assert_int_equal(si_db_exec(db, sql, 1, running, NULL, NULL, NULL, &err), SI_ERR_STATE);
+  assert_true(si_db_error_is_unique(&err));
+  /* Once the pending one is finished, the folder may be queued again. */
+  must_exec(db, "UPDATE job SET state = 'done' WHERE state = 'queued'", 0, NULL);
+  must_exec(db, sql, 1, running);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM job", 0, NULL), 4);
+  si_db_close(db);
+}
+
+/* ---- transactions ---- */
+
+static void test_transactions(void **state) {
+  (void)state;
+  const char *path = fresh_path();
+  si_db *db = must_open(path);
+  si_db *other = must_open(path);
+  si_error err;
+  assert_int_equal(si_db_begin(db, &err), SI_OK);
+  insert_batch(db, "rolled-back");
+  assert_int_equal(si_db_begin(db, &err), SI_ERR_STATE);
+  assert_int_equal(si_db_rollback(db), SI_OK);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM batch", 0, NULL), 0);
+
+  assert_int_equal(si_db_begin(db, &err), SI_OK);
+  insert_batch(db, "committed");
+  /* Not visible elsewhere before the commit... */
+  assert_int_equal(query_int(other, "SELECT count(*) FROM batch", 0, NULL), 0);
+  assert_int_equal(si_db_commit(db, &err), SI_OK);
+  /* ...and visible after it. */
+  assert_int_equal(query_int(other, "SELECT count(*) FROM batch", 0, NULL), 1);
+
+  assert_int_equal(si_db_commit(db, &err), SI_ERR_STATE);
+  assert_int_equal(si_db_rollback(db), SI_OK);
+  assert_int_equal(si_db_rollback(NULL), SI_OK);
+
+  /* A failed statement inside a transaction leaves it to be rolled back. */
+  assert_int_equal(si_db_begin(db, &err), SI_OK);
+  insert_batch(db, "in-tx");
+  const char *p[] = {"committed", "QUEUE", "1"};
+  assert_int_equal(
+      si_db_exec(db,
+                 "INSERT INTO batch (uid, status, created_at, updated_at) VALUES ($1, $2, $3, $3)",
+                 3, p, NULL, NULL, NULL, &err),
+      SI_ERR_STATE);
+  assert_true(si_db_error_is_unique(&err));
+  assert_int_equal(si_db_rollback(db), SI_OK);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM batch", 0, NULL), 1);
+
+  si_db_close(other);
+  si_db_close(db);
+}
+
+static void test_close_with_open_transaction(void **state) {
+  (void)state;
+  const char *path = fresh_path();
+  si_db *db = must_open(path);
+  si_error err;
+  assert_int_equal(si_db_begin(db, &err), SI_OK);
+  insert_batch(db, "lost");
+  si_db_close(db);
+  db = must_open(path);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM batch", 0, NULL), 0);
+  si_db_close(db);
+}
+
+/* ---- concurrency ---- */
+
+typedef struct writer {
+  const char *path;
+  int id;
+  int use_tx;
+  si_status status;
+  char message[512];
+} writer;
+
+#define ROWS_PER_THREAD 500
+
+/* No cmocka asserts in here: cmocka is not thread-safe. */
+static void *write_rows(void *arg) {
+  writer *w = arg;
+  si_error err;
+  si_error_clear(&err);
+  si_db *db = NULL;
+  w->status = si_db_open(w->path, &db, &err);
+  for (int i = 0; i < ROWS_PER_THREAD && w->status == SI_OK; i++) {
+    char uid[32];
+    snprintf(uid, sizeof uid, "t%d-%d", w->id, i);
+    const char *p[] = {uid, "QUEUE", "1"};
+    if (w->use_tx)
+      w->status = si_db_begin(db, &err);
+    if (w->status == SI_OK)
+      w->status = si_db_exec(
+          db, "INSERT INTO batch (uid, status, created_at, updated_at) VALUES ($1, $2, $3, $3)", 3,
+          p, NULL, NULL, NULL, &err);
+    if (w->status == SI_OK && w->use_tx)
+      w->status = si_db_commit(db, &err);
+    if (w->status != SI_OK)
+      si_db_rollback(db);
+  }
+  snprintf(w->message, sizeof w->message, "%s", err.message);
+  si_db_close(db);
+  return NULL;
+}
+
+static void run_writers(int use_tx) {
+  const char *path = fresh_path();
+  si_db *db = must_open(path);
+  writer w[2];
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++) {
+    w[i] = (writer){.path = path, .id = i, .use_tx = use_tx};
+    assert_int_equal(pthread_create(&th[i], NULL, write_rows, &w[i]), 0);
+  }
+  for (int i = 0; i < 2; i++) {
+    pthread_join(th[i], NULL);
+    if (w[i].status != SI_OK)
+      print_error("writer %d: %s\n", i, w[i].message);
+    assert_int_equal(w[i].status, SI_OK);
+  }
+  assert_int_equal(query_int(db, "SELECT count(*) FROM batch", 0, NULL), 2 * ROWS_PER_THREAD);
+  si_db_close(db);
+}
+
+static void test_threads_with_transactions(void **state) {
+  (void)state;
+  run_writers(1);
+}
+
+static void test_threads_autocommit(void **state) {
+  (void)state;
+  run_writers(0);
+}
+
+/* Several processes open the same new file at the same moment (a pipe is
+ * the starting gun): the schema must be created exactly once, and nobody
+ * may see an error. */
+static void race_processes(const char *path, int nproc) {
+  int gun[2];
+  assert_int_equal(pipe(gun), 0);
+  pid_t pids[8];
+  for (int i = 0; i < nproc; i++) {
+    pids[i] = fork();
+    assert_true(pids[i] >= 0);
+    if (pids[i] == 0) {
+      alarm(120); /* never outlive a parent that failed an assertion */
+      close(gun[1]);
+      char c;
+      ssize_t ignored = read(gun[0], &c, 1); /* returns 0 when the parent closes */
+      (void)ignored;
+      si_db *db = NULL;
+      si_error err;
+      si_error_clear(&err);
+      si_status s = si_db_open(path, &db, &err);
+      if (s != SI_OK)
+        fprintf(stderr, "child %d: %s\n", i, err.message);
+      int ok = s == SI_OK && si_db_schema_version(db) == si_schema_latest_version();
+      si_db_close(db);
+      _exit(ok ? 0 : 1);
+    }
+  }
+  close(gun[0]);
+  close(gun[1]);
+  for (int i = 0; i < nproc; i++) {
+    int status = 0;
+    assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+  }
+}
+
+static void test_processes_create_schema_once(void **state) {
+  (void)state;
+  for (int round = 0; round < 5; round++) {
+    const char *path = fresh_path();
+    race_processes(path, 4);
+    si_db *db = must_open(path);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM schema_version", 0, NULL), 1);
+    assert_int_equal(table_exists(db, "batch"), 1);
+    assert_int_equal(table_exists(db, "worker"), 1);
+    si_db_close(db);
+  }
+}
+
+/* ---- statement cache ---- */
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int has_stmt_vtab(si_db *db) {
+  si_error err;
+  return si_db_exec(db, "SELECT count(*) FROM sqlite_stmt", 0, NULL, NULL, NULL, NULL, &err) ==
+         SI_OK;
+}
+
+static void test_statement_cache_reuse(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  insert_batch(db, "hot");
+  const char *sql = "SELECT count(*) FROM batch WHERE uid = $1";
+  const char *p[] = {"hot"};
+  double start = now_seconds();
+  for (int i = 0; i < 1000; i++)
+    assert_int_equal(query_int(db, sql, 1, p), 1);
+  double elapsed = now_seconds() - start;
+  /* Generous: prepared once this is about a millisecond, even under ASan. */
+  assert_true(elapsed < 2.0);
+  /* Where SQLite exposes its prepared statements, check that it really was
+   * one statement run 1000 times. */
+  if (has_stmt_vtab(db)) {
+    const char *q[] = {sql};
+    assert_int_equal(query_int(db, "SELECT run FROM sqlite_stmt WHERE sql = $1", 1, q), 1000);
+  }
+  si_db_close(db);
+}
+
+static void test_statement_cache_eviction(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  /* Far more distinct statements than slots, each run twice. */
+  for (int round = 0; round < 2; round++)
+    for (int i = 0; i < 200; i++) {
+      char sql[64];
+      snprintf(sql, sizeof sql, "SELECT %d + $1", i);
+      const char *p[] = {"1"};
+      assert_int_equal(query_int(db, sql, 1, p), i + 1);
+    }
+  if (has_stmt_vtab(db))
+    assert_true(query_int(db, "SELECT count(*) FROM sqlite_stmt", 0, NULL) <= 65);
+  si_db_close(db);
+}
+
+typedef struct nest {
+  si_db *db;
+  int depth;
+  int rows;
+} nest;
+
+/* Runs the very statement that is delivering this row: the cache must hand
+ * out a second copy, not reset the one being stepped. */
+static int nested(void *user, int ncols, const char *const *values) {
+  nest *n = user;
+  (void)ncols;
+  (void)values;
+  n->rows++;
+  if (n->depth < 3) {
+    nest inner = {n->db, n->depth + 1, 0};
+    si_error err;
+    if (si_db_exec(n->db, "SELECT uid, qa FROM batch", 0, NULL, nested, &inner, NULL, &err) !=
+        SI_OK)
+      return 1;
+    n->rows += inner.rows;
+  }
+  return 0;
+}
+
+static void test_reentrant_callback(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  insert_batch(db, "a");
+  insert_batch(db, "b");
+  nest n = {db, 0, 0};
+  si_error err;
+  assert_int_equal(si_db_exec(db, "SELECT uid, qa FROM batch", 0, NULL, nested, &n, NULL, &err),
+                   SI_OK);
+  /* 2 rows at each of 4 levels, each row opening the level below. */
+  assert_int_equal(n.rows, 2 + 4 + 8 + 16);
+  si_db_close(db);
+}
+
+static void test_schema_change_under_cache(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  must_exec(db, "CREATE TABLE t (a TEXT)", 0, NULL);
+  must_exec(db, "INSERT INTO t VALUES ('x')", 0, NULL);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM t", 0, NULL), 1);
+  must_exec(db, "ALTER TABLE t ADD COLUMN b TEXT", 0, NULL);
+  must_exec(db, "INSERT INTO t VALUES ('y', 'z')", 0, NULL);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM t", 0, NULL), 2);
+  si_db_close(db);
+}
+
+/* ---- URLs ---- */
+
+static void expect_open_error(const char *url, si_status code, const char *needle) {
+  si_db *db = (si_db *)1;
+  si_error err;
+  si_error_clear(&err);
+  assert_int_equal(si_db_open(url, &db, &err), code);
+  assert_null(db);
+  if (!strstr(err.message, needle) && !strstr(err.file, needle))
+    print_error("%s: expected \"%s\" in: %s | %s\n", url, needle, err.file, err.message);
+  assert_true(strstr(err.message, needle) || strstr(err.file, needle));
+}
+
+static void test_bad_urls(void **state) {
+  (void)state;
+  expect_open_error("", SI_ERR_ARG, "empty");
+  expect_open_error("mysql://host/db", SI_ERR_CONFIG, "mysql");
+  expect_open_error("postgresql://localhost/sendit", SI_ERR_UNSUPPORTED, "postgresql");
+  expect_open_error("postgres://localhost/sendit", SI_ERR_UNSUPPORTED, "postgresql");
+  expect_open_error("sqlite://", SI_ERR_CONFIG, "empty");
+  expect_open_error("/nonexistent-dir/sub/x.db", SI_ERR_DB, "/nonexistent-dir/sub/x.db");
+  expect_open_error("/nonexistent-dir/sub/x.db", SI_ERR_DB, "unable to open");
+  expect_open_error(tu_tmp_dir(), SI_ERR_DB, tu_tmp_dir());
+
+  char path[4200];
+  snprintf(path, sizeof path, "%s/not-a-db.txt", tu_tmp_dir());
+  static const char text[] = "this is certainly not an SQLite database, just some text......";
+  assert_int_equal(tu_write_file(path, text, sizeof text), 0);
+  expect_open_error(path, SI_ERR_DB, "not a database");
+
+  /* Root writes anywhere, so only check read-only files as another user. */
+  if (geteuid() != 0) {
+    const char *ro = fresh_path();
+    si_db_close(must_open(ro));
+    chmod(ro, 0444);
+    expect_open_error(ro, SI_ERR_DB, "read-only");
+    chmod(ro, 0644);
+  }
+}
+
+static void test_sqlite_url(void **state) {
+  (void)state;
+  char url[4300];
+  snprintf(url, sizeof url, "sqlite://%s", fresh_path());
+  si_db *db = must_open(url);
+  insert_batch(db, "via-url");
+  si_db_close(db);
+  /* sqlite:///abs/path names the same file as /abs/path. */
+  db = must_open(url + strlen("sqlite://"));
+  assert_int_equal(query_int(db, "SELECT count(*) FROM batch", 0, NULL), 1);
+  si_db_close(db);
+  si_db_close(NULL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_open_creates_schema),
+      cmocka_unit_test(test_connection_settings),
+      cmocka_unit_test(test_reopen_does_not_remigrate),
+      cmocka_unit_test(test_newer_schema_is_refused),
+      cmocka_unit_test(test_params_and_nulls),
+      cmocka_unit_test(test_parameter_mismatch),
+      cmocka_unit_test(test_callback_and_early_stop),
+      cmocka_unit_test(test_wide_rows),
+      cmocka_unit_test(test_changes),
+      cmocka_unit_test(test_constraint_errors),
+      cmocka_unit_test(test_job_pending_index),
+      cmocka_unit_test(test_transactions),
+      cmocka_unit_test(test_close_with_open_transaction),
+      cmocka_unit_test(test_threads_with_transactions),
+      cmocka_unit_test(test_threads_autocommit),
+      cmocka_unit_test(test_processes_create_schema_once),
+      cmocka_unit_test(test_statement_cache_reuse),
+      cmocka_unit_test(test_statement_cache_eviction),
+      cmocka_unit_test(test_reentrant_callback),
+      cmocka_unit_test(test_schema_change_under_cache),
+      cmocka_unit_test(test_bad_urls),
+      cmocka_unit_test(test_sqlite_url),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
