@@ -44,6 +44,8 @@ typedef struct si_config {
   char *pidfile;                        /* [daemon] pidfile = ./sendit.pid */
   char *log_level;                      /* [daemon] log_level = info */
   char *web_listen;                     /* [web] listen = 127.0.0.1:8000 */
+  char *web_auth;                       /* [web] auth = password (or none: open, warned) */
+  char *web_password_file;              /* [web] password_file = ./sendit.passwd */
   char *source_path;                    /* the INI file read, or "" */
   struct si_config_origin *origins;     /* per key; owned, freed by si_config_free */
 } si_config;

@@ -32,6 +32,10 @@ typedef struct si_db_backend {
   const char *begin_write;
   const char *skip_locked;
   const char *serial_key;
+  /* Run right after begin_write in each migration step to serialize
+   * migrating processes; NULL when begin_write already does (SQLite's
+   * BEGIN IMMEDIATE takes the database's write lock). */
+  const char *lock_schema;
 } si_db_backend;
 
 /* Picks the backend from the URL ("postgresql://" or "postgres://" ->

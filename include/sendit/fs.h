@@ -17,6 +17,10 @@ si_status si_mkdir_p(const char *path, si_error *err);
  * no partial dst is left behind. */
 si_status si_move_file(const char *src, const char *dst, si_error *err);
 
+/* rename(2) that fails with SI_ERR_STATE instead of replacing an existing
+ * destination (renameat2 RENAME_NOREPLACE; one call, no check-then-act). */
+si_status si_rename_noreplace(const char *src, const char *dst, si_error *err);
+
 /* fsync of a directory, so renames into it survive power loss. */
 si_status si_fsync_dir(const char *path, si_error *err);
 

@@ -1,17 +1,24 @@
 /* The intake pipeline: a finished input folder becomes one Batch of Images.
  *
  * Crash safety comes from the order of steps, each idempotent:
- *   1. the job is claimed with a lease (store.h);
+ *   1. the job is claimed with a lease (store.h); one job per batch uid runs
+ *      at a time;
  *   2. the folder is claimed by an atomic rename into the work area, named
  *      after the job, so no second worker or restart can take it;
- *   3. image rows are written with status NEW and their final storage path,
- *      in chunked transactions, before any file moves;
- *   4. files move into storage by rename (or copy + fsync + unlink across
- *      filesystems); the storage folder is fsynced;
- *   5. rows become DONE, the batch gets its metrics, the job ends.
- * A restart at any point re-runs the job: rows that exist are not inserted
- * again, files still in the work area are moved, files already in storage are
- * left alone. Nothing is deleted except a byte-identical second copy.
+ *   3. headers are read (no lock held), then image rows are written with
+ *      status NEW and their final storage path, one transaction per chunk
+ *      of files; unreadable and conflicting files go to quarantine;
+ *   4. the files go to storage: the whole folder in one rename when it can,
+ *      else file by file (rename, or copy + fsync + rename across
+ *      filesystems); the storage folders are fsynced;
+ *   5. one transaction marks the rows DONE, writes the batch's status and
+ *      metrics and ends the job.
+ * The storage place of an import is deterministic (storage/<uid> for a
+ * batch's first data, storage/<uid>/<folder name> for later data), so a
+ * restart at any point re-runs the job to the same end: rows that exist are
+ * not inserted again, files still in the work area are moved, and rows whose
+ * files reached storage are finished. Nothing is deleted except a
+ * byte-identical second copy of an image already stored.
  *
  * Ownership: contexts and results are caller-owned structs; the pipeline
  * borrows the config and the database connection for the call. */
@@ -45,8 +52,10 @@ typedef struct si_import_result {
   int64_t duplicates_ignored;
   int64_t quarantined;
   int64_t skipped;
-  int fatal;       /* the import stopped early (disk full, permission, ...) */
-  int interrupted; /* stopped by ctx->cancel; the job goes back to the queue */
+  int fatal;        /* the import stopped early (disk full, permission, ...) */
+  int interrupted;  /* stopped by ctx->cancel; the job goes back to the queue */
+  int folder_moved; /* the whole folder went to storage in one rename */
+  int job_finished; /* the job's end was committed with the batch's */
 } si_import_result;
 
 /* Imports every file under `folder` into batch `batch_uid`. Files that fail

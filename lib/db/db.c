@@ -18,10 +18,11 @@ struct si_db {
 
 /* Defined by the backend sources in this folder. */
 extern const si_db_backend si_sqlite_backend;
+extern const si_db_backend si_postgres_backend;
 
 static const si_db_backend *const backends[] = {
     &si_sqlite_backend,
-    /* &si_postgres_backend, once lib/db/postgres.c exists (and libpq is linked). */
+    &si_postgres_backend,
 };
 
 /* URL prefixes that name a backend; a URL without "scheme://" is a SQLite
@@ -139,8 +140,11 @@ static si_status migrate_step(si_db *db, int *done, si_error *err) {
   if (s != SI_OK)
     return s;
   int v = 0;
-  s = si_db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY)", 0,
-                 NULL, NULL, NULL, NULL, err);
+  if (db->backend->lock_schema)
+    s = si_db_exec(db, db->backend->lock_schema, 0, NULL, NULL, NULL, NULL, err);
+  if (s == SI_OK)
+    s = si_db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY)", 0,
+                   NULL, NULL, NULL, NULL, err);
   if (s == SI_OK)
     s = read_version(db, &v, err);
   if (s == SI_OK && v > si_schema_latest_version())

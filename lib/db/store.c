@@ -75,8 +75,10 @@ si_status si_store_claim(si_db *db, const char *worker, int lease_seconds, si_jo
   char sql[1024];
   snprintf(sql, sizeof sql,
            "UPDATE job SET state = 'running', worker = $1, lease_until = $2, updated_at = $3, "
-           "attempts = attempts + 1 WHERE id = (SELECT id FROM job WHERE state = 'queued' OR "
-           "(state = 'running' AND lease_until < $3) ORDER BY id LIMIT 1%s) "
+           "attempts = attempts + 1 WHERE id = (SELECT id FROM job j WHERE (state = 'queued' OR "
+           "(state = 'running' AND lease_until < $3)) AND NOT EXISTS (SELECT 1 FROM job o WHERE "
+           "o.folder = j.folder AND o.id <> j.id AND o.state = 'running' AND o.lease_until >= "
+           "$3) ORDER BY id LIMIT 1%s) "
            "RETURNING id, folder, path, work_path, attempts",
            si_db_get_backend(db)->skip_locked);
   memset(job, 0, sizeof *job);
@@ -271,7 +273,8 @@ si_status si_store_batch_list(si_db *db, const char *status, int64_t limit, int6
   const char *params[] = {status, i64(lim_s, limit > 0 ? limit : INT64_MAX), i64(off_s, offset)};
   batch_iter it = {fn, user};
   return si_db_exec(db,
-                    "SELECT " BATCH_COLUMNS " FROM batch WHERE ($1 IS NULL OR status = $1) "
+                    "SELECT " BATCH_COLUMNS " FROM batch WHERE (CAST($1 AS TEXT) IS NULL OR "
+                    "status = $1) "
                     "ORDER BY id DESC LIMIT $2 OFFSET $3",
                     3, params, batch_each, &it, NULL, err);
 }

@@ -84,13 +84,16 @@ static si_status read_facts(const char *path, header_facts *f, si_error *err) {
 typedef struct run {
   si_import_context *ctx;
   const char *uid;
+  const char *folder;
   int64_t batch_id;
-  char *storage_dir; /* storage/<uid> */
+  char base[SI_PATH_MAX]; /* where this import's files go: storage/<uid>[/<folder name>] */
+  int folder_rename;      /* the whole folder can become `base` in one rename */
+  unsigned char *moves;   /* per listed file: 1 when it goes to storage */
   si_import_result *res;
   char first_patient[SI_NAME_MAX];
   char first_study[SI_UID_MAX];
   int warned_studies;
-  int storage_ready;
+  int64_t last_heartbeat;
 } run;
 
 static si_status batch_log(run *r, const char *level, const char *file, const char *fmt, ...)
@@ -147,6 +150,9 @@ typedef enum action { ACT_NONE, ACT_MOVE, ACT_DROP_COPY } action;
 typedef struct plan {
   const si_file_entry *file;
   si_image img;
+  int burned_in;
+  int readable;
+  char problem[1200]; /* why the file is unreadable */
   action act;
 } plan;
 
@@ -188,6 +194,11 @@ static void check_consistency(run *r, const si_file_entry *f, const si_image *im
   }
 }
 
+/* Where a file of this import is stored: base/<path below the folder>. */
+static void storage_path_for(const run *r, const si_file_entry *f, char *out, size_t size) {
+  snprintf(out, size, "%s/%s", r->base, f->relative);
+}
+
 /* Decides what to do with a file whose SOPInstanceUID is already known. */
 static si_status plan_known(run *r, plan *p, const si_image *known, const plan *same_chunk,
                             si_error *err) {
@@ -197,14 +208,23 @@ static si_status plan_known(run *r, plan *p, const si_image *known, const plan *
   if (!same_chunk && known->batch_id == r->batch_id && strcmp(known->status, SI_IMAGE_NEW) == 0 &&
       lstat(known->storage_path, &sb) != 0) {
     /* Our own interrupted import: the row was written, the move was not. */
+    char planned[SI_PATH_MAX];
+    storage_path_for(r, f, planned, sizeof planned);
     p->img = *known;
     p->act = ACT_MOVE;
-    return SI_OK;
+    if (strcmp(planned, known->storage_path) == 0)
+      return SI_OK;
+    /* Planned elsewhere before (the storage layout changed meanwhile): the
+     * file never moved, so the plan can follow this import's. */
+    snprintf(p->img.storage_path, sizeof p->img.storage_path, "%s", planned);
+    return si_store_image_replace(r->ctx->db, &p->img, err);
   }
   int same = si_files_equal(f->path, other, err);
   if (same == 1) {
     p->act = ACT_DROP_COPY;
     r->res->duplicates_ignored++;
+    /* Its bytes are stored already: the only file sendit ever deletes. */
+    unlink(f->path);
     return batch_log(r, "info", f->relative, "byte-identical copy of %s ignored", known->uid);
   }
   char reason[1024];
@@ -220,7 +240,6 @@ static si_status plan_known(run *r, plan *p, const si_image *known, const plan *
       return st;
     p->img.id = known->id;
     p->act = ACT_MOVE;
-    snprintf(p->img.storage_path, sizeof p->img.storage_path, "%s", known->storage_path);
     return si_store_image_replace(r->ctx->db, &p->img, err);
   }
   p->act = ACT_NONE;
@@ -234,12 +253,9 @@ static const plan *find_in_chunk(const plan *plans, size_t n, const char *uid) {
   return NULL;
 }
 
-/* Step 3: reads headers, decides, writes rows (one transaction). */
-static si_status plan_chunk(run *r, const si_file_list *files, size_t from, size_t to, plan *plans,
-                            si_error *err) {
-  si_db *db = r->ctx->db;
-  si_status st = si_db_begin(db, err);
-  for (size_t i = from; st == SI_OK && i < to; i++) {
+/* Reads the headers of a chunk: no database, no lock held. */
+static void read_chunk(run *r, const si_file_list *files, size_t from, size_t to, plan *plans) {
+  for (size_t i = from; i < to; i++) {
     plan *p = &plans[i - from];
     memset(p, 0, sizeof *p);
     p->file = &files->items[i];
@@ -247,48 +263,103 @@ static si_status plan_chunk(run *r, const si_file_list *files, size_t from, size
     si_error perr;
     si_error_clear(&perr);
     if (read_facts(p->file->path, &facts, &perr) != SI_OK) {
-      char detail[1100], why[1200];
-      snprintf(why, sizeof why, "not readable as DICOM: %s",
+      char detail[1100];
+      snprintf(p->problem, sizeof p->problem, "not readable as DICOM: %s",
                si_error_format(&perr, detail, sizeof detail));
-      st = quarantine(r, p->file, "error", why, err);
       continue;
     }
+    p->readable = 1;
     p->img = facts.img;
+    p->burned_in = facts.burned_in;
     p->img.batch_id = r->batch_id;
     p->img.size_bytes = p->file->size;
     snprintf(p->img.status, sizeof p->img.status, "%s", SI_IMAGE_NEW);
     snprintf(p->img.original_name, sizeof p->img.original_name, "%s", p->file->relative);
-    snprintf(p->img.storage_path, sizeof p->img.storage_path, "%s/%s.dcm", r->storage_dir,
-             p->img.uid);
-    if (r->ctx->cfg->skip_burned_in && facts.burned_in) {
-      r->res->skipped++;
-      st = quarantine(r, p->file, "warning", "skipped: BurnedInAnnotation is YES", err);
-      continue;
-    }
-    if (!is_allowed_modality(r->ctx->cfg->modalities, p->img.modality)) {
-      r->res->skipped++;
-      char why[128];
-      snprintf(why, sizeof why, "skipped: modality '%s' is not in the allow-list", p->img.modality);
-      st = quarantine(r, p->file, "warning", why, err);
-      continue;
-    }
-    check_consistency(r, p->file, &p->img);
-    const plan *twin = find_in_chunk(plans, i - from, p->img.uid);
+    storage_path_for(r, p->file, p->img.storage_path, sizeof p->img.storage_path);
+  }
+}
+
+/* Step 3 for one file, inside the chunk's transaction. */
+static si_status decide(run *r, plan *p, const plan *earlier, size_t n_earlier, si_error *err) {
+  if (!p->readable)
+    return quarantine(r, p->file, "error", p->problem, err);
+  const si_config *cfg = r->ctx->cfg;
+  if (cfg->skip_burned_in && p->burned_in) {
+    r->res->skipped++;
+    return quarantine(r, p->file, "warning", "skipped: BurnedInAnnotation is YES", err);
+  }
+  if (!is_allowed_modality(cfg->modalities, p->img.modality)) {
+    r->res->skipped++;
+    char why[128];
+    snprintf(why, sizeof why, "skipped: modality '%s' is not in the allow-list", p->img.modality);
+    return quarantine(r, p->file, "warning", why, err);
+  }
+  p->img.batch_id = r->batch_id;
+  check_consistency(r, p->file, &p->img);
+  const plan *twin = find_in_chunk(earlier, n_earlier, p->img.uid);
+  if (twin) {
     si_image known;
-    int found = 0;
-    if (!twin)
-      st = si_store_image_get(db, p->img.uid, &known, &found, err);
-    if (st != SI_OK)
-      break;
-    if (twin) {
-      snprintf(known.uid, sizeof known.uid, "%s", p->img.uid);
-      st = plan_known(r, p, &known, twin, err);
-    } else if (found) {
-      st = plan_known(r, p, &known, NULL, err);
-    } else {
-      p->act = ACT_MOVE;
-      st = si_store_image_insert(db, &p->img, err);
+    memset(&known, 0, sizeof known);
+    snprintf(known.uid, sizeof known.uid, "%s", p->img.uid);
+    return plan_known(r, p, &known, twin, err);
+  }
+  si_image known;
+  int found = 0;
+  si_status st = si_store_image_get(r->ctx->db, p->img.uid, &known, &found, err);
+  if (st != SI_OK)
+    return st;
+  if (found)
+    return plan_known(r, p, &known, NULL, err);
+  p->act = ACT_MOVE;
+  return si_store_image_insert(r->ctx->db, &p->img, err);
+}
+
+/* The batch row exists (and, for a job, the claimed folder is recorded)
+ * in the same transaction as the first rows: one commit fewer per batch. */
+static si_status open_batch(run *r, si_error *err) {
+  int reopened = 0;
+  si_status st = si_store_batch_begin(r->ctx->db, r->uid, &r->batch_id, &reopened, err);
+  if (st != SI_OK)
+    return st;
+  si_batch b;
+  int found;
+  st = si_store_batch_get(r->ctx->db, r->uid, &b, &found, err);
+  if (st != SI_OK)
+    return st;
+  /* Deterministic, so a resumed import targets the same place: the batch's
+   * first import becomes storage/<uid>; later data goes below it, named
+   * after the folder that brought it (for a job, "job-<id>-<uid>"). */
+  const char *name = strrchr(r->folder, '/');
+  name = name ? name + 1 : r->folder;
+  struct stat sb;
+  char first[SI_PATH_MAX];
+  snprintf(first, sizeof first, "%s/%s", r->ctx->cfg->storage_dir, r->uid);
+  if (!b.reopened && lstat(first, &sb) != 0)
+    snprintf(r->base, sizeof r->base, "%s", first);
+  else
+    snprintf(r->base, sizeof r->base, "%s/%s", first, name);
+  r->folder_rename = lstat(r->base, &sb) != 0;
+  if (reopened)
+    batch_log(r, "info", NULL, "batch reopened: %" PRId64 " more files arrived",
+              r->res->files_seen);
+  if (r->ctx->job_id >= 0)
+    st = si_store_job_set_work_path(r->ctx->db, r->ctx->job_id, r->folder, err);
+  return st;
+}
+
+static si_status plan_chunk(run *r, plan *plans, size_t n, size_t from, si_error *err) {
+  si_db *db = r->ctx->db;
+  si_status st = si_db_begin(db, err);
+  if (st == SI_OK && r->batch_id < 0)
+    st = open_batch(r, err);
+  for (size_t i = 0; st == SI_OK && i < n; i++) {
+    if (plans[i].readable) {
+      plans[i].img.batch_id = r->batch_id;
+      storage_path_for(r, plans[i].file, plans[i].img.storage_path,
+                       sizeof plans[i].img.storage_path);
     }
+    st = decide(r, &plans[i], plans, i, err);
+    r->moves[from + i] = plans[i].act == ACT_MOVE;
   }
   if (st == SI_OK)
     return si_db_commit(db, err);
@@ -296,44 +367,60 @@ static si_status plan_chunk(run *r, const si_file_list *files, size_t from, size
   return st;
 }
 
-/* Step 4 and 5: moves files, then marks their rows DONE. A failed move is
- * fatal for the batch (disk full, permissions): the file stays put. */
-static si_status apply_chunk(run *r, plan *plans, size_t n, si_error *err) {
+static void heartbeat_if_due(run *r) {
+  si_import_context *ctx = r->ctx;
+  int64_t now = si_now_ms();
+  if (ctx->job_id < 0 || now - r->last_heartbeat < (int64_t)ctx->cfg->lease_seconds * 1000 / 3)
+    return;
+  si_error err;
+  if (si_store_heartbeat(ctx->db, ctx->job_id, ctx->worker, ctx->cfg->lease_seconds, &err) == SI_OK)
+    r->last_heartbeat = now;
+}
+
+static si_status mkdir_parent(const char *path, si_error *err) {
+  char dir[SI_PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (!slash)
+    return SI_OK;
+  *slash = 0;
+  return si_mkdir_p(dir, err);
+}
+
+/* Step 4: the files go to storage, in one rename of the whole folder when
+ * it holds nothing else, else one by one. A failed move stops the import
+ * (full disk, permissions): the file stays where it is. */
+static void move_files(run *r, const si_file_list *files) {
   si_error ferr;
   si_error_clear(&ferr);
-  size_t moved = 0;
-  for (size_t i = 0; i < n && !r->res->fatal; i++) {
-    plan *p = &plans[i];
-    if (p->act == ACT_DROP_COPY) {
-      unlink(p->file->path);
-    } else if (p->act == ACT_MOVE) {
-      if (!r->storage_ready && si_mkdir_p(r->storage_dir, &ferr) == SI_OK)
-        r->storage_ready = 1;
-      if (!r->storage_ready || si_move_file(p->file->path, p->img.storage_path, &ferr) != SI_OK) {
-        r->res->fatal = 1;
-        batch_log(r, "error", p->file->relative, "cannot store: %s", ferr.message);
-        p->act = ACT_NONE;
+  size_t wanted = 0;
+  for (size_t i = 0; i < files->count; i++)
+    wanted += r->moves[i];
+  if (!wanted)
+    return;
+  if (r->folder_rename && mkdir_parent(r->base, &ferr) == SI_OK &&
+      si_rename_noreplace(r->folder, r->base, &ferr) == SI_OK) {
+    r->res->folder_moved = 1;
+  } else {
+    for (size_t i = 0; i < files->count && !r->res->fatal; i++) {
+      if (!r->moves[i])
         continue;
+      char dst[SI_PATH_MAX];
+      storage_path_for(r, &files->items[i], dst, sizeof dst);
+      if (mkdir_parent(dst, &ferr) != SI_OK ||
+          si_move_file(files->items[i].path, dst, &ferr) != SI_OK) {
+        r->res->fatal = 1;
+        batch_log(r, "error", files->items[i].relative, "cannot store: %s", ferr.message);
       }
-      moved++;
     }
   }
-  if (moved && si_fsync_dir(r->storage_dir, &ferr) != SI_OK)
+  char parent[SI_PATH_MAX];
+  snprintf(parent, sizeof parent, "%s", r->base);
+  char *slash = strrchr(parent, '/');
+  if (slash)
+    *slash = 0;
+  if (si_fsync_dir(r->base, &ferr) != SI_OK || si_fsync_dir(parent, &ferr) != SI_OK)
     batch_log(r, "warning", NULL, "%s", ferr.message);
-  si_db *db = r->ctx->db;
-  si_status st = si_db_begin(db, err);
-  for (size_t i = 0; st == SI_OK && i < n; i++) {
-    if (plans[i].act != ACT_MOVE)
-      continue;
-    const char *params[] = {plans[i].img.uid};
-    st = si_db_exec(db, "UPDATE image SET status = 'DONE' WHERE uid = $1", 1, params, NULL, NULL,
-                    NULL, err);
-    r->res->imported++;
-  }
-  if (st == SI_OK)
-    return si_db_commit(db, err);
-  si_db_rollback(db);
-  return st;
 }
 
 static int histogram_row(void *user, int ncols, const char *const *v) {
@@ -380,9 +467,9 @@ static int collect_pending(void *user, int ncols, const char *const *v) {
   return 0;
 }
 
-/* A crash between step 4 (move) and step 5 (mark DONE) leaves rows NEW
- * whose files are already in storage: finish them. Rows whose file is
- * still in the work area were handled by the chunks above. */
+/* Step 5 the slow way, inside the finishing transaction: every NEW row of
+ * the batch whose file is in storage becomes DONE. This also finishes rows
+ * whose files were stored just before a crash. */
 static si_status settle_moved_rows(run *r, si_error *err) {
   char id_s[24];
   snprintf(id_s, sizeof id_s, "%" PRId64, r->batch_id);
@@ -392,9 +479,6 @@ static si_status settle_moved_rows(run *r, si_error *err) {
                             "SELECT uid, storage_path FROM image WHERE batch_id = $1 AND "
                             "status = 'NEW'",
                             1, params, collect_pending, &pending, NULL, err);
-  if (st == SI_OK && pending.count)
-    st = si_db_begin(r->ctx->db, err);
-  int open_tx = st == SI_OK && pending.count;
   size_t settled = 0;
   for (size_t i = 0; st == SI_OK && i < pending.count; i++) {
     struct stat sb;
@@ -405,12 +489,6 @@ static si_status settle_moved_rows(run *r, si_error *err) {
                     NULL, NULL, err);
     settled++;
   }
-  if (open_tx) {
-    if (st == SI_OK)
-      st = si_db_commit(r->ctx->db, err);
-    else
-      si_db_rollback(r->ctx->db);
-  }
   if (st == SI_OK && settled)
     si_log(SI_LOG_INFO, "batch %s: %zu images stored before an interruption are now recorded",
            r->uid, settled);
@@ -419,23 +497,44 @@ static si_status settle_moved_rows(run *r, si_error *err) {
   return st;
 }
 
-/* Final metrics of the batch, over all its images (late data included). */
+/* Step 5 the fast way: after the whole folder became `base`, every NEW row
+ * planned under it is stored (one import per batch runs at a time). */
+static si_status mark_folder_done(run *r, si_error *err) {
+  char id_s[24], prefix[SI_PATH_MAX + 1];
+  snprintf(id_s, sizeof id_s, "%" PRId64, r->batch_id);
+  snprintf(prefix, sizeof prefix, "%s/", r->base);
+  const char *params[] = {id_s, prefix};
+  int64_t changes = 0;
+  si_status st = si_db_exec(r->ctx->db,
+                            "UPDATE image SET status = 'DONE' WHERE batch_id = $1 AND status = "
+                            "'NEW' AND substr(storage_path, 1, length($2)) = $2",
+                            2, params, NULL, NULL, &changes, err);
+  r->res->imported += changes;
+  return st;
+}
+
+/* Final metrics of the batch, over all its images (late data included),
+ * written with the DONE marks and the end of the job in one transaction. */
 static si_status finish_batch(run *r, int64_t started, si_error *err) {
   si_batch *b = &r->res->batch;
+  si_db *db = r->ctx->db;
+  si_status st = si_db_begin(db, err);
+  if (st == SI_OK)
+    st = r->res->folder_moved ? mark_folder_done(r, err) : settle_moved_rows(r, err);
   int found;
-  si_status st = si_store_batch_get(r->ctx->db, r->uid, b, &found, err);
-  if (st != SI_OK)
-    return st;
+  if (st == SI_OK)
+    st = si_store_batch_get(db, r->uid, b, &found, err);
   char id_s[24];
   snprintf(id_s, sizeof id_s, "%" PRId64, r->batch_id);
   const char *params[] = {id_s};
-  st = si_db_exec(r->ctx->db,
-                  "SELECT count(*), COALESCE(sum(size_bytes), 0) FROM image "
-                  "WHERE batch_id = $1 AND status <> 'NEW'",
-                  1, params, totals_row, b, NULL, err);
+  if (st == SI_OK)
+    st = si_db_exec(db,
+                    "SELECT count(*), COALESCE(sum(size_bytes), 0) FROM image "
+                    "WHERE batch_id = $1 AND status <> 'NEW'",
+                    1, params, totals_row, b, NULL, err);
   json_t *hist = json_object();
   if (st == SI_OK)
-    st = si_db_exec(r->ctx->db,
+    st = si_db_exec(db,
                     "SELECT study_date, count(*) FROM image WHERE batch_id = $1 "
                     "GROUP BY study_date ORDER BY study_date",
                     1, params, histogram_row, hist, NULL, err);
@@ -460,64 +559,90 @@ static si_status finish_batch(run *r, int64_t started, si_error *err) {
   free(text);
   json_decref(qa);
   if (st == SI_OK)
-    st = si_store_batch_finish(r->ctx->db, b, err);
+    st = si_store_batch_finish(db, b, err);
+  if (st == SI_OK && r->ctx->job_id >= 0) {
+    st = si_store_job_finish(db, r->ctx->job_id, r->res->fatal ? "failed" : "done",
+                             r->res->fatal ? "import stopped: see the batch log" : NULL, err);
+    r->res->job_finished = st == SI_OK;
+  }
   if (st == SI_OK)
-    st = si_store_batch_get(r->ctx->db, r->uid, b, &found, err);
+    st = si_db_commit(db, err);
+  else
+    si_db_rollback(db);
+  if (st == SI_OK)
+    st = si_store_batch_get(db, r->uid, b, &found, err);
+  else
+    r->res->job_finished = 0;
+  return st;
+}
+
+/* Reads headers outside any transaction, decides and records in one
+ * transaction per chunk, then moves. */
+static si_status import_files(run *r, const si_file_list *files, si_error *err) {
+  si_import_context *ctx = r->ctx;
+  plan *plans = calloc(CHUNK_FILES, sizeof *plans);
+  if (!plans)
+    return si_error_set(err, SI_ERR_NOMEM, r->folder, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
+  si_status st = SI_OK;
+  for (size_t from = 0; st == SI_OK && from < files->count && !r->res->fatal; from += CHUNK_FILES) {
+    if (ctx->cancel && *ctx->cancel) {
+      r->res->interrupted = 1;
+      break;
+    }
+    size_t to = from + CHUNK_FILES < files->count ? from + CHUNK_FILES : files->count;
+    read_chunk(r, files, from, to, plans);
+    st = plan_chunk(r, plans, to - from, from, err);
+    heartbeat_if_due(r);
+    if (ctx->progress)
+      ctx->progress(ctx->progress_user, (int64_t)to, (int64_t)files->count);
+  }
+  free(plans);
+  if (st == SI_OK && !r->res->interrupted && !r->res->fatal)
+    move_files(r, files);
   return st;
 }
 
 si_status si_import_folder(si_import_context *ctx, const char *folder, const char *batch_uid,
                            si_import_result *result, si_error *err) {
   memset(result, 0, sizeof *result);
-  run r = {.ctx = ctx, .uid = batch_uid, .res = result};
+  run r = {.ctx = ctx, .uid = batch_uid, .folder = folder, .res = result, .batch_id = -1};
+  r.last_heartbeat = si_now_ms();
   int64_t started = si_now_ms();
-  int reopened = 0;
-  si_status st = si_store_batch_begin(ctx->db, batch_uid, &r.batch_id, &reopened, err);
-  if (st != SI_OK)
-    return st;
-  r.storage_dir = si_path_join(ctx->cfg->storage_dir, batch_uid);
-  if (!r.storage_dir)
-    return si_error_set(err, SI_ERR_NOMEM, folder, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
-  si_file_list files;
+  si_file_list files = {0};
   si_error lerr;
-  if (si_list_files(folder, &files, &lerr) != SI_OK) {
+  char list_problem[600] = "";
+  struct stat sb;
+  if (lstat(folder, &sb) != 0 && errno == ENOENT) {
+    /* Moved into storage just before a crash: only the records are left to finish. */
+  } else if (si_list_files(folder, &files, &lerr) != SI_OK) {
     result->fatal = 1;
-    batch_log(&r, "error", NULL, "cannot list %s: %s", folder, lerr.message);
-    files.items = NULL;
-    files.count = 0;
+    snprintf(list_problem, sizeof list_problem, "cannot list %s: %s", folder, lerr.message);
   }
   result->files_seen = (int64_t)files.count;
-  if (reopened)
-    batch_log(&r, "info", NULL, "batch reopened: %zu more files arrived", files.count);
-  plan *plans = calloc(CHUNK_FILES, sizeof *plans);
-  if (!plans)
-    st = si_error_set(err, SI_ERR_NOMEM, folder, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
-  for (size_t from = 0; st == SI_OK && from < files.count && !result->fatal; from += CHUNK_FILES) {
-    if (ctx->cancel && *ctx->cancel) {
-      result->interrupted = 1;
-      break;
-    }
-    size_t to = from + CHUNK_FILES < files.count ? from + CHUNK_FILES : files.count;
-    st = plan_chunk(&r, &files, from, to, plans, err);
+  r.moves = calloc(files.count ? files.count : 1, 1);
+  si_status st =
+      r.moves ? SI_OK
+              : si_error_set(err, SI_ERR_NOMEM, folder, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
+  if (st == SI_OK)
+    st = import_files(&r, &files, err);
+  if (st == SI_OK && r.batch_id < 0) {
+    /* No file went through a chunk: the batch still gets its record. */
+    st = si_db_begin(ctx->db, err);
     if (st == SI_OK)
-      st = apply_chunk(&r, plans, to - from, err);
-    if (st == SI_OK && ctx->job_id >= 0)
-      st = si_store_heartbeat(ctx->db, ctx->job_id, ctx->worker, ctx->cfg->lease_seconds, err);
-    if (ctx->progress)
-      ctx->progress(ctx->progress_user, (int64_t)to, (int64_t)files.count);
+      st = open_batch(&r, err);
+    st = st == SI_OK ? si_db_commit(ctx->db, err) : (si_db_rollback(ctx->db), st);
   }
-  free(plans);
-  si_file_list_free(&files);
+  if (st == SI_OK && list_problem[0])
+    batch_log(&r, "error", NULL, "%s", list_problem);
   if (st == SI_OK && result->interrupted) {
     batch_log(&r, "info", NULL, "import interrupted by shutdown; the rest follows on restart");
     st = si_store_batch_set_status(ctx->db, batch_uid, SI_BATCH_QUEUE, err);
   } else if (st == SI_OK) {
-    if (!result->fatal)
+    if (!result->fatal && !result->folder_moved)
       si_remove_empty_dirs(folder);
-    st = settle_moved_rows(&r, err);
-    if (st == SI_OK)
-      st = finish_batch(&r, started, err);
+    st = finish_batch(&r, started, err);
   }
-  free(r.storage_dir);
+  free(r.moves);
+  si_file_list_free(&files);
   return st;
 }

@@ -119,11 +119,6 @@ si_status si_run_job(si_import_context *ctx, si_job *job, si_import_result *resu
   si_status st = claim_folder(ctx, job, work, sizeof work, result, err, &proceed);
   if (st != SI_OK || !proceed)
     return st; /* claim_folder has ended the job */
-  if (!is_dir(work)) {
-    /* Imported and cleaned up before a crash hid the job's end. */
-    si_log(SI_LOG_INFO, "job %" PRId64 ": %s already imported", job->id, job->folder);
-    return si_store_job_finish(ctx->db, job->id, "done", NULL, err);
-  }
   si_log(SI_LOG_INFO, "job %" PRId64 ": importing %s as batch %s", job->id, work, job->folder);
   st = si_import_folder(ctx, work, job->folder, result, err);
   if (st != SI_OK)
@@ -137,6 +132,8 @@ si_status si_run_job(si_import_context *ctx, si_job *job, si_import_result *resu
          " skipped, %" PRId64 " duplicates ignored in %.3f s",
          job->id, job->folder, result->batch.status, result->imported, result->quarantined,
          result->skipped, result->duplicates_ignored, (double)result->batch.elapsed_ms / 1000.0);
+  if (result->job_finished)
+    return SI_OK;
   return si_store_job_finish(ctx->db, job->id, result->fatal ? "failed" : "done",
                              result->fatal ? "import stopped: see the batch log" : NULL, err);
 }

@@ -58,6 +58,7 @@ static const char *check_listen(char *value);
 
 static const char *const duplicate_names[] = {"keep-first", "keep-last", NULL};
 static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
+static const char *const web_auth_names[] = {"password", "none", NULL};
 
 #define F(field) offsetof(si_config, field)
 
@@ -111,6 +112,12 @@ static const key_def keys[] = {
      level_names, NULL, "Lowest level written to the log: debug, info, warn or error."},
     {"web", "listen", KT_STRING, F(web_listen), "127.0.0.1:8000", "SENDIT_WEB_LISTEN", NULL, 0, 0,
      NULL, check_listen, "Address of the web dashboard and API, host:port ([::1]:8000 for IPv6)."},
+    {"web", "auth", KT_STRING, F(web_auth), "password", "SENDIT_WEB_AUTH", NULL, 0, 0,
+     web_auth_names, NULL,
+     "password: every page and API route needs the password; none: open to anyone (a warning)."},
+    {"web", "password_file", KT_STRING, F(web_password_file), "./sendit.passwd",
+     "SENDIT_WEB_PASSWORD_FILE", NULL, 0, 0, NULL, check_path,
+     "File with the argon2id hashes of the web password and API token (sendit set_password)."},
 };
 
 #undef F

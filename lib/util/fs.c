@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,15 +122,23 @@ static si_status copy_across(const char *src, const char *dst, si_error *err) {
   return st;
 }
 
-si_status si_move_file(const char *src, const char *dst, si_error *err) {
-  struct stat st;
-  if (lstat(dst, &st) == 0)
-    return si_error_set(err, SI_ERR_STATE, dst, SI_NO_OFFSET, SI_NO_TAG, "destination exists");
-  if (rename(src, dst) == 0)
+si_status si_rename_noreplace(const char *src, const char *dst, si_error *err) {
+  if (renameat2(AT_FDCWD, src, AT_FDCWD, dst, RENAME_NOREPLACE) == 0)
     return SI_OK;
-  if (errno != EXDEV)
-    return si_error_set(err, SI_ERR_IO, src, SI_NO_OFFSET, SI_NO_TAG, "cannot move to %s: %s", dst,
-                        strerror(errno));
+  int e = errno;
+  if (e == EEXIST)
+    return si_error_set(err, SI_ERR_STATE, dst, SI_NO_OFFSET, SI_NO_TAG, "destination exists");
+  return si_error_set(err, e == EXDEV ? SI_ERR_UNSUPPORTED : SI_ERR_IO, src, SI_NO_OFFSET,
+                      SI_NO_TAG, "cannot move to %s: %s", dst, strerror(e));
+}
+
+si_status si_move_file(const char *src, const char *dst, si_error *err) {
+  si_status st = si_rename_noreplace(src, dst, err);
+  if (st != SI_ERR_UNSUPPORTED)
+    return st;
+  struct stat sb;
+  if (lstat(dst, &sb) == 0)
+    return si_error_set(err, SI_ERR_STATE, dst, SI_NO_OFFSET, SI_NO_TAG, "destination exists");
   return copy_across(src, dst, err);
 }
 

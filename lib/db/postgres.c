@@ -1,0 +1,657 @@
+/* The PostgreSQL backend (libpq). One connection per thread, as for SQLite.
+ *
+ * Statements run through the extended protocol with text parameters whose
+ * types the server infers, so the SQL shared with SQLite works unchanged.
+ * Recurring statements are prepared once per connection under generated
+ * names: the import hot path runs a few dozen texts thousands of times, and
+ * parsing and planning each time would cost as much as the round trip.
+ *
+ * Connection loss is the failure this backend is built around (a restarted
+ * server, a failover). A statement that was sent on a connection that then
+ * broke has an unknown outcome, so it is reported, never repeated: the
+ * caller's idempotent steps decide what to redo. A connection found broken
+ * before anything was sent on it is re-established with backoff and the
+ * statement runs, which is safe because the server never saw it. A
+ * connection lost inside a transaction is not re-established until the
+ * caller has rolled back, or the rest of its "transaction" would commit
+ * statement by statement on a fresh session. */
+#include <libpq-fe.h>
+
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "sendit/db.h"
+
+/* The hot path has about twenty distinct statements; 64 leaves room. */
+#define CACHE_SIZE 64
+/* Rows wider than this take a heap array for their values. */
+#define STACK_COLUMNS 32
+/* How much of the SQL an error message quotes (as the SQLite backend). */
+#define SQL_QUOTE_CHARS 120
+/* How long a lost connection is retried before a statement gives up: the
+ * same patience as SQLite's busy timeout, and longer than a restart takes. */
+#define RECONNECT_BUDGET_MS 30000
+
+typedef struct prepared {
+  uint64_t hash;
+  char *sql;
+  char name[24];
+  int nparams;
+  uint64_t last_used;
+} prepared;
+
+typedef struct pg_conn {
+  PGconn *pg;
+  char where[512]; /* the URL without its password, for error messages */
+  /* The connection broke inside a transaction: everything but ROLLBACK
+   * fails until the caller has given the transaction up. */
+  int lost_in_tx;
+  unsigned next_name;
+  uint64_t tick;
+  int ncached;
+  prepared cache[CACHE_SIZE];
+} pg_conn;
+
+/* ---- text helpers ---- */
+
+static int is_word_char(char ch) {
+  return ch == '_' || (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+         (ch >= 'A' && ch <= 'Z') || (unsigned char)ch >= 0x80;
+}
+
+static const char *skip_blanks(const char *p) {
+  while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+    p++;
+  return p;
+}
+
+/* After the keyword `word` that sql begins with (case-insensitive), or NULL. */
+static const char *after_word(const char *sql, const char *word) {
+  const char *p = skip_blanks(sql);
+  size_t n = strlen(word);
+  if (strncasecmp(p, word, n) != 0 || is_word_char(p[n]))
+    return NULL;
+  return p + n;
+}
+
+static int is_commit(const char *sql) {
+  return after_word(sql, "COMMIT") || after_word(sql, "END");
+}
+
+static int is_rollback(const char *sql) {
+  const char *p = after_word(sql, "ROLLBACK");
+  if (!p)
+    p = after_word(sql, "ABORT");
+  if (!p)
+    return 0;
+  /* "ROLLBACK TO SAVEPOINT x" needs the transaction; plain ROLLBACK ends it. */
+  while (*(p = skip_blanks(p)) == ';')
+    p++;
+  return *p == '\0' || after_word(p, "WORK") || after_word(p, "TRANSACTION");
+}
+
+/* Statements that recur; DDL runs once at start-up and would only push the
+ * hot statements out of the cache. */
+static int worth_caching(const char *sql) {
+  static const char *const words[] = {"SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "VALUES"};
+  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+    if (after_word(sql, words[i]))
+      return 1;
+  return 0;
+}
+
+static uint64_t hash_sql(const char *sql) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
+    h = (h ^ *p) * 1099511628211ull;
+  return h;
+}
+
+/* libpq's messages span lines ("...failed: Connection refused\n\tIs the
+ * server running..."); log lines and si_error must not. */
+static void one_line(char *dst, size_t size, const char *src) {
+  size_t n = 0;
+  int blank = 1;
+  for (const char *p = src ? src : ""; *p && n + 1 < size; p++) {
+    int space = *p == '\n' || *p == '\r' || *p == '\t' || *p == ' ';
+    if (space && blank)
+      continue;
+    dst[n++] = space ? ' ' : *p;
+    blank = space;
+  }
+  while (n > 0 && dst[n - 1] == ' ')
+    n--;
+  if (size)
+    dst[n] = '\0';
+}
+
+/* The URL with any password replaced by "***" (user:pw@host, password=...),
+ * so messages and logs can name the database safely. */
+static void redact_url(char *dst, size_t size, const char *url) {
+  snprintf(dst, size, "%s", url);
+  char *scheme = strstr(dst, "://");
+  if (scheme) {
+    char *auth = scheme + 3, *end = auth + strcspn(auth, "/?#");
+    char *at = memchr(auth, '@', (size_t)(end - auth));
+    char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (colon && at - colon > 1 && strlen(dst) + 4 < size) {
+      memmove(colon + 4, at, strlen(at) + 1);
+      memcpy(colon + 1, "***", 3);
+    }
+  }
+  for (char *p = strstr(dst, "password="); p; p = strstr(p + 1, "password=")) {
+    char *value = p + strlen("password="), *end = value + strcspn(value, "& ");
+    if (end > value && strlen(dst) + 4 < size) {
+      memmove(value + 3, end, strlen(end) + 1);
+      memcpy(value, "***", 3);
+    }
+  }
+}
+
+/* ---- parameters ---- */
+
+/* Scans the SQL the way PostgreSQL's lexer splits it (strings, quoted
+ * names, dollar quotes, nested comments) to find the $n parameters and a
+ * second statement. Checking here gives the same SI_ERR_ARG as the SQLite
+ * backend; the server would otherwise report a protocol violation (class
+ * 08, indistinguishable from a lost connection) for a count mismatch. */
+static si_status check_sql(const pg_conn *c, const char *sql, int nparams, int *count,
+                           si_error *err) {
+  char used[100] = {0};
+  int max = 0, statements = 0, content = 0;
+  char what[128] = "";
+  for (const char *p = sql; *p && !what[0];) {
+    char ch = *p;
+    int prev_word = p > sql && is_word_char(p[-1]);
+    if (ch == '-' && p[1] == '-') {
+      p += strcspn(p, "\n");
+      continue;
+    }
+    if (ch == '/' && p[1] == '*') {
+      int depth = 1;
+      for (p += 2; *p && depth; p++) {
+        if (p[0] == '/' && p[1] == '*')
+          depth++, p++;
+        else if (p[0] == '*' && p[1] == '/')
+          depth--, p++;
+      }
+      continue;
+    }
+    if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
+      p++;
+      continue;
+    }
+    if (ch == ';') {
+      content = 0;
+      p++;
+      continue;
+    }
+    if (!content) {
+      statements += 1;
+      content = 1;
+    }
+    if (ch == '\'' || ch == '"') {
+      int backslash = ch == '\'' && p > sql && (p[-1] == 'E' || p[-1] == 'e') &&
+                      !(p - 1 > sql && is_word_char(p[-2]));
+      for (p++; *p; p++) {
+        if (backslash && *p == '\\' && p[1]) {
+          p++;
+        } else if (*p == ch) {
+          if (p[1] != ch)
+            break;
+          p++;
+        }
+      }
+      if (*p)
+        p++;
+      continue;
+    }
+    if (ch == '$' && !prev_word && p[1] >= '0' && p[1] <= '9') {
+      char *end;
+      long n = strtol(p + 1, &end, 10);
+      p = end;
+      if (n < 1 || n > (long)sizeof used)
+        snprintf(what, sizeof what, "parameter $%ld is out of range", n);
+      else {
+        used[n - 1] = 1;
+        max = n > max ? (int)n : max;
+      }
+      continue;
+    }
+    if (ch == '$' && !prev_word) { /* $tag$ ... $tag$ */
+      const char *tag_end = p + 1; /* a digit here was a parameter, above */
+      while (is_word_char(*tag_end))
+        tag_end++;
+      if (*tag_end == '$') {
+        size_t tag_len = (size_t)(tag_end - p) + 1;
+        const char *close = tag_end + 1;
+        while ((close = strchr(close, '$')) && strncmp(close, p, tag_len) != 0)
+          close++;
+        p = close ? close + tag_len : p + strlen(p);
+        continue;
+      }
+    }
+    if (ch == '?') {
+      snprintf(what, sizeof what, "parameter '?' (write parameters as $1..$N)");
+      continue;
+    }
+    p++;
+  }
+  if (!what[0] && statements == 0)
+    snprintf(what, sizeof what, "empty statement");
+  else if (!what[0] && statements > 1)
+    snprintf(what, sizeof what, "more than one statement");
+  else if (!what[0] && max != nparams)
+    snprintf(what, sizeof what, "statement takes %d parameters, %d given", max, nparams);
+  for (int i = 0; i < max && !what[0]; i++)
+    if (!used[i])
+      snprintf(what, sizeof what, "parameter $%d is not used (write parameters as $1..$N)", i + 1);
+  if (what[0])
+    return si_error_set(err, SI_ERR_ARG, c->where, SI_NO_OFFSET, SI_NO_TAG, "%s (sql: %.*s)", what,
+                        SQL_QUOTE_CHARS, sql);
+  *count = max;
+  return SI_OK;
+}
+
+/* ---- errors ---- */
+
+static int sqlstate_is(const char *state, const char *code) {
+  return state && strcmp(state, code) == 0;
+}
+
+/* Class 08 (connection exception) and the server going away under us:
+ * admin_shutdown, crash_shutdown, cannot_connect_now. */
+static int is_connection_state(const char *state) {
+  return state && (strncmp(state, "08", 2) == 0 || sqlstate_is(state, "57P01") ||
+                   sqlstate_is(state, "57P02") || sqlstate_is(state, "57P03"));
+}
+
+static const char *constraint_kind(const char *state) {
+  if (!state || strncmp(state, "23", 2) != 0)
+    return NULL;
+  if (sqlstate_is(state, "23505"))
+    return "unique";
+  if (sqlstate_is(state, "23503"))
+    return "foreign-key";
+  if (sqlstate_is(state, "23502"))
+    return "not-null";
+  if (sqlstate_is(state, "23514"))
+    return "check";
+  return "other";
+}
+
+/* "image.uid" for a unique violation, from the table name and the key
+ * columns of the detail ("Key (uid)=(...) already exists."), so messages
+ * name the constraint as the SQLite backend's do; "" when unknown. The
+ * values in the detail are left out: they may be patient data. */
+static void unique_target(const PGresult *res, char *out, size_t size) {
+  out[0] = '\0';
+  const char *table = PQresultErrorField(res, PG_DIAG_TABLE_NAME);
+  const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+  if (!table)
+    return;
+  const char *cols = detail && strncmp(detail, "Key (", 5) == 0 ? detail + 5 : NULL;
+  const char *close = cols ? strstr(cols, ")=") : NULL;
+  if (!close) {
+    snprintf(out, size, "%s: ", table);
+    return;
+  }
+  size_t n = 0;
+  for (const char *p = cols; p < close && n < size;) {
+    const char *comma = memchr(p, ',', (size_t)(close - p));
+    const char *end = comma ? comma : close;
+    n += (size_t)snprintf(out + n, size - n, "%s%s.%.*s", n ? ", " : "", table, (int)(end - p), p);
+    p = comma ? skip_blanks(comma + 1) : close;
+  }
+  if (n + 2 < size)
+    snprintf(out + n, size - n, ": ");
+}
+
+/* Fills err for a failed statement (res may be NULL when libpq could not
+ * even build a result). */
+static si_status result_error(pg_conn *c, const PGresult *res, const char *sql, si_error *err) {
+  const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+  const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+  char msg[400];
+  one_line(msg, sizeof msg, primary ? primary : PQerrorMessage(c->pg));
+  if (PQstatus(c->pg) != CONNECTION_OK || is_connection_state(state))
+    return si_error_set(err, SI_ERR_DB, c->where, SI_NO_OFFSET, SI_NO_TAG,
+                        "postgresql: connection lost (%s); the statement's outcome is unknown "
+                        "(sql: %.*s)",
+                        msg, SQL_QUOTE_CHARS, sql);
+  const char *kind = constraint_kind(state);
+  if (kind) {
+    char target[160] = "";
+    if (strcmp(kind, "unique") == 0)
+      unique_target(res, target, sizeof target);
+    return si_error_set(err, strcmp(kind, "unique") == 0 ? SI_ERR_STATE : SI_ERR_DB, c->where,
+                        SI_NO_OFFSET, SI_NO_TAG, SI_DB_CONSTRAINT_PREFIX "%s: %s%s (sql: %.*s)",
+                        kind, target, msg, SQL_QUOTE_CHARS, sql);
+  }
+  return si_error_set(err, SI_ERR_DB, c->where, SI_NO_OFFSET, SI_NO_TAG,
+                      "postgresql: %s [%s] (sql: %.*s)", msg, state ? state : "no SQLSTATE",
+                      SQL_QUOTE_CHARS, sql);
+}
+
+/* ---- connection ---- */
+
+/* The server's notices ("relation already exists, skipping", "there is no
+ * transaction in progress") would go to stderr by default. */
+static void ignore_notice(void *arg, const char *message) {
+  (void)arg;
+  (void)message;
+}
+
+static void forget_prepared(pg_conn *c) {
+  for (int i = 0; i < c->ncached; i++)
+    free(c->cache[i].sql);
+  memset(c->cache, 0, sizeof c->cache);
+  c->ncached = 0;
+}
+
+static long elapsed_ms(const struct timespec *since) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (long)(now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* PQreset until it works or the budget is spent. Backoff with jitter, so a
+ * crowd of workers does not hammer a server that is still starting. */
+static si_status reconnect(pg_conn *c, const char *sql, si_error *err) {
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  long delay_ms = 50;
+  for (;;) {
+    PQreset(c->pg);
+    if (PQstatus(c->pg) == CONNECTION_OK) {
+      /* Prepared statements lived in the old session. */
+      forget_prepared(c);
+      return SI_OK;
+    }
+    long spent = elapsed_ms(&start);
+    if (spent >= RECONNECT_BUDGET_MS) {
+      char msg[400];
+      one_line(msg, sizeof msg, PQerrorMessage(c->pg));
+      return si_error_set(err, SI_ERR_DB, c->where, SI_NO_OFFSET, SI_NO_TAG,
+                          "postgresql: connection lost and not re-established in %d s (%s) "
+                          "(sql: %.*s)",
+                          RECONNECT_BUDGET_MS / 1000, msg, SQL_QUOTE_CHARS, sql);
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long sleep_ms = delay_ms / 2 + (long)((unsigned long)now.tv_nsec % (unsigned long)delay_ms);
+    if (sleep_ms > RECONNECT_BUDGET_MS - spent)
+      sleep_ms = RECONNECT_BUDGET_MS - spent;
+    struct timespec ts = {sleep_ms / 1000, (sleep_ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+    if (delay_ms < 2000)
+      delay_ms *= 2;
+  }
+}
+
+/* Whether the server sent something (or closed) since we last read. */
+static int readable(int fd) {
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  return fd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+/* Before sending on an idle connection, read whatever the server sent
+ * while we were away: a server that shut down has said so (57P01) and
+ * closed the socket, which makes libpq mark the connection bad. Nothing has
+ * been sent yet, so reconnecting and running the statement is safe. On a
+ * healthy connection this costs one poll(). */
+static si_status ensure_connected(pg_conn *c, const char *sql, si_error *err) {
+  if (c->lost_in_tx)
+    return si_error_set(err, SI_ERR_DB, c->where, SI_NO_OFFSET, SI_NO_TAG,
+                        "postgresql: connection lost inside a transaction; roll back first "
+                        "(sql: %.*s)",
+                        SQL_QUOTE_CHARS, sql);
+  /* The goodbye message and the end of the stream may take two reads. */
+  for (int i = 0; i < 4 && PQstatus(c->pg) == CONNECTION_OK &&
+                  PQtransactionStatus(c->pg) == PQTRANS_IDLE && readable(PQsocket(c->pg));
+       i++)
+    PQconsumeInput(c->pg);
+  if (PQstatus(c->pg) == CONNECTION_OK)
+    return SI_OK;
+  return reconnect(c, sql, err);
+}
+
+/* ---- prepared statements ---- */
+
+static prepared *cache_find(pg_conn *c, const char *sql, uint64_t h) {
+  for (int i = 0; i < c->ncached; i++)
+    if (c->cache[i].hash == h && strcmp(c->cache[i].sql, sql) == 0)
+      return &c->cache[i];
+  return NULL;
+}
+
+static void cache_drop(pg_conn *c, prepared *e) {
+  free(e->sql);
+  *e = c->cache[--c->ncached];
+  memset(&c->cache[c->ncached], 0, sizeof c->cache[0]);
+}
+
+/* A free slot, deallocating the least recently used statement when full;
+ * NULL when that cannot be done now (an aborted transaction refuses
+ * DEALLOCATE), in which case the statement runs unprepared. */
+static prepared *cache_slot(pg_conn *c) {
+  if (c->ncached < CACHE_SIZE)
+    return &c->cache[c->ncached++];
+  if (PQtransactionStatus(c->pg) == PQTRANS_INERROR)
+    return NULL;
+  prepared *victim = &c->cache[0];
+  for (int i = 1; i < CACHE_SIZE; i++)
+    if (c->cache[i].last_used < victim->last_used)
+      victim = &c->cache[i];
+  char sql[64];
+  snprintf(sql, sizeof sql, "DEALLOCATE %s", victim->name);
+  PGresult *res = PQexec(c->pg, sql);
+  int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+  PQclear(res);
+  if (!ok)
+    return NULL;
+  free(victim->sql);
+  memset(victim, 0, sizeof *victim);
+  return victim;
+}
+
+/* Runs sql, prepared under a cached name when it recurs. *stale is set
+ * when a cached statement no longer fits the schema (it was dropped from
+ * the cache; running again prepares it afresh). */
+static PGresult *run_statement(pg_conn *c, const char *sql, int nparams, const char *const *params,
+                               int *stale, si_status *st, si_error *err) {
+  *stale = 0;
+  *st = SI_OK;
+  if (!worth_caching(sql)) {
+    int count;
+    if ((*st = check_sql(c, sql, nparams, &count, err)) != SI_OK)
+      return NULL;
+    return PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+  }
+  uint64_t h = hash_sql(sql);
+  prepared *e = cache_find(c, sql, h);
+  if (e && e->nparams != nparams) {
+    *st = si_error_set(err, SI_ERR_ARG, c->where, SI_NO_OFFSET, SI_NO_TAG,
+                       "statement takes %d parameters, %d given (sql: %.*s)", e->nparams, nparams,
+                       SQL_QUOTE_CHARS, sql);
+    return NULL;
+  }
+  if (!e) {
+    int count;
+    if ((*st = check_sql(c, sql, nparams, &count, err)) != SI_OK)
+      return NULL;
+    char *copy = strdup(sql);
+    e = copy ? cache_slot(c) : NULL;
+    if (!e) {
+      free(copy);
+      return PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    }
+    e->hash = h;
+    e->sql = copy;
+    e->nparams = nparams;
+    snprintf(e->name, sizeof e->name, "si_%u", ++c->next_name);
+    PGresult *res = PQprepare(c->pg, e->name, sql, 0, NULL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+      cache_drop(c, e);
+      return res;
+    }
+    PQclear(res);
+  }
+  e->last_used = ++c->tick;
+  PGresult *res = PQexecPrepared(c->pg, e->name, nparams, params, NULL, NULL, 0);
+  const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  /* 26000: the session lost it (DISCARD ALL, a pooler); 0A000: "cached
+   * plan must not change result type" after ALTER TABLE. */
+  if (sqlstate_is(state, "26000") || sqlstate_is(state, "0A000")) {
+    cache_drop(c, e);
+    *stale = 1;
+  }
+  return res;
+}
+
+/* ---- execution ---- */
+
+static si_status deliver_rows(pg_conn *c, const PGresult *res, si_db_row_fn fn, void *user,
+                              si_error *err) {
+  int nrows = PQntuples(res), ncols = PQnfields(res);
+  const char *on_stack[STACK_COLUMNS];
+  const char **values = on_stack;
+  if (ncols > STACK_COLUMNS && !(values = malloc((size_t)ncols * sizeof *values)))
+    return si_error_set(err, SI_ERR_NOMEM, c->where, SI_NO_OFFSET, SI_NO_TAG, "row of %d columns",
+                        ncols);
+  for (int r = 0; r < nrows; r++) {
+    for (int i = 0; i < ncols; i++)
+      values[i] = PQgetisnull(res, r, i) ? NULL : PQgetvalue(res, r, i);
+    if (fn(user, ncols, (const char *const *)values) != 0)
+      break;
+  }
+  if (values != on_stack)
+    free(values);
+  return SI_OK;
+}
+
+/* Rows changed, for the statements that change rows: PQcmdTuples also
+ * counts what a SELECT returned, which db.h's `changes` must not. */
+static int64_t changed_rows(const PGresult *res) {
+  const char *tag = PQcmdStatus((PGresult *)res);
+  static const char *const verbs[] = {"INSERT", "UPDATE", "DELETE", "MERGE"};
+  for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+    if (after_word(tag, verbs[i]))
+      return strtoll(PQcmdTuples((PGresult *)res), NULL, 10);
+  return 0;
+}
+
+static si_status pg_exec(void *conn, const char *sql, int nparams, const char *const *params,
+                         si_db_row_fn fn, void *user, int64_t *changes, si_error *err) {
+  pg_conn *c = conn;
+  if (changes)
+    *changes = 0;
+  if (is_rollback(sql)) {
+    c->lost_in_tx = 0;
+    /* Nothing to roll back (matching SQLite, and saving a round trip and a
+     * warning), or the server already did when the connection broke. */
+    if (PQstatus(c->pg) != CONNECTION_OK || PQtransactionStatus(c->pg) == PQTRANS_IDLE)
+      return SI_OK;
+  }
+  si_status st = ensure_connected(c, sql, err);
+  if (st != SI_OK)
+    return st;
+  int in_tx = PQtransactionStatus(c->pg) != PQTRANS_IDLE;
+  PGresult *res = NULL;
+  for (int attempt = 0;; attempt++) {
+    int stale = 0;
+    res = run_statement(c, sql, nparams, params, &stale, &st, err);
+    if (st != SI_OK)
+      return st;
+    /* Outside a transaction a stale statement failed harmlessly: once more. */
+    if (!(stale && !in_tx && attempt == 0))
+      break;
+    PQclear(res);
+  }
+  ExecStatusType rs = PQresultStatus(res);
+  if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
+    /* COMMIT of a transaction that had failed answers "ROLLBACK", not an
+     * error: the caller must not believe its writes were kept. */
+    if (is_commit(sql) && strcmp(PQcmdStatus(res), "ROLLBACK") == 0)
+      st = si_error_set(err, SI_ERR_DB, c->where, SI_NO_OFFSET, SI_NO_TAG,
+                        "postgresql: the transaction was rolled back, not committed (a statement "
+                        "in it had failed) (sql: %.*s)",
+                        SQL_QUOTE_CHARS, sql);
+    else if (fn && rs == PGRES_TUPLES_OK)
+      st = deliver_rows(c, res, fn, user, err);
+    if (st == SI_OK && changes)
+      *changes = changed_rows(res);
+  } else if (rs == PGRES_EMPTY_QUERY) {
+    st = si_error_set(err, SI_ERR_ARG, c->where, SI_NO_OFFSET, SI_NO_TAG,
+                      "empty statement (sql: %.*s)", SQL_QUOTE_CHARS, sql);
+  } else {
+    st = result_error(c, res, sql, err);
+    /* A failed COMMIT ends the transaction in db.c's eyes already. */
+    if (PQstatus(c->pg) != CONNECTION_OK && in_tx && !is_commit(sql))
+      c->lost_in_tx = 1;
+  }
+  PQclear(res);
+  return st;
+}
+
+static void pg_disconnect(void *conn) {
+  pg_conn *c = conn;
+  if (!c)
+    return;
+  forget_prepared(c);
+  PQfinish(c->pg);
+  free(c);
+}
+
+static si_status pg_connect(const char *url, void **conn, si_error *err) {
+  *conn = NULL;
+  pg_conn *c = calloc(1, sizeof *c);
+  if (!c)
+    return si_error_set(err, SI_ERR_NOMEM, "", SI_NO_OFFSET, SI_NO_TAG, "PostgreSQL connection");
+  redact_url(c->where, sizeof c->where, url);
+  /* The URL comes last, so whatever it sets wins over these defaults.
+   * Keepalives notice a server host that vanished without closing the
+   * socket (the OS default waits two hours). */
+  static const char *const keys[] = {"fallback_application_name",
+                                     "connect_timeout",
+                                     "keepalives_idle",
+                                     "keepalives_interval",
+                                     "keepalives_count",
+                                     "dbname",
+                                     NULL};
+  const char *values[] = {"sendit", "10", "30", "10", "3", url, NULL};
+  c->pg = PQconnectdbParams(keys, values, 1);
+  if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+    char msg[400];
+    one_line(msg, sizeof msg, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+    si_status s = si_error_set(err, SI_ERR_DB, c->where, SI_NO_OFFSET, SI_NO_TAG,
+                               "cannot connect to PostgreSQL at %s: %s", c->where, msg);
+    pg_disconnect(c);
+    return s;
+  }
+  PQsetNoticeProcessor(c->pg, ignore_notice, NULL);
+  *conn = c;
+  return SI_OK;
+}
+
+const si_db_backend si_postgres_backend = {
+    .name = "postgresql",
+    .connect = pg_connect,
+    .disconnect = pg_disconnect,
+    .exec = pg_exec,
+    .begin_write = "BEGIN",
+    /* Workers skip the jobs other workers are claiming instead of queueing
+     * behind their row locks. */
+    .skip_locked = " FOR UPDATE SKIP LOCKED",
+    .serial_key = "BIGSERIAL PRIMARY KEY",
+    /* Two processes creating the schema at once would collide on the
+     * catalogs (CREATE TABLE IF NOT EXISTS is not safe concurrently): the
+     * lock serializes migrations for the transaction's duration. The key
+     * is arbitrary but fixed: "sendit" in ASCII. */
+    .lock_schema = "SELECT pg_advisory_xact_lock(115101110100105116)",
+};

@@ -1,0 +1,193 @@
+/* Text buffers, escaping and display formats for the web server. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+static int grow(hbuf *b, size_t more) {
+  if (b->oom)
+    return -1;
+  if (b->len + more + 1 <= b->cap)
+    return 0;
+  size_t cap = b->cap ? b->cap : 1024;
+  while (cap < b->len + more + 1)
+    cap *= 2;
+  char *data = realloc(b->data, cap);
+  if (!data) {
+    b->oom = 1;
+    return -1;
+  }
+  b->data = data;
+  b->cap = cap;
+  return 0;
+}
+
+void hb_putn(hbuf *b, const char *s, size_t n) {
+  if (grow(b, n) != 0)
+    return;
+  memcpy(b->data + b->len, s, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+}
+
+void hb_put(hbuf *b, const char *s) { hb_putn(b, s, strlen(s)); }
+
+void hb_printf(hbuf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char small[256];
+  int n = vsnprintf(small, sizeof small, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  if ((size_t)n < sizeof small) {
+    hb_putn(b, small, (size_t)n);
+    return;
+  }
+  if (grow(b, (size_t)n) != 0)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->len += (size_t)n;
+}
+
+void hb_html(hbuf *b, const char *s) {
+  const char *run = s;
+  for (; *s; s++) {
+    const char *rep = NULL;
+    switch (*s) {
+    case '&':
+      rep = "&amp;";
+      break;
+    case '<':
+      rep = "&lt;";
+      break;
+    case '>':
+      rep = "&gt;";
+      break;
+    case '"':
+      rep = "&quot;";
+      break;
+    case '\'':
+      rep = "&#39;";
+      break;
+    default:
+      continue;
+    }
+    hb_putn(b, run, (size_t)(s - run));
+    hb_put(b, rep);
+    run = s + 1;
+  }
+  hb_putn(b, run, (size_t)(s - run));
+}
+
+void hb_url(hbuf *b, const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      hb_putn(b, (const char *)&c, 1);
+    } else {
+      char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+      hb_putn(b, esc, 3);
+    }
+  }
+}
+
+void hb_free(hbuf *b) {
+  free(b->data);
+  memset(b, 0, sizeof *b);
+}
+
+static int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+void web_url_decode(char *s) {
+  char *out = s;
+  for (; *s; s++) {
+    int hi, lo;
+    if (*s == '+') {
+      *out++ = ' ';
+    } else if (*s == '%' && (hi = hex_value(s[1])) >= 0 && (lo = hex_value(s[2])) >= 0) {
+      *out++ = (char)(hi * 16 + lo);
+      s += 2;
+    } else {
+      *out++ = *s;
+    }
+  }
+  *out = '\0';
+}
+
+const char *web_time(char buf[WEB_TIME_MAX], int64_t ms, int millis) {
+  if (ms <= 0)
+    return strcpy(buf, "-");
+  time_t secs = (time_t)(ms / 1000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  size_t n = strftime(buf, WEB_TIME_MAX, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (millis)
+    snprintf(buf + n, WEB_TIME_MAX - n, ".%03dZ", (int)(ms % 1000));
+  else
+    snprintf(buf + n, WEB_TIME_MAX - n, "Z");
+  return buf;
+}
+
+const char *web_size(char buf[WEB_SIZE_MAX], int64_t bytes) {
+  static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+  if (bytes < 1024) {
+    snprintf(buf, WEB_SIZE_MAX, "%lld B", (long long)bytes);
+    return buf;
+  }
+  double v = (double)bytes / 1024.0;
+  size_t u = 0;
+  while (v >= 1024.0 && u + 1 < sizeof units / sizeof units[0]) {
+    v /= 1024.0;
+    u++;
+  }
+  snprintf(buf, WEB_SIZE_MAX, "%.1f %s", v, units[u]);
+  return buf;
+}
+
+const char *web_elapsed(char buf[WEB_TIME_MAX], int64_t ms) {
+  long long v = (long long)ms;
+  if (ms < 0)
+    snprintf(buf, WEB_TIME_MAX, "-");
+  else if (ms < 60 * 1000)
+    snprintf(buf, WEB_TIME_MAX, "%.3f s", (double)ms / 1000.0);
+  else if (ms < 3600 * 1000)
+    snprintf(buf, WEB_TIME_MAX, "%lldm%02llds", v / 60000, v / 1000 % 60);
+  else
+    snprintf(buf, WEB_TIME_MAX, "%lldh%02lldm", v / 3600000, v / 60000 % 60);
+  return buf;
+}
+
+int64_t web_parse_date(const char *s) {
+  if (strlen(s) != 10)
+    return -1;
+  for (int i = 0; i < 10; i++)
+    if (i == 4 || i == 7 ? s[i] != '-' : (s[i] < '0' || s[i] > '9'))
+      return -1;
+  int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
+  if (y < 1970 || m < 1 || m > 12 || d < 1 || d > 31)
+    return -1;
+  struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d};
+  time_t t = timegm(&tm);
+  /* timegm normalises 2024-02-31 to March; such a date is not one. */
+  struct tm back;
+  gmtime_r(&t, &back);
+  if (back.tm_mday != d || back.tm_mon != m - 1)
+    return -1;
+  return (int64_t)t * 1000;
+}

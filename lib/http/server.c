@@ -1,0 +1,567 @@
+/* The libmicrohttpd daemon: a fixed pool of threads polling with epoll, a cap
+ * on connections and on each connection's memory, a pool of database
+ * connections (one per busy thread: an si_db is used by one thread at a
+ * time), the daemon heartbeat, and the request life cycle: collect the
+ * bounded body, route, answer with the security headers. */
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "sendit/log.h"
+#include "sendit/store_web.h"
+
+enum { DB_POOL_MAX = 16, THREADS_DEFAULT = 4, CONNECTIONS_DEFAULT = 256 };
+
+struct si_http_server {
+  const si_config *cfg;
+  si_http_options opts;
+  struct MHD_Daemon *mhd;
+  web_auth *auth;
+  pthread_mutex_t pool_lock;
+  si_db *idle[DB_POOL_MAX];
+  int nidle;
+  pthread_t ticker;
+  int ticker_started;
+  pthread_mutex_t tick_lock;
+  pthread_cond_t tick_cond;
+  int stopping;
+  int64_t started_at;
+  char host[256];
+};
+
+const si_config *web_cfg(const web_req *r) { return r->srv->cfg; }
+web_auth *web_auth_of(const web_req *r) { return r->srv->auth; }
+
+void web_wake(const web_req *r) {
+  if (r->srv->opts.wake)
+    r->srv->opts.wake(r->srv->opts.wake_user);
+}
+
+/* ---- database pool ---- */
+
+si_db *web_db(web_req *r) {
+  if (r->db)
+    return r->db;
+  si_http_server *srv = r->srv;
+  pthread_mutex_lock(&srv->pool_lock);
+  si_db *db = srv->nidle ? srv->idle[--srv->nidle] : NULL;
+  pthread_mutex_unlock(&srv->pool_lock);
+  si_error err;
+  if (!db && si_db_open(srv->cfg->database, &db, &err) != SI_OK) {
+    char buf[1024];
+    si_log(SI_LOG_ERROR, "web: database: %s", si_error_format(&err, buf, sizeof buf));
+    web_fail(r, 503, "the database is not available");
+    return NULL;
+  }
+  r->db = db;
+  return db;
+}
+
+static void release_db(si_http_server *srv, si_db *db) {
+  if (!db)
+    return;
+  si_db_rollback(db); /* a handler that failed mid-transaction must not pass it on */
+  pthread_mutex_lock(&srv->pool_lock);
+  if (srv->nidle < DB_POOL_MAX) {
+    srv->idle[srv->nidle++] = db;
+    db = NULL;
+  }
+  pthread_mutex_unlock(&srv->pool_lock);
+  si_db_close(db);
+}
+
+/* ---- heartbeat ---- */
+
+/* Proof of life for the dashboard: the daemon process answers, and its
+ * threads are scheduled. Only the first failure in a row is logged. */
+static void *ticker_main(void *arg) {
+  si_http_server *srv = arg;
+  si_db *db = NULL;
+  int failing = 0;
+  pthread_mutex_lock(&srv->tick_lock);
+  while (!srv->stopping) {
+    pthread_mutex_unlock(&srv->tick_lock);
+    si_error err;
+    si_status st = db ? SI_OK : si_db_open(srv->cfg->database, &db, &err);
+    if (st == SI_OK)
+      st = si_web_heartbeat_beat(db, "daemon", srv->host, (long)getpid(), srv->started_at, &err);
+    if (st != SI_OK && !failing) {
+      char buf[1024];
+      si_log(SI_LOG_WARN, "web: heartbeat: %s", si_error_format(&err, buf, sizeof buf));
+    }
+    failing = st != SI_OK;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += WEB_HEARTBEAT_S;
+    pthread_mutex_lock(&srv->tick_lock);
+    while (!srv->stopping && pthread_cond_timedwait(&srv->tick_cond, &srv->tick_lock, &until) == 0)
+      ;
+  }
+  pthread_mutex_unlock(&srv->tick_lock);
+  si_db_close(db);
+  return NULL;
+}
+
+/* ---- request helpers ---- */
+
+const char *web_query(const web_req *r, const char *key) {
+  return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *web_header(const web_req *r, const char *name) {
+  return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *web_cookie(const web_req *r, const char *name) {
+  return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}
+
+const char *web_form(web_req *r, const char *key) {
+  if (!r->form) {
+    /* "k=v&k=v" becomes "k\0v\0k\0v\0\0", decoded, in one allocation; a
+     * pair never grows by more than its two NULs. */
+    size_t n = r->body.len;
+    r->form = calloc(1, 2 * n + 3);
+    if (!r->form)
+      return NULL;
+    char *out = r->form;
+    const char *p = r->body.data ? r->body.data : "";
+    while (*p) {
+      size_t len = strcspn(p, "&");
+      if (len > 0) {
+        memcpy(out, p, len);
+        out[len] = '\0';
+        char *eq = strchr(out, '=');
+        char *value = eq ? eq + 1 : out + len;
+        if (eq)
+          *eq = '\0';
+        web_url_decode(out);
+        web_url_decode(value);
+        size_t klen = strlen(out), vlen = strlen(value);
+        memmove(out + klen + 1, value, vlen + 1);
+        if (klen) /* an empty name would read as the end of the list */
+          out += klen + 1 + vlen + 1;
+      }
+      p += len;
+      if (*p == '&')
+        p++;
+    }
+    *out = '\0';
+  }
+  for (const char *k = r->form; *k;) {
+    const char *v = k + strlen(k) + 1;
+    if (strcmp(k, key) == 0)
+      return v;
+    k = v + strlen(v) + 1;
+  }
+  return NULL;
+}
+
+void web_json(web_req *r, unsigned status, json_t *j) {
+  char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
+  json_decref(j);
+  r->out.len = 0;
+  if (!text) {
+    r->status = 500;
+    r->type = "application/json";
+    hb_put(&r->out, "{\"detail\":\"cannot build the answer\"}");
+    return;
+  }
+  r->status = status;
+  r->type = "application/json";
+  hb_put(&r->out, text);
+  free(text);
+}
+
+void web_fail(web_req *r, unsigned status, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (r->api)
+    web_json(r, status, json_pack("{s:o}", "detail", web_text_json(msg)));
+  else
+    page_error(r, status, msg);
+}
+
+void web_fail_db(web_req *r, const si_error *err) {
+  char buf[1024];
+  si_log(SI_LOG_ERROR, "web: %s %s: %s", r->method, r->path, si_error_format(err, buf, sizeof buf));
+  web_fail(r, 500, "database error");
+}
+
+void web_redirect(web_req *r, const char *location) {
+  r->status = 303;
+  snprintf(r->location, sizeof r->location, "%s", location);
+  r->type = "text/plain; charset=utf-8";
+  r->out.len = 0;
+  hb_put(&r->out, "See Other\n");
+}
+
+void web_set_cookie(web_req *r, const char *name, const char *value, int max_age) {
+  if (r->ncookies >= 2)
+    return;
+  /* No Secure flag: the server speaks plain HTTP (on loopback by default);
+   * a TLS proxy in front may add it. */
+  char age[40] = "";
+  if (max_age >= 0)
+    snprintf(age, sizeof age, "; Max-Age=%d", max_age);
+  snprintf(r->cookie[r->ncookies++], sizeof r->cookie[0],
+           "%s=%s; Path=/; HttpOnly; SameSite=Strict%s", name, value, age);
+}
+
+typedef struct arg_check {
+  const char *const *allowed;
+  const char *bad;
+} arg_check;
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value) {
+  (void)kind;
+  (void)value;
+  arg_check *c = cls;
+  for (const char *const *a = c->allowed; *a; a++)
+    if (strcmp(*a, key) == 0)
+      return MHD_YES;
+  c->bad = key;
+  return MHD_NO;
+}
+
+int web_only_params(web_req *r, const char *const *allowed) {
+  arg_check c = {allowed, NULL};
+  MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &c);
+  if (!c.bad)
+    return 0;
+  hbuf known = {0};
+  for (const char *const *a = allowed; *a; a++)
+    hb_printf(&known, "%s%s", a == allowed ? "" : ", ", *a);
+  web_fail(r, 400, "unknown parameter '%.100s' (known: %s)", c.bad,
+           known.data ? known.data : "none");
+  hb_free(&known);
+  return -1;
+}
+
+int web_int_param(web_req *r, const char *key, int64_t def, int64_t min, int64_t max,
+                  int64_t *out) {
+  const char *v = web_query(r, key);
+  *out = def;
+  if (!v)
+    return 0;
+  int64_t n = 0;
+  size_t len = strlen(v);
+  int ok = len > 0 && len <= 18 && strspn(v, "0123456789") == len;
+  if (ok) {
+    n = strtoll(v, NULL, 10);
+    ok = n >= min && n <= max;
+  }
+  if (!ok) {
+    web_fail(r, 400, "%s must be a whole number from %lld to %lld, not '%.40s'", key,
+             (long long)min, (long long)max, v);
+    return -1;
+  }
+  *out = n;
+  return 0;
+}
+
+/* A Host header made only of the characters of a host and port; anything
+ * else (or none) falls back to the listen address. */
+void web_origin(const web_req *r, hbuf *b) {
+  const char *host = web_header(r, "Host");
+  if (!host || !host[0] || strlen(host) > 255 ||
+      strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") !=
+          strlen(host))
+    host = r->srv->cfg->web_listen;
+  hb_printf(b, "http://%s", host);
+}
+
+typedef struct self_url {
+  hbuf *b;
+  const char *key, *value;
+  int n;
+} self_url;
+
+static void add_pair(self_url *s, const char *key, const char *value) {
+  hb_put(s->b, s->n++ ? "&" : "?");
+  hb_url(s->b, key);
+  if (value) {
+    hb_put(s->b, "=");
+    hb_url(s->b, value);
+  }
+}
+
+static enum MHD_Result copy_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value) {
+  (void)kind;
+  self_url *s = cls;
+  if (strcmp(key, s->key) != 0)
+    add_pair(s, key, value);
+  return MHD_YES;
+}
+
+void web_self_url(const web_req *r, hbuf *b, const char *key, const char *value) {
+  /* The path as received, each segment encoded again. */
+  for (const char *p = r->path; *p;) {
+    size_t n = strcspn(p, "/");
+    if (n) {
+      char seg[WEB_URL_MAX];
+      snprintf(seg, sizeof seg, "%.*s", (int)n, p);
+      hb_url(b, seg);
+    }
+    p += n;
+    if (*p == '/') {
+      hb_put(b, "/");
+      p++;
+    }
+  }
+  self_url s = {b, key, value, 0};
+  MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, copy_arg, &s);
+  if (value)
+    add_pair(&s, key, value);
+}
+
+/* ---- the request life cycle ---- */
+
+static void add_security_headers(struct MHD_Response *resp, int asset) {
+  MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+  MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+  MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
+  MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
+  MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
+  MHD_add_response_header(resp, "Permissions-Policy", "camera=(), microphone=(), geolocation=()");
+  /* Scripts and styles come only from /static: no inline code can run. */
+  MHD_add_response_header(resp, "Content-Security-Policy",
+                          "default-src 'none'; script-src 'self'; style-src 'self'; "
+                          "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
+                          "frame-ancestors 'none'; base-uri 'none'");
+  MHD_add_response_header(resp, "Cache-Control", asset ? "no-cache" : "no-store");
+}
+
+static enum MHD_Result send_response(web_req *r) {
+  struct MHD_Response *resp;
+  if (r->out.oom) {
+    r->out.oom = 0;
+    r->out.len = 0;
+    r->status = 500;
+    r->type = "text/plain; charset=utf-8";
+    r->static_body = NULL;
+  }
+  if (r->static_body) {
+    resp = MHD_create_response_from_buffer(r->static_len, (void *)r->static_body,
+                                           MHD_RESPMEM_PERSISTENT);
+  } else if (r->out.data && r->out.len) {
+    resp = MHD_create_response_from_buffer(r->out.len, r->out.data, MHD_RESPMEM_MUST_FREE);
+    r->out = (hbuf){0};
+  } else {
+    resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+  }
+  if (!resp)
+    return MHD_NO;
+  add_security_headers(resp, r->static_body != NULL);
+  if (r->type)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->type);
+  if (r->etag)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
+  if (r->location[0])
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
+  if (r->allow)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+  /* Bearer only: a Basic challenge would make browsers prompt and then
+   * send the password on their own, which CSRF could ride on. */
+  if (r->challenge)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"sendit\"");
+  for (int i = 0; i < r->ncookies; i++)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->cookie[i]);
+  if (r->status == 413 || r->status == 414)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+  enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
+  MHD_destroy_response(resp);
+  return ret;
+}
+
+static void finish_request(web_req *r) {
+  release_db(r->srv, r->db);
+  r->db = NULL;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
+  (void)version;
+  si_http_server *srv = cls;
+  web_req *r = *con_cls;
+  if (!r) {
+    r = calloc(1, sizeof *r);
+    if (!r)
+      return MHD_NO;
+    r->srv = srv;
+    r->conn = conn;
+    r->path = url;
+    r->method = strcmp(method, "HEAD") == 0 ? "GET" : method;
+    r->api = strncmp(url, "/api", 4) == 0 || strncmp(url, "/metrics", 8) == 0;
+    r->status = 200;
+    *con_cls = r;
+    const char *length = web_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (length && strtoull(length, NULL, 10) > WEB_BODY_MAX) {
+      /* Answered before the body is read; the connection then closes. */
+      web_fail(r, 413, "the request body is larger than %d bytes", WEB_BODY_MAX);
+      return send_response(r);
+    }
+    return MHD_YES;
+  }
+  if (*upload_data_size) {
+    if (r->body.len + *upload_data_size > WEB_BODY_MAX)
+      r->body_too_large = 1;
+    else
+      hb_putn(&r->body, upload_data, *upload_data_size);
+    *upload_data_size = 0;
+    return MHD_YES;
+  }
+  if (r->body_too_large)
+    web_fail(r, 413, "the request body is larger than %d bytes", WEB_BODY_MAX);
+  else if (strlen(url) > WEB_URL_MAX)
+    web_fail(r, 414, "the URL is longer than %d bytes", WEB_URL_MAX);
+  else
+    web_route(r);
+  finish_request(r);
+  if (r->status >= 500)
+    si_log(SI_LOG_WARN, "web: %s %s: %u", method, url, r->status);
+  else
+    si_log(SI_LOG_DEBUG, "web: %s %s: %u", method, url, r->status);
+  return send_response(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  (void)conn;
+  (void)toe;
+  web_req *r = *con_cls;
+  if (!r)
+    return;
+  release_db(cls, r->db);
+  hb_free(&r->body);
+  hb_free(&r->out);
+  free(r->form);
+  free(r);
+  *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+  (void)cls;
+  char msg[512];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  size_t n = strlen(msg);
+  while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+    msg[--n] = '\0';
+  si_log(SI_LOG_WARN, "web: %s", msg);
+}
+
+/* ---- start and stop ---- */
+
+/* host:port or [v6]:port (checked by the configuration) to an address. */
+static si_status resolve(const char *listen, struct addrinfo **out, si_error *err) {
+  char host[256];
+  const char *colon = strrchr(listen, ':');
+  size_t n = (size_t)(colon - listen);
+  if (listen[0] == '[')
+    snprintf(host, sizeof host, "%.*s", (int)(n - 2), listen + 1);
+  else
+    snprintf(host, sizeof host, "%.*s", (int)n, listen);
+  struct addrinfo hints = {
+      .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+  int rc = getaddrinfo(host, colon + 1, &hints, out);
+  if (rc != 0)
+    return si_error_set(err, SI_ERR_CONFIG, NULL, SI_NO_OFFSET, SI_NO_TAG, "[web] listen = %s: %s",
+                        listen, gai_strerror(rc));
+  return SI_OK;
+}
+
+static void free_server(si_http_server *srv) {
+  if (srv->ticker_started) {
+    pthread_mutex_lock(&srv->tick_lock);
+    srv->stopping = 1;
+    pthread_cond_signal(&srv->tick_cond);
+    pthread_mutex_unlock(&srv->tick_lock);
+    pthread_join(srv->ticker, NULL);
+  }
+  for (int i = 0; i < srv->nidle; i++)
+    si_db_close(srv->idle[i]);
+  web_auth_free(srv->auth);
+  pthread_mutex_destroy(&srv->pool_lock);
+  pthread_mutex_destroy(&srv->tick_lock);
+  pthread_cond_destroy(&srv->tick_cond);
+  free(srv);
+}
+
+si_status si_http_start(const si_config *cfg, const si_http_options *opts, si_http_server **out,
+                        si_error *err) {
+  *out = NULL;
+  si_http_server *srv = calloc(1, sizeof *srv);
+  if (!srv)
+    return si_error_set(err, SI_ERR_NOMEM, NULL, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
+  srv->cfg = cfg;
+  if (opts)
+    srv->opts = *opts;
+  int threads = srv->opts.threads > 0 ? srv->opts.threads : THREADS_DEFAULT;
+  int conns = srv->opts.max_connections > 0 ? srv->opts.max_connections : CONNECTIONS_DEFAULT;
+  pthread_mutex_init(&srv->pool_lock, NULL);
+  pthread_mutex_init(&srv->tick_lock, NULL);
+  pthread_cond_init(&srv->tick_cond, NULL);
+  srv->started_at = si_now_ms();
+  if (gethostname(srv->host, sizeof srv->host - 1) != 0)
+    snprintf(srv->host, sizeof srv->host, "localhost");
+  si_status st = web_auth_new(cfg, &srv->auth, err);
+  struct addrinfo *ai = NULL;
+  if (st == SI_OK)
+    st = resolve(cfg->web_listen, &ai, err);
+  if (st != SI_OK) {
+    free_server(srv);
+    return st;
+  }
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+  if (ai->ai_family == AF_INET6)
+    flags |= MHD_USE_IPv6;
+  srv->mhd = MHD_start_daemon(
+      flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+      MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)conns, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      (size_t)WEB_CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)WEB_CONN_TIMEOUT_S,
+      MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+      (unsigned int)128, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
+  freeaddrinfo(ai);
+  if (!srv->mhd) {
+    free_server(srv);
+    return si_error_set(err, SI_ERR_IO, NULL, SI_NO_OFFSET, SI_NO_TAG,
+                        "cannot serve the web dashboard on %s (address in use?)", cfg->web_listen);
+  }
+  if (pthread_create(&srv->ticker, NULL, ticker_main, srv) == 0)
+    srv->ticker_started = 1;
+  if (web_auth_is_open(srv->auth))
+    si_log(SI_LOG_WARN,
+           "web: [web] auth = none: the dashboard and API on %s are open to anyone who can "
+           "reach that address",
+           cfg->web_listen);
+  else if (!web_auth_ready(srv->auth))
+    si_log(SI_LOG_WARN,
+           "web: no password or API token is set in %s: every page answers 503 until "
+           "`sendit set_password` sets one",
+           cfg->web_password_file);
+  si_log(SI_LOG_INFO, "web: dashboard and API on http://%s/ (%d threads, at most %d connections)",
+         cfg->web_listen, threads, conns);
+  *out = srv;
+  return SI_OK;
+}
+
+void si_http_stop(si_http_server *srv) {
+  if (!srv)
+    return;
+  MHD_stop_daemon(srv->mhd);
+  free_server(srv);
+}
