@@ -135,8 +135,7 @@ int main(int argc, char **argv) {
     snprintf(to, sizeof to, "%s/%s", dst, names[i]);
     if (per_file) {
       int to_dfd = -1;
-      if (mkdir(to, 0755) != 0 ||
-          (to_dfd = open(to, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+      if (mkdir(to, 0755) != 0 || (to_dfd = open(to, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
         fail("mkdir", to);
       } else {
         read_folder(from, to_dfd);
