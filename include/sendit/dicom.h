@@ -78,15 +78,16 @@ typedef struct si_element {
 
 /* Warnings found while reading: not fatal, kept in si_file_info.warnings. */
 enum {
-  SI_WARN_ODD_LENGTH = 1u << 0,       /* some value had an odd length */
-  SI_WARN_NO_PREAMBLE = 1u << 1,      /* no 128-byte preamble + DICM */
-  SI_WARN_NO_META = 1u << 2,          /* no file meta group */
-  SI_WARN_NO_TS = 1u << 3,            /* meta without (0002,0010): guessed */
-  SI_WARN_BAD_VR = 1u << 4,           /* invalid explicit VR replaced */
-  SI_WARN_TRAILING_BYTES = 1u << 5,   /* bytes after the last element ignored */
-  SI_WARN_UNKNOWN_TS = 1u << 6,       /* unknown TS UID: read as explicit LE */
-  SI_WARN_OUT_OF_ORDER = 1u << 7,     /* tags not ascending somewhere */
-  SI_WARN_META_GROUP_LENGTH = 1u << 8 /* (0002,0000) missing or wrong */
+  SI_WARN_ODD_LENGTH = 1u << 0,        /* some value had an odd length */
+  SI_WARN_NO_PREAMBLE = 1u << 1,       /* no 128-byte preamble + DICM */
+  SI_WARN_NO_META = 1u << 2,           /* no file meta group */
+  SI_WARN_NO_TS = 1u << 3,             /* meta without (0002,0010): guessed */
+  SI_WARN_BAD_VR = 1u << 4,            /* invalid explicit VR replaced */
+  SI_WARN_TRAILING_BYTES = 1u << 5,    /* bytes after the last element ignored */
+  SI_WARN_UNKNOWN_TS = 1u << 6,        /* unknown TS UID: read as explicit LE */
+  SI_WARN_OUT_OF_ORDER = 1u << 7,      /* tags not ascending somewhere */
+  SI_WARN_META_GROUP_LENGTH = 1u << 8, /* (0002,0000) missing or wrong */
+  SI_WARN_LENGTH_MISMATCH = 1u << 9    /* a sequence shorter than its items: items trusted */
 };
 
 typedef struct si_file_info {

@@ -214,7 +214,7 @@ static si_status binary_number(const si_element *el, size_t index, int64_t *as_i
   if (unit < 2 || el->vr == SI_VR_OB || el->vr == SI_VR_UN)
     return si_error_set(err, SI_ERR_VALUE, NULL, el->offset, el->tag, "VR %s is not a number",
                         si_vr_name(el->vr));
-  if ((index + 1) * unit > el->value_len)
+  if (index >= el->value_len / unit) /* no multiplication: huge indexes must not wrap */
     return si_error_set(err, SI_ERR_NOT_FOUND, NULL, el->offset, el->tag,
                         "value %zu requested, element has %zu", index, el->value_len / unit);
   const uint8_t *p = el->value + index * unit;

@@ -27,7 +27,19 @@ typedef struct parser {
   uint32_t stop_tag; /* 0: never stop early */
   uint32_t max_depth;
   uint64_t max_value;
+  int ended_in_container; /* the stream ended cleanly inside a defined-length item */
 } parser;
+
+/* The stream ends exactly between two elements inside a container whose
+ * declared length says more follows: DCMTK and pydicom keep what was read,
+ * and so do we, with a warning; a cut inside an element stays an error. */
+static int ends_at_boundary(parser *p) {
+  if (si_stream_avail(p->s) != 0 || !si_stream_at_end(p->s, NULL))
+    return 0;
+  p->ended_in_container = 1;
+  p->file->info.warnings |= SI_WARN_LENGTH_MISMATCH;
+  return 1;
+}
 
 static si_status parse_dataset(parser *p, si_dataset *ds, encoding enc, uint64_t end,
                                uint32_t depth, int *ended_by_delimiter);
@@ -108,6 +120,11 @@ static si_status read_value(parser *p, uint32_t tag, uint32_t len, uint8_t **out
   if (len == 0)
     return SI_OK;
   uint64_t at = p->s->offset;
+  int64_t left = si_stream_remaining(p->s);
+  if (left >= 0 && (uint64_t)left < len)
+    return si_error_set(p->err, SI_ERR_TRUNCATED, p->name, at, tag,
+                        "value length %u exceeds the %lld bytes left in the stream", len,
+                        (long long)left);
   if (len > p->max_value)
     return si_error_set(p->err, SI_ERR_LIMIT, p->name, at, tag,
                         "value of %u bytes exceeds the limit of %llu", len,
@@ -119,12 +136,7 @@ static si_status read_value(parser *p, uint32_t tag, uint32_t len, uint8_t **out
     si_stream_consume(p->s, len);
     return SI_OK;
   }
-  int64_t left = si_stream_remaining(p->s);
   if (left >= 0) {
-    if ((uint64_t)left < len)
-      return si_error_set(p->err, SI_ERR_TRUNCATED, p->name, at, tag,
-                          "value length %u exceeds the %lld bytes left in the stream", len,
-                          (long long)left);
     uint8_t *v = si_arena_alloc(&p->file->arena, (size_t)len, 0);
     if (!v)
       return nomem(p, tag);
@@ -233,6 +245,8 @@ static si_status parse_sequence(parser *p, si_element *el, si_dataset *ds, encod
   uint64_t end = el->length == SI_UNDEFINED_LENGTH ? NO_END : p->s->offset + el->length;
   size_t cap = 0;
   while (!past_end(p, end)) {
+    if (end != NO_END && ends_at_boundary(p))
+      return SI_OK;
     item_header h;
     si_status st = read_item_header(p, enc, el->tag, &h);
     if (st != SI_OK)
@@ -261,18 +275,21 @@ static si_status parse_sequence(parser *p, si_element *el, si_dataset *ds, encod
     }
     el->items[el->item_count++] = item;
     uint64_t item_end = h.length == SI_UNDEFINED_LENGTH ? NO_END : p->s->offset + h.length;
-    if (item_end != NO_END && end != NO_END && item_end > end)
-      return si_error_set(p->err, SI_ERR_FORMAT, p->name, h.offset, el->tag,
-                          "item of %u bytes overruns its sequence", h.length);
+    if (item_end != NO_END && end != NO_END && item_end > end) {
+      /* The sequence's own length is wrong (some DICOMDIR writers); the
+       * item lengths are trusted, as DCMTK and pydicom do. */
+      p->file->info.warnings |= SI_WARN_LENGTH_MISMATCH;
+      end = item_end;
+    }
     int delimited = 0;
     st = parse_dataset(p, item, enc, item_end, depth + 1, &delimited);
     if (st != SI_OK)
-      return st;
-    if (item_end == NO_END && !delimited)
+      return with_tag(p, st, el->tag);
+    if (item_end == NO_END && !delimited && !p->ended_in_container)
       return fail(p, SI_ERR_TRUNCATED, p->s->offset, el->tag,
                   "item of undefined length has no item delimiter");
   }
-  if (end != NO_END && p->s->offset != end)
+  if (end != NO_END && p->s->offset != end && !p->ended_in_container)
     return si_error_set(p->err, SI_ERR_FORMAT, p->name, p->s->offset, el->tag,
                         "sequence content overruns its length of %u bytes", el->length);
   return SI_OK;
@@ -393,6 +410,8 @@ static si_status parse_dataset(parser *p, si_dataset *ds, encoding enc, uint64_t
         return fail(p, SI_ERR_FORMAT, p->s->offset, SI_NO_TAG, "element overruns its item");
       return SI_OK;
     }
+    if (end != NO_END && depth > 0 && ends_at_boundary(p))
+      return SI_OK;
     if (end == NO_END && depth == 0 && si_stream_avail(p->s) == 0 && si_stream_at_end(p->s, p->err))
       return p->err && p->err->code != SI_OK ? p->err->code : SI_OK;
     uint64_t at = p->s->offset;
@@ -461,6 +480,10 @@ static int guess_encoding(const uint8_t *b, size_t avail, int64_t remaining, enc
   if (!le_ok && !be_ok)
     return 0;
   enc->big_endian = !le_ok;
+  /* A group length element is a 4-byte UL; zeros (or other filler) are not. */
+  if (rd16(b + 2, enc->big_endian) == 0x0000 && rd32(b + 4, enc->big_endian) != 4 &&
+      !(is_vr_chars(b + 4) && rd16(b + 6, enc->big_endian) == 4))
+    return 0;
   if (is_vr_chars(b + 4)) {
     enc->explicit_vr = 1;
     return 1;
@@ -474,8 +497,15 @@ static si_status parse_meta(parser *p, si_dataset *meta) {
   encoding enc = {1, 0};
   uint32_t previous = 0;
   for (;;) {
-    if (si_stream_need(p->s, 8, NULL) != SI_OK)
-      return SI_OK; /* stream ends inside or right after the meta */
+    if (si_stream_need(p->s, 8, NULL) != SI_OK) {
+      if (si_stream_avail(p->s) == 0)
+        return SI_OK; /* the stream ends right after the meta: no data set */
+      const uint8_t *partial = si_stream_peek(p->s);
+      uint32_t tag =
+          si_stream_avail(p->s) >= 4 ? SI_TAG(rd16(partial, 0), rd16(partial + 2, 0)) : SI_NO_TAG;
+      return fail(p, SI_ERR_TRUNCATED, p->s->offset, tag,
+                  "stream ends inside a file meta element header");
+    }
     const uint8_t *b = si_stream_peek(p->s);
     if (rd16(b, 0) != 0x0002)
       return SI_OK;
@@ -551,7 +581,11 @@ static si_status choose_encoding(parser *p, encoding *enc) {
                : enc->explicit_vr ? SI_TS_EXPLICIT_LE
                                   : SI_TS_IMPLICIT_LE);
   } else if (info->has_meta) {
-    *enc = (encoding){1, 0};
+    /* Meta without a usable transfer syntax and odd first elements: the
+     * bytes still tell explicit from implicit. */
+    *enc = (encoding){have ? is_vr_chars(first + 4) : 1, 0};
+    snprintf(info->transfer_syntax, sizeof info->transfer_syntax, "%s",
+             enc->explicit_vr ? SI_TS_EXPLICIT_LE : SI_TS_IMPLICIT_LE);
   } else {
     return fail(p, SI_ERR_NOT_DICOM, p->s->offset, SI_NO_TAG,
                 have ? "not a DICOM file: no preamble, no file meta and no plausible data set"
