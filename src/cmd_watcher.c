@@ -15,6 +15,7 @@
 #include "app.h"
 #include "cli.h"
 #include "sendit/fs.h"
+#include "sendit/http.h"
 #include "sendit/log.h"
 #include "sendit/store.h"
 #include "sendit/watch.h"
@@ -64,6 +65,9 @@ static void enqueue_folder(void *user, const char *name, const char *path) {
   free(abs);
 }
 
+/* web dashboard (issue #4): a retry from the web wakes idle workers. */
+static void wake_workers(void *pool) { si_worker_pool_wake(pool); }
+
 /* The pidfile stays open with an exclusive lock for the daemon's life: the
  * lock, not the pid, says whether it runs (a killed daemon may linger as a
  * zombie where nothing reaps it, and pids get reused). */
@@ -96,6 +100,7 @@ static int run_daemon(app *a, int ready_fd) {
   char buf[1024];
   si_worker_pool *pool = NULL;
   si_watcher *watcher = NULL;
+  si_http_server *web = NULL; /* web dashboard (issue #4) */
   enqueue_ctx ectx = {NULL, NULL};
   int rc = CLI_EXIT_FAILURE;
   /* Opened here, after any fork: an SQLite connection must not cross one. */
@@ -117,6 +122,11 @@ static int run_daemon(app *a, int ready_fd) {
     si_log(SI_LOG_ERROR, "cannot write pidfile %s: %s", cfg->pidfile, strerror(errno));
     goto done;
   }
+  /* web dashboard (issue #4): served from this process once the pool runs;
+   * a dashboard that cannot bind must not stop the imports. */
+  si_http_options web_opts = {.wake = wake_workers, .wake_user = pool};
+  if (si_http_start(cfg, &web_opts, &web, &err) != SI_OK)
+    si_log(SI_LOG_ERROR, "web dashboard not started: %s", si_error_format(&err, buf, sizeof buf));
   running_watcher = watcher;
   struct sigaction sa = {0};
   sa.sa_handler = on_stop_signal;
@@ -142,6 +152,7 @@ static int run_daemon(app *a, int ready_fd) {
   si_log(SI_LOG_INFO, "stopping: letting running imports reach a safe point");
 done:
   running_watcher = NULL;
+  si_http_stop(web); /* web dashboard (issue #4): before the pool it may wake */
   si_watcher_close(watcher);
   si_worker_pool_stop(pool);
   if (pidfile_fd >= 0) {

@@ -6,6 +6,7 @@
 
 #include "app.h"
 #include "cli.h"
+#include "cmd_password.h"
 #include "ops.h"
 
 #ifndef SENDIT_VERSION
@@ -35,6 +36,8 @@ static const cli_command commands[] = {
     {"summary_metrics", cmd_summary_metrics, "totals and timing over all batches",
      cmd_summary_metrics_usage},
     {"quarantine", cmd_quarantine, "list quarantined files, or requeue them", cmd_quarantine_usage},
+    {"set_password", cmd_set_password, "set the web password (or make a new API token)",
+     cmd_set_password_usage},
     {"dump", cmd_dump, "print the elements of DICOM files, as text or DICOM JSON", cmd_dump_usage},
     {"help", cmd_help, "list the commands, or show one command's usage",
      "Usage: sendit help [COMMAND]\n"},

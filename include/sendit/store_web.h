@@ -30,11 +30,22 @@ typedef struct si_web_image_filter {
 /* An image row with the uid of its batch. */
 typedef int (*si_web_image_fn)(void *user, const si_image *img, const char *batch_uid);
 
-/* Images matching f, ordered by id (oldest first, so pages stay stable while
- * new images arrive): the total in *count, and `limit` rows after `offset`
- * to fn. count may be NULL to skip counting, fn NULL to only count. */
+/* Images matching f, by batch (oldest first) and then in the order they
+ * were stored, so pages stay put while new batches arrive: the total in
+ * *count, and `limit` rows after `offset` to fn. count may be NULL to skip
+ * counting, fn NULL to only count. */
 si_status si_web_images(si_db *db, const si_web_image_filter *f, int64_t limit, int64_t offset,
                         int64_t *count, si_web_image_fn fn, void *user, si_error *err);
+/* For a page index over the unfiltered listing (lib/http/page_index.c):
+ * the number of images and the largest id, cheaply; every `stride`-th key
+ * (batch_id, id) in listing order (fn gets the row number and key); and a
+ * page that starts at a known key. */
+si_status si_web_image_stats(si_db *db, int64_t *count, int64_t *max_id, si_error *err);
+typedef int (*si_web_key_fn)(void *user, int64_t row, int64_t batch_id, int64_t id);
+si_status si_web_image_keys(si_db *db, int64_t stride, si_web_key_fn fn, void *user, si_error *err);
+si_status si_web_images_from(si_db *db, int64_t batch_id, int64_t id, int64_t limit, int64_t offset,
+                             si_web_image_fn fn, void *user, si_error *err);
+
 /* batch_uid (may be NULL) receives the batch's uid. */
 si_status si_web_image_by_id(si_db *db, int64_t id, si_image *out, char batch_uid[SI_NAME_MAX],
                              int *found, si_error *err);
@@ -77,11 +88,15 @@ typedef int (*si_web_job_fn)(void *user, const si_web_job *job);
 si_status si_web_batch_jobs(si_db *db, const char *uid, si_web_job_fn fn, void *user,
                             si_error *err);
 
-/* The daemon's heartbeat: one row of the worker table, written every few
- * seconds by the running daemon and read by the dashboard. */
+/* The daemon's heartbeat: its row of the worker table, under the id
+ * "host:pid" that `sendit worker` processes register with too (so `sendit
+ * status` lists the daemon's pool among the live workers), written every
+ * few seconds by the running daemon and read by the dashboard. */
 si_status si_web_heartbeat_beat(si_db *db, const char *id, const char *host, long pid,
                                 int64_t started_at, si_error *err);
 si_status si_web_heartbeat_get(si_db *db, const char *id, int64_t *beat_at, long *pid, int *found,
                                si_error *err);
+/* Removes the row when the daemon stops. */
+si_status si_web_heartbeat_end(si_db *db, const char *id, si_error *err);
 
 #endif

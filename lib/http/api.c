@@ -9,6 +9,7 @@
 
 #include "batch_view.h"
 #include "internal.h"
+#include "page_index.h"
 #include "sendit/dicom.h"
 #include "sendit/json.h"
 #include "sendit/store_web.h"
@@ -94,14 +95,20 @@ void api_images(web_req *r) {
   si_error err;
   if (!db)
     return;
-  if (si_web_images(db, &f, 0, 0, &p.count, NULL, NULL, &err) != SI_OK) {
+  int filtered = f.status || f.batch_uid || f.patient_id || f.study_uid || f.modality;
+  int64_t max_id = 0, count = 0, offset = (p.page - 1) * p.size;
+  /* The count first: a page past the last is answered before any row is read. */
+  if ((filtered ? si_web_images(db, &f, 0, 0, &p.count, NULL, NULL, &err)
+                : si_web_image_stats(db, &p.count, &max_id, &err)) != SI_OK) {
     web_fail_db(r, &err);
     return;
   }
   if (!page_exists(r, &p))
     return;
   image_rows rows = {r, json_array()};
-  if (si_web_images(db, &f, p.size, (p.page - 1) * p.size, NULL, image_row, &rows, &err) != SI_OK) {
+  if ((filtered ? si_web_images(db, &f, p.size, offset, NULL, image_row, &rows, &err)
+                : web_page_index_images(web_pages_of(r), db, p.size, offset, &count, image_row,
+                                        &rows, &err)) != SI_OK) {
     json_decref(rows.array);
     web_fail_db(r, &err);
     return;

@@ -116,6 +116,9 @@ typedef struct web_req {
   int via; /* WEB_VIA_* */
   char session[WEB_ID_SIZE];
   char csrf[WEB_ID_SIZE]; /* the session's CSRF token, "" without a session */
+  int started;            /* the request line and headers have been seen */
+  int raw_too_long;       /* the URI as sent, query included, is too long */
+  int raw_has_nul;        /* it holds %00 */
   hbuf body;              /* request body as received */
   int body_too_large;
   char *form;       /* decoded copy of body for web_form, "k\0v\0k\0v\0\0" */
@@ -136,6 +139,10 @@ typedef struct web_req {
 /* The server's configuration and credentials. */
 const si_config *web_cfg(const web_req *r);
 web_auth *web_auth_of(const web_req *r);
+struct web_page_index *web_pages_of(const web_req *r);
+/* This host's name as the worker registry spells it ("localhost" when
+ * unknown). */
+void web_host_name(char *out, size_t size);
 /* Tells the worker pool that a job was queued. */
 void web_wake(const web_req *r);
 /* A database connection for this request, or NULL after answering 503. */

@@ -18,7 +18,8 @@ void page_begin(web_req *r, const char *title, int live) {
   hb_put(b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>");
   hb_html(b, title);
-  hb_put(b, " · sendit</title><link rel=\"stylesheet\" href=\"/static/app.css\">"
+  hb_put(b, " · sendit</title><link rel=\"icon\" href=\"data:,\">"
+            "<link rel=\"stylesheet\" href=\"/static/app.css\">"
             "<script src=\"/static/app.js\" defer></script></head>\n");
   hb_printf(b,
             "<body%s>\n<header class=\"top\"><a class=\"brand\" href=\"/\">sendit</a><nav>"
@@ -256,6 +257,10 @@ void page_dashboard(web_req *r) {
   if (si_web_batches(r->db, &f, DASHBOARD_PAGE_SIZE, (page - 1) * DASHBOARD_PAGE_SIZE, &count,
                      batch_tr, &t, &err) != SI_OK) {
     web_fail_db(r, &err);
+    return;
+  }
+  if (page > 1 && (page - 1) * DASHBOARD_PAGE_SIZE >= count) {
+    web_fail(r, 404, "no page %lld of batches", (long long)page);
     return;
   }
   hb_put(&r->out, "</tbody></table>\n");

@@ -146,6 +146,10 @@ static int images(web_req *r, const si_batch *batch, int64_t page) {
     web_fail_db(r, &err);
     return -1;
   }
+  if (page > 1 && (page - 1) * BATCH_IMAGES_PAGE >= count) {
+    web_fail(r, 404, "no page %lld of images", (long long)page);
+    return -1;
+  }
   hb_put(b, "</tbody></table>");
   page_pager(r, page, BATCH_IMAGES_PAGE, count, "Images");
   hb_put(b, "</section>\n");

@@ -134,6 +134,10 @@ static int authenticate(web_req *r) {
   if (cookie && web_session_get(a, cookie, r->csrf))
     snprintf(r->session, sizeof r->session, "%s", cookie);
   if (web_auth_is_open(a)) {
+    /* Nobody logs in, yet pages still need a session to carry the CSRF
+     * token of their forms. */
+    if (!r->session[0] && !r->api && web_session_new(a, r->session, r->csrf))
+      web_set_cookie(r, "sendit_session", r->session, WEB_SESSION_MAX_S);
     r->via = r->session[0] ? WEB_VIA_SESSION : WEB_VIA_OPEN;
     return 1;
   }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "page_index.h"
 #include "sendit/log.h"
 #include "sendit/store_web.h"
 
@@ -24,6 +25,7 @@ struct si_http_server {
   si_http_options opts;
   struct MHD_Daemon *mhd;
   web_auth *auth;
+  web_page_index *pages;
   pthread_mutex_t pool_lock;
   si_db *idle[DB_POOL_MAX];
   int nidle;
@@ -33,11 +35,13 @@ struct si_http_server {
   pthread_cond_t tick_cond;
   int stopping;
   int64_t started_at;
-  char host[256];
+  char host[128];
+  char beat_id[160]; /* "host:pid", as `sendit worker` registers */
 };
 
 const si_config *web_cfg(const web_req *r) { return r->srv->cfg; }
 web_auth *web_auth_of(const web_req *r) { return r->srv->auth; }
+web_page_index *web_pages_of(const web_req *r) { return r->srv->pages; }
 
 void web_wake(const web_req *r) {
   if (r->srv->opts.wake)
@@ -79,6 +83,12 @@ static void release_db(si_http_server *srv, si_db *db) {
 
 /* ---- heartbeat ---- */
 
+void web_host_name(char *out, size_t size) {
+  out[size - 1] = '\0';
+  if (gethostname(out, size - 1) != 0 || !out[0])
+    snprintf(out, size, "localhost");
+}
+
 /* Proof of life for the dashboard: the daemon process answers, and its
  * threads are scheduled. Only the first failure in a row is logged. */
 static void *ticker_main(void *arg) {
@@ -91,7 +101,8 @@ static void *ticker_main(void *arg) {
     si_error err;
     si_status st = db ? SI_OK : si_db_open(srv->cfg->database, &db, &err);
     if (st == SI_OK)
-      st = si_web_heartbeat_beat(db, "daemon", srv->host, (long)getpid(), srv->started_at, &err);
+      st =
+          si_web_heartbeat_beat(db, srv->beat_id, srv->host, (long)getpid(), srv->started_at, &err);
     if (st != SI_OK && !failing) {
       char buf[1024];
       si_log(SI_LOG_WARN, "web: heartbeat: %s", si_error_format(&err, buf, sizeof buf));
@@ -105,6 +116,9 @@ static void *ticker_main(void *arg) {
       ;
   }
   pthread_mutex_unlock(&srv->tick_lock);
+  si_error err;
+  if (db)
+    si_web_heartbeat_end(db, srv->beat_id, &err); /* a stopped daemon is no live worker */
   si_db_close(db);
   return NULL;
 }
@@ -391,23 +405,36 @@ static void finish_request(web_req *r) {
   r->db = NULL;
 }
 
+/* Sees the URI as sent, before libmicrohttpd decodes it: the only place
+ * where a %00 (which decoding would turn into an early end of the string)
+ * or the full length with the query can be seen. Its result becomes the
+ * request's context. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+  (void)conn;
+  web_req *r = calloc(1, sizeof *r);
+  if (!r)
+    return NULL;
+  r->srv = cls;
+  r->raw_too_long = strlen(uri) > WEB_URL_MAX;
+  r->raw_has_nul = strstr(uri, "%00") != NULL;
+  return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
   (void)version;
-  si_http_server *srv = cls;
+  (void)cls;
   web_req *r = *con_cls;
-  if (!r) {
-    r = calloc(1, sizeof *r);
-    if (!r)
-      return MHD_NO;
-    r->srv = srv;
+  if (!r)
+    return MHD_NO;
+  if (!r->started) {
+    r->started = 1;
     r->conn = conn;
     r->path = url;
     r->method = strcmp(method, "HEAD") == 0 ? "GET" : method;
     r->api = strncmp(url, "/api", 4) == 0 || strncmp(url, "/metrics", 8) == 0;
     r->status = 200;
-    *con_cls = r;
     const char *length = web_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (length && strtoull(length, NULL, 10) > WEB_BODY_MAX) {
       /* Answered before the body is read; the connection then closes. */
@@ -426,12 +453,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   }
   if (r->body_too_large)
     web_fail(r, 413, "the request body is larger than %d bytes", WEB_BODY_MAX);
-  else if (strlen(url) > WEB_URL_MAX)
+  else if (r->raw_too_long || strlen(url) > WEB_URL_MAX)
     web_fail(r, 414, "the URL is longer than %d bytes", WEB_URL_MAX);
+  else if (r->raw_has_nul)
+    web_fail(r, 400, "a NUL byte in the URL");
   else
     web_route(r);
   finish_request(r);
-  if (r->status >= 500)
+  if (r->status == 500)
     si_log(SI_LOG_WARN, "web: %s %s: %u", method, url, r->status);
   else
     si_log(SI_LOG_DEBUG, "web: %s %s: %u", method, url, r->status);
@@ -494,6 +523,7 @@ static void free_server(si_http_server *srv) {
   for (int i = 0; i < srv->nidle; i++)
     si_db_close(srv->idle[i]);
   web_auth_free(srv->auth);
+  web_page_index_free(srv->pages);
   pthread_mutex_destroy(&srv->pool_lock);
   pthread_mutex_destroy(&srv->tick_lock);
   pthread_cond_destroy(&srv->tick_cond);
@@ -515,9 +545,11 @@ si_status si_http_start(const si_config *cfg, const si_http_options *opts, si_ht
   pthread_mutex_init(&srv->tick_lock, NULL);
   pthread_cond_init(&srv->tick_cond, NULL);
   srv->started_at = si_now_ms();
-  if (gethostname(srv->host, sizeof srv->host - 1) != 0)
-    snprintf(srv->host, sizeof srv->host, "localhost");
+  web_host_name(srv->host, sizeof srv->host);
+  snprintf(srv->beat_id, sizeof srv->beat_id, "%s:%ld", srv->host, (long)getpid());
   si_status st = web_auth_new(cfg, &srv->auth, err);
+  if (st == SI_OK && !(srv->pages = web_page_index_new()))
+    st = si_error_set(err, SI_ERR_NOMEM, NULL, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
   struct addrinfo *ai = NULL;
   if (st == SI_OK)
     st = resolve(cfg->web_listen, &ai, err);
@@ -534,7 +566,8 @@ si_status si_http_start(const si_config *cfg, const si_http_options *opts, si_ht
       MHD_OPTION_CONNECTION_LIMIT, (unsigned int)conns, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
       (size_t)WEB_CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)WEB_CONN_TIMEOUT_S,
       MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-      (unsigned int)128, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
+      (unsigned int)128, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED,
+      on_completed, srv, MHD_OPTION_END);
   freeaddrinfo(ai);
   if (!srv->mhd) {
     free_server(srv);

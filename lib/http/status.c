@@ -75,7 +75,10 @@ int web_gather(web_req *r, web_facts *f) {
   f->pid = pidfile_owner(web_cfg(r)->pidfile);
   long beat_pid = 0;
   int found = 0;
-  si_status st = si_web_heartbeat_get(db, "daemon", &f->beat_at, &beat_pid, &found, &err);
+  char host[128], id[160];
+  web_host_name(host, sizeof host);
+  snprintf(id, sizeof id, "%s:%ld", host, f->pid);
+  si_status st = si_web_heartbeat_get(db, id, &f->beat_at, &beat_pid, &found, &err);
   if (st == SI_OK)
     st = si_store_queue_depth(db, &f->queued, &f->running, &err);
   if (st == SI_OK)

@@ -334,10 +334,12 @@ static si_status open_batch(run *r, si_error *err) {
   struct stat sb;
   char first[SI_PATH_MAX];
   snprintf(first, sizeof first, "%s/%s", r->ctx->cfg->storage_dir, r->uid);
-  if (!b.reopened && lstat(first, &sb) != 0)
-    snprintf(r->base, sizeof r->base, "%s", first);
-  else
-    snprintf(r->base, sizeof r->base, "%s/%s", first, name);
+  int n = !b.reopened && lstat(first, &sb) != 0
+              ? snprintf(r->base, sizeof r->base, "%s", first)
+              : snprintf(r->base, sizeof r->base, "%s/%s", first, name);
+  if (n < 0 || (size_t)n >= sizeof r->base)
+    return si_error_set(err, SI_ERR_ARG, r->folder, SI_NO_OFFSET, SI_NO_TAG,
+                        "storage path too long");
   r->folder_rename = lstat(r->base, &sb) != 0;
   if (reopened)
     batch_log(r, "info", NULL, "batch reopened: %" PRId64 " more files arrived",
