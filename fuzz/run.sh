@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with ASan+UBSan and fuzzes the Part 10 reader.
+#
+#   fuzz/run.sh [SECONDS]        fuzz for SECONDS (default 60)
+#
+# First every file in tests/data/regress/ (inputs that once crashed) is run
+# once, then fuzz_read runs over a scratch copy of fuzz/seeds so the committed
+# corpus never changes behind git's back. Exits non-zero on any crash, leak,
+# timeout, out-of-memory or sanitizer report; the offending input is left in
+# the scratch directory printed at the end: minimise it (fuzz_read
+# -minimize_crash=1 -runs=10000 FILE), add it to tests/data/regress/ with a
+# name saying what it breaks, and fix the parser.
+#
+# Environment: FUZZ_JOBS (parallel fuzzing processes, default 1),
+# FUZZ_CORPUS (a directory to keep the grown corpus in between runs instead of
+# a throw-away copy), FUZZ_BUILD (build directory, default build-fuzz).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+seconds=${1:-60}
+jobs=${FUZZ_JOBS:-1}
+build=${FUZZ_BUILD:-$root/build-fuzz}
+
+case $seconds in
+'' | *[!0-9]*)
+  echo "usage: $0 [SECONDS]" >&2
+  exit 2
+  ;;
+esac
+
+cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DSENDIT_FUZZ=ON -DSENDIT_SANITIZE=ON \
+  -DSENDIT_TESTS=OFF >/dev/null
+cmake --build "$build" --target fuzz_read -j "$(nproc)" >/dev/null
+fuzzer=$build/fuzz_read
+
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/sendit-fuzz.XXXXXX")
+artifacts=$scratch/artifacts
+mkdir -p "$artifacts"
+corpus=${FUZZ_CORPUS:-$scratch/corpus}
+mkdir -p "$corpus"
+# README.md documents the seeds; it is not one.
+find "$root/fuzz/seeds" -maxdepth 1 -type f ! -name README.md -exec cp -n {} "$corpus/" \;
+
+# halt_on_error and abort make every sanitizer report a failing exit status;
+# leaks are checked by libFuzzer itself (-detect_leaks defaults to 1).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:halt_on_error=1:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+common=(-max_len=1048576 -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=5
+  "-dict=$root/fuzz/dicom.dict" "-artifact_prefix=$artifacts/")
+
+status=0
+regress=("$root"/tests/data/regress/*)
+if [ -e "${regress[0]}" ]; then
+  echo "== replaying ${#regress[@]} regression inputs"
+  if ! "$fuzzer" "${common[@]}" "${regress[@]}" >"$scratch/regress.log" 2>&1; then
+    echo "a regression input fails again; see $scratch/regress.log" >&2
+    tail -n 40 "$scratch/regress.log" >&2
+    status=1
+  fi
+fi
+
+echo "== fuzzing for ${seconds}s with $jobs job(s); scratch: $scratch"
+fuzz_args=("${common[@]}" -max_total_time="$seconds" -print_final_stats=1)
+if [ "$jobs" -gt 1 ]; then
+  fuzz_args+=(-fork="$jobs")
+fi
+if ! "$fuzzer" "${fuzz_args[@]}" "$corpus" >"$scratch/fuzz.log" 2>&1; then
+  status=1
+fi
+grep -E '^(stat::|Done|#[0-9]+.*DONE)' "$scratch/fuzz.log" || true
+
+found=$(find "$artifacts" -type f | wc -l)
+if [ "$found" -gt 0 ] || [ "$status" -ne 0 ]; then
+  echo "FAILED: $found artifact(s) in $artifacts; log: $scratch/fuzz.log" >&2
+  grep -E 'ERROR|SUMMARY|runtime error|broken invariant' "$scratch/fuzz.log" | head -n 20 >&2 || true
+  exit 1
+fi
+echo "ok: no crash, leak, timeout or sanitizer report"
+if [ -z "${FUZZ_CORPUS:-}" ]; then
+  rm -rf "$scratch"
+fi
