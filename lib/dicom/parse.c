@@ -34,7 +34,9 @@ typedef struct parser {
  * declared length says more follows: DCMTK and pydicom keep what was read,
  * and so do we, with a warning; a cut inside an element stays an error. */
 static int ends_at_boundary(parser *p) {
-  if (si_stream_avail(p->s) != 0 || !si_stream_at_end(p->s, NULL))
+  /* si_stream_at_end also says 1 when the read fails: only a real end of
+   * stream (eof) may end a container early. */
+  if (si_stream_avail(p->s) != 0 || !si_stream_at_end(p->s, NULL) || !p->s->eof)
     return 0;
   p->ended_in_container = 1;
   p->file->info.warnings |= SI_WARN_LENGTH_MISMATCH;
@@ -650,6 +652,12 @@ static si_status parse_part10(parser *p) {
 void si_read_options_init(si_read_options *opts) { memset(opts, 0, sizeof *opts); }
 
 si_status si_read_io(si_io *io, const si_read_options *opts, si_file **out, si_error *err) {
+  /* The parser reads codes back from p->err (after si_stream_at_end, which
+   * reports failures only there), so it needs one even when the caller
+   * passes none: without it a read error became SI_OK. */
+  si_error local;
+  if (!err)
+    err = &local;
   si_read_options defaults;
   if (!opts) {
     si_read_options_init(&defaults);

@@ -312,6 +312,17 @@ def fixtures():
         (0x00081140, "SQ", Raw(encode_element(0x00081150, "UI", CT_IMAGE_STORAGE, True, False))),
     ]
     out["bad_item_tag.dcm"] = part10(TS_EXPLICIT_LE, encode_dataset(bad_item, True, False))
+    # Deflated data set whose compressed stream turns invalid (a block of the
+    # reserved type 3) right after an element that ends at inflated byte 8192:
+    # the reader's first 8 KiB read succeeds and the failure comes exactly at an
+    # element boundary, where "no more bytes" and "cannot read" must differ.
+    corrupt = [(0x00080016, "UI", CT_IMAGE_STORAGE), (0x00080018, "UI", SOP_INSTANCE),
+               (0x00204000, "UT", "x" * (8192 - 34 - 18 - 12)), (0x00280010, "US", [4])]
+    body = encode_dataset(corrupt, True, False)
+    assert body.index(struct.pack("<HH", 0x0028, 0x0010)) == 8192
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    broken = deflater.compress(body) + deflater.flush(zlib.Z_FULL_FLUSH) + b"\x07" + b"\xff" * 16
+    out["deflate_corrupt_at_boundary.dcm"] = part10(TS_DEFLATED_LE, broken)
 
     # ---- not DICOM ----
     out["not_dicom_jpeg.jpg"] = (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x01\x00\x48\x00\x48"

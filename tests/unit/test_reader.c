@@ -591,6 +591,23 @@ static void test_bad_item_tag(void **state) {
   assert_int_equal(err.offset, size - 34);
 }
 
+/* A read error is not an end of stream, even where an element ends and even
+ * when the caller passes no si_error (error.h allows NULL everywhere; the
+ * status alone must still tell). */
+static void test_deflate_corrupt_at_boundary(void **state) {
+  (void)state;
+  si_error err = must_fail("deflate_corrupt_at_boundary.dcm", NULL, SI_ERR_FORMAT);
+  assert_int_equal(err.tag, SI_NO_TAG);
+  char path[4096];
+  fixture_path("deflate_corrupt_at_boundary.dcm", path, sizeof path);
+  si_file *file = (si_file *)1;
+  si_status st = si_read_file(path, NULL, &file, NULL);
+  if (st == SI_OK)
+    si_file_free(file);
+  assert_int_equal(st, SI_ERR_FORMAT);
+  assert_null(file);
+}
+
 static void test_deep_nesting(void **state) {
   (void)state;
   si_file *file = must_read("deep_nesting_64.dcm", NULL);
@@ -779,6 +796,7 @@ int main(void) {
       cmocka_unit_test(test_truncated_in_value),
       cmocka_unit_test(test_truncated_in_sequence),
       cmocka_unit_test(test_bad_item_tag),
+      cmocka_unit_test(test_deflate_corrupt_at_boundary),
       cmocka_unit_test(test_deep_nesting),
       cmocka_unit_test(test_not_dicom),
       cmocka_unit_test(test_missing_file),
