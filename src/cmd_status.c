@@ -4,6 +4,7 @@
 #include "sendit/pipeline.h"
 #include "sendit/store.h"
 #include "sendit/store_ops.h"
+#include "worker.h"
 
 const char cmd_status_usage[] =
     "Usage: sendit status [--json] [--config PATH]\n"
@@ -11,7 +12,8 @@ const char cmd_status_usage[] =
     "Shows whether the watcher is running, the queue (jobs queued and running),\n"
     "the number of batches in each status, the images stored, and the free space\n"
     "in storage. When the free space is below [storage] low_water_mb, it says that\n"
-    "intake is paused and why.\n"
+    "intake is paused and why. It lists the live workers (`sendit worker` processes\n"
+    "whose heartbeat is within three lease periods) and the jobs each holds.\n"
     "\n"
     "  --json         print one JSON object instead of text\n"
     "  --config PATH  configuration file (default ./sendit.ini when present)\n"
@@ -62,7 +64,65 @@ typedef struct status_facts {
   int64_t images, bytes;
   int64_t free_mb; /* -1 when storage cannot be looked at */
   int paused;
+  json_t *workers; /* live workers, see below; owned */
 } status_facts;
+
+/* ---- live workers (src/cmd_worker.c registers them) ---- */
+
+static int worker_json(void *user, const worker_entry *w) {
+  json_t *jobs = json_array();
+  for (int i = 0; i < w->njobs; i++)
+    json_array_append_new(jobs, json_pack("{s:I, s:o}", "id", (json_int_t)w->job_ids[i], "folder",
+                                          ops_json_text(w->job_folders[i])));
+  json_array_append_new(user,
+                        json_pack("{s:o, s:o, s:I, s:o, s:o, s:o}", "id", ops_json_text(w->id),
+                                  "host", ops_json_text(w->host), "pid", (json_int_t)w->pid,
+                                  "started_at", ops_json_time(w->started_at), "heartbeat_at",
+                                  ops_json_time(w->heartbeat_at), "jobs", jobs));
+  return 0;
+}
+
+/* Live: a heartbeat within three lease periods (a worker beats every few
+ * seconds, at most a third of a lease apart). */
+static si_status gather_workers(app *a, status_facts *f, si_error *err) {
+  f->workers = json_array();
+  if (!f->workers)
+    return si_error_set(err, SI_ERR_NOMEM, NULL, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
+  int64_t since = si_now_ms() - (int64_t)a->cfg.lease_seconds * 3 * 1000;
+  return worker_registry_list(a->db, since, worker_json, f->workers, err);
+}
+
+static void print_workers(const status_facts *f) {
+  printf("workers: %zu live\n", json_array_size(f->workers));
+  if (!json_array_size(f->workers))
+    return;
+  ops_table t;
+  static const char *const header[] = {"WORKER", "STARTED", "HEARTBEAT", "JOBS"};
+  ops_table_init(&t, "llll", header);
+  size_t i;
+  json_t *w;
+  json_array_foreach(f->workers, i, w) {
+    char jobs[512] = "-";
+    size_t n = 0, j;
+    json_t *job;
+    json_array_foreach(json_object_get(w, "jobs"), j, job) {
+      const char *folder = json_string_value(json_object_get(job, "folder"));
+      if (n + 1 >= sizeof jobs)
+        break;
+      n += (size_t)snprintf(jobs + n, sizeof jobs - n, "%s%" JSON_INTEGER_FORMAT " (%s)",
+                            n ? ", " : "", json_integer_value(json_object_get(job, "id")),
+                            folder ? folder : "");
+    }
+    const char *cells[] = {json_string_value(json_object_get(w, "id")),
+                           json_string_value(json_object_get(w, "started_at")),
+                           json_string_value(json_object_get(w, "heartbeat_at")), jobs};
+    ops_table_add(&t, cells);
+  }
+  ops_table_print(&t, stdout, 2);
+  ops_table_free(&t);
+}
+
+/* ---- the rest of status ---- */
 
 static si_status gather(app *a, status_facts *f, si_error *err) {
   memset(f, 0, sizeof *f);
@@ -72,6 +132,8 @@ static si_status gather(app *a, status_facts *f, si_error *err) {
     st = si_store_batch_counts(a->db, count_row, &f->counts, err);
   if (st == SI_OK)
     st = si_store_image_totals(a->db, &f->images, &f->bytes, err);
+  if (st == SI_OK)
+    st = gather_workers(a, f, err);
   /* Same test as the workers (lib/queue/workers.c), so status agrees with
    * what they do; storage that does not exist yet pauses nothing. */
   f->free_mb = si_free_space_mb(a->cfg.storage_dir);
@@ -123,6 +185,7 @@ static int print_text(const si_config *cfg, const status_facts *f) {
     pause_reason(cfg, f, why, sizeof why);
     printf("intake:  paused: %s\n", why);
   }
+  print_workers(f);
   return CLI_EXIT_OK;
 }
 
@@ -147,6 +210,7 @@ static int print_json(const si_config *cfg, const status_facts *f) {
       "free_mb", f->free_mb >= 0 ? json_integer(f->free_mb) : json_null(), "low_water_mb",
       (json_int_t)cfg->low_water_mb, "high_water_mb", (json_int_t)cfg->high_water_mb,
       "intake_paused", f->paused, "pause_reason", f->paused ? json_string(why) : json_null());
+  json_object_set(o, "workers", f->workers);
   return ops_print_json(o);
 }
 
@@ -168,9 +232,11 @@ static int run_status(app *a, void *opts) {
   status_opts *o = opts;
   status_facts f;
   si_error err;
-  if (gather(a, &f, &err) != SI_OK)
-    return ops_fail("status", &err);
-  return o->json ? print_json(&a->cfg, &f) : print_text(&a->cfg, &f);
+  int rc = gather(a, &f, &err) != SI_OK ? ops_fail("status", &err)
+           : o->json                    ? print_json(&a->cfg, &f)
+                                        : print_text(&a->cfg, &f);
+  json_decref(f.workers);
+  return rc;
 }
 
 int cmd_status(int argc, char **argv) {

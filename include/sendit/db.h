@@ -1,8 +1,10 @@
 /* The database layer: one small interface of function pointers that each
- * backend implements (lib/db/sqlite.c, later lib/db/postgres.c), and helpers
- * over it. SQL text is shared by all backends: parameters are written $1, $2,
- * ... (SQLite accepts them as named parameters) and travel as text, NULL for
- * SQL NULL; rows arrive as arrays of strings.
+ * backend implements (lib/db/sqlite.c, lib/db/postgres.c), and helpers over
+ * it. SQL text is shared by all backends: parameters are written $1, $2, ...
+ * (SQLite accepts them as named parameters) and travel as text, NULL for SQL
+ * NULL; rows arrive as arrays of strings. Text values are byte strings: any
+ * NUL-terminated bytes (file names need not be UTF-8) are stored and
+ * returned unchanged, and equal only themselves, on every backend.
  *
  * Ownership: si_db_open returns a connection the caller closes with
  * si_db_close. A connection is used by one thread at a time. Strings passed
@@ -36,6 +38,11 @@ typedef struct si_db_backend {
    * migrating processes; NULL when begin_write already does (SQLite's
    * BEGIN IMMEDIATE takes the database's write lock). */
   const char *lock_schema;
+  /* Replaces "{update_heavy}" after the column list of a table whose rows
+   * are updated right after they are written (image: NEW, then DONE); NULL
+   * for nothing. PostgreSQL leaves room in each page so that such an
+   * update stays in the page and touches no index (a HOT update). */
+  const char *update_heavy;
 } si_db_backend;
 
 /* Picks the backend from the URL ("postgresql://" or "postgres://" ->
@@ -69,6 +76,15 @@ int si_db_schema_version(si_db *db);
  * aborts the whole transaction there while SQLite keeps it, so portable code
  * must not carry on (use INSERT ... ON CONFLICT DO NOTHING to tolerate
  * duplicates inside a transaction).
+ *
+ * Deferred failures: inside a transaction, a statement whose caller asks
+ * for neither rows (fn NULL) nor `changes` (NULL) may be sent without
+ * waiting for its outcome (PostgreSQL does: it saves a round trip per
+ * statement). If it fails, its error (code, "constraint:" prefix, its SQL)
+ * is returned by the next statement of the transaction that waits, at the
+ * latest by si_db_commit, and the statements in between did not run. Code
+ * that rolls back on any failure, as above, needs nothing more; pass
+ * `changes` to learn a statement's own outcome at once.
  *
  * Constraint violations: a UNIQUE or PRIMARY KEY violation (including a
  * partial unique index such as job_pending) is SI_ERR_STATE, the expected

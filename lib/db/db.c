@@ -78,10 +78,11 @@ static si_status pick_backend(const char *url, const si_db_backend **out, si_err
 
 /* ---- migrations ---- */
 
-/* Copy of sql with every "{serial}" replaced; NULL when out of memory. */
-static char *expand_serial(const char *sql, const char *serial) {
-  static const char token[] = "{serial}";
-  const size_t tlen = sizeof token - 1, slen = strlen(serial);
+/* Copy of sql with every `token` replaced by `value`; NULL when out of
+ * memory. */
+static char *expand_token(const char *sql, const char *token, const char *value) {
+  const char *repl = value ? value : "";
+  const size_t tlen = strlen(token), slen = strlen(repl);
   size_t count = 0;
   for (const char *p = sql; (p = strstr(p, token)); p += tlen)
     count++;
@@ -96,7 +97,7 @@ static char *expand_serial(const char *sql, const char *serial) {
     }
     memcpy(w, p, (size_t)(hit - p));
     w += hit - p;
-    memcpy(w, serial, slen);
+    memcpy(w, repl, slen);
     w += slen;
   }
   *w = '\0';
@@ -117,7 +118,9 @@ static si_status read_version(si_db *db, int *version, si_error *err) {
 static si_status apply_migration(si_db *db, int version, si_error *err) {
   const char *const *stmts = si_schema_migration(version);
   for (size_t i = 0; stmts[i]; i++) {
-    char *sql = expand_serial(stmts[i], db->backend->serial_key);
+    char *serial = expand_token(stmts[i], "{serial}", db->backend->serial_key);
+    char *sql = serial ? expand_token(serial, "{update_heavy}", db->backend->update_heavy) : NULL;
+    free(serial);
     if (!sql)
       return si_error_set(err, SI_ERR_NOMEM, "", SI_NO_OFFSET, SI_NO_TAG, "migration %d", version);
     si_status s = si_db_exec(db, sql, 0, NULL, NULL, NULL, NULL, err);

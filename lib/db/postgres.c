@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "sendit/db.h"
+#include "sendit/log.h"
 
 /* The hot path has about twenty distinct statements; 64 leaves room. */
 #define CACHE_SIZE 64
@@ -36,6 +37,9 @@
 /* How long a lost connection is retried before a statement gives up: the
  * same patience as SQLite's busy timeout, and longer than a restart takes. */
 #define RECONNECT_BUDGET_MS 30000
+/* Statements in flight at most before the pipeline is emptied; a chunk of
+ * the import (256 files) fits with room to spare. */
+#define MAX_PENDING 1024
 
 typedef struct prepared {
   uint64_t hash;
@@ -44,6 +48,13 @@ typedef struct prepared {
   int nparams;
   uint64_t last_used;
 } prepared;
+
+/* A statement sent in pipeline mode whose outcome is not read yet. */
+typedef struct pending {
+  int is_prepare;                  /* the preparation of statement `name`, else its run */
+  char name[24];                   /* "" for an unnamed statement */
+  char quote[SQL_QUOTE_CHARS + 1]; /* for the error message */
+} pending;
 
 typedef struct pg_conn {
   PGconn *pg;
@@ -55,6 +66,8 @@ typedef struct pg_conn {
   uint64_t tick;
   int ncached;
   prepared cache[CACHE_SIZE];
+  int npending;
+  pending queue[MAX_PENDING];
 } pg_conn;
 
 /* ---- text helpers ---- */
@@ -153,6 +166,102 @@ static void redact_url(char *dst, size_t size, const char *url) {
   }
 }
 
+/* ---- bytes that are not UTF-8 ----
+ *
+ * PostgreSQL refuses text that is not valid UTF-8 (in a UTF8 database, the
+ * usual kind), while SQLite stores any bytes, and file and folder names on
+ * Linux are bytes. So strings cross this backend through a lossless map:
+ * every byte that does not belong to a valid UTF-8 character, and every
+ * byte of a character in U+EF80..U+EFFF (private use), becomes the single
+ * character U+EF00 + byte; results are mapped back. Valid text without
+ * those characters, which is all of it in practice, passes unchanged and
+ * uncopied. Equal strings stay equal and a prefix ending at an ASCII byte
+ * ('/') stays a prefix, which is all the queries rely on. */
+
+#define ESCAPE_FIRST 0xEF80u
+#define ESCAPE_LAST 0xEFFFu
+
+/* Length of the valid UTF-8 character at p (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF) and its code point; 0 if invalid. */
+static int utf8_char(const unsigned char *p, uint32_t *cp) {
+  unsigned char b = p[0];
+  if (b < 0x80) {
+    *cp = b;
+    return 1;
+  }
+  int n = b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
+  if (!n)
+    return 0;
+  uint32_t v = b & (0x3F >> (n - 1));
+  for (int i = 1; i < n; i++) {
+    if ((p[i] & 0xC0) != 0x80)
+      return 0;
+    v = (v << 6) | (p[i] & 0x3F);
+  }
+  if ((n == 3 && v < 0x800) || (n == 4 && (v < 0x10000 || v > 0x10FFFF)) ||
+      (v >= 0xD800 && v <= 0xDFFF))
+    return 0;
+  *cp = v;
+  return n;
+}
+
+static int needs_escape(const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s; *p;) {
+    uint32_t cp = 0;
+    int n = *p < 0x80 ? 1 : utf8_char(p, &cp);
+    if (!n || (n == 3 && cp >= ESCAPE_FIRST && cp <= ESCAPE_LAST))
+      return 1;
+    p += n;
+  }
+  return 0;
+}
+
+/* The mapped copy of s (malloc'd), or NULL when out of memory. */
+static char *escape_text(const char *s) {
+  char *out = malloc(strlen(s) * 3 + 1), *w = out;
+  if (!out)
+    return NULL;
+  for (const unsigned char *p = (const unsigned char *)s; *p;) {
+    uint32_t cp = 0;
+    int n = *p < 0x80 ? 1 : utf8_char(p, &cp);
+    if (n && !(n == 3 && cp >= ESCAPE_FIRST && cp <= ESCAPE_LAST)) {
+      memcpy(w, p, (size_t)n);
+      w += n;
+      p += n;
+      continue;
+    }
+    uint32_t e = 0xEF00u + *p++;
+    *w++ = (char)0xEE;
+    *w++ = (char)(0x80 | ((e >> 6) & 0x3F));
+    *w++ = (char)(0x80 | (e & 0x3F));
+  }
+  *w = '\0';
+  return out;
+}
+
+/* The escape characters are EE BE xx and EE BF xx in UTF-8. */
+static int has_escapes(const char *s) {
+  for (const char *p = strchr(s, (char)0xEE); p; p = strchr(p + 1, (char)0xEE))
+    if (((unsigned char)p[1] == 0xBE || (unsigned char)p[1] == 0xBF) &&
+        ((unsigned char)p[2] & 0xC0) == 0x80)
+      return 1;
+  return 0;
+}
+
+/* The original bytes of a mapped value, in place (it only shrinks). */
+static void unescape_text(char *s) {
+  char *w = s;
+  for (const unsigned char *p = (const unsigned char *)s; *p;) {
+    if (p[0] == 0xEE && (p[1] == 0xBE || p[1] == 0xBF) && (p[2] & 0xC0) == 0x80) {
+      *w++ = (char)(((p[1] & 0x3F) << 6 | (p[2] & 0x3F)) - 0xF00);
+      p += 3;
+    } else {
+      *w++ = (char)*p++;
+    }
+  }
+  *w = '\0';
+}
+
 /* ---- parameters ---- */
 
 /* Scans the SQL the way PostgreSQL's lexer splits it (strings, quoted
@@ -162,7 +271,8 @@ static void redact_url(char *dst, size_t size, const char *url) {
  * 08, indistinguishable from a lost connection) for a count mismatch. */
 static si_status check_sql(const pg_conn *c, const char *sql, int nparams, int *count,
                            si_error *err) {
-  char used[100] = {0};
+  /* The protocol counts parameters in 16 bits. */
+  unsigned char used[65536 / 8] = {0};
   int max = 0, statements = 0, content = 0;
   char what[128] = "";
   for (const char *p = sql; *p && !what[0];) {
@@ -215,10 +325,10 @@ static si_status check_sql(const pg_conn *c, const char *sql, int nparams, int *
       char *end;
       long n = strtol(p + 1, &end, 10);
       p = end;
-      if (n < 1 || n > (long)sizeof used)
+      if (n < 1 || n > 65535)
         snprintf(what, sizeof what, "parameter $%ld is out of range", n);
       else {
-        used[n - 1] = 1;
+        used[(n - 1) / 8] |= (unsigned char)(1u << ((n - 1) % 8));
         max = n > max ? (int)n : max;
       }
       continue;
@@ -249,7 +359,7 @@ static si_status check_sql(const pg_conn *c, const char *sql, int nparams, int *
   else if (!what[0] && max != nparams)
     snprintf(what, sizeof what, "statement takes %d parameters, %d given", max, nparams);
   for (int i = 0; i < max && !what[0]; i++)
-    if (!used[i])
+    if (!(used[i / 8] & (1u << (i % 8))))
       snprintf(what, sizeof what, "parameter $%d is not used (write parameters as $1..$N)", i + 1);
   if (what[0])
     return si_error_set(err, SI_ERR_ARG, c->where, SI_NO_OFFSET, SI_NO_TAG, "%s (sql: %.*s)", what,
@@ -365,12 +475,17 @@ static long elapsed_ms(const struct timespec *since) {
 static si_status reconnect(pg_conn *c, const char *sql, si_error *err) {
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
+  char why[400];
+  one_line(why, sizeof why, PQerrorMessage(c->pg));
+  si_log(SI_LOG_WARN, "postgresql: connection lost (%s); reconnecting to %s", why, c->where);
   long delay_ms = 50;
   for (;;) {
     PQreset(c->pg);
     if (PQstatus(c->pg) == CONNECTION_OK) {
       /* Prepared statements lived in the old session. */
       forget_prepared(c);
+      si_log(SI_LOG_WARN, "postgresql: connection to %s re-established after %ld ms", c->where,
+             elapsed_ms(&start));
       return SI_OK;
     }
     long spent = elapsed_ms(&start);
@@ -460,41 +575,65 @@ static prepared *cache_slot(pg_conn *c) {
   return victim;
 }
 
-/* Runs sql, prepared under a cached name when it recurs. *stale is set
- * when a cached statement no longer fits the schema (it was dropped from
- * the cache; running again prepares it afresh). */
-static PGresult *run_statement(pg_conn *c, const char *sql, int nparams, const char *const *params,
-                               int *stale, si_status *st, si_error *err) {
-  *stale = 0;
-  *st = SI_OK;
-  if (!worth_caching(sql)) {
-    int count;
-    if ((*st = check_sql(c, sql, nparams, &count, err)) != SI_OK)
-      return NULL;
-    return PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
-  }
+/* The cached statement for sql, or NULL when it runs unnamed (not worth
+ * caching, or no slot can be freed now). *fresh is set for an entry that
+ * still has to be prepared on the server. `can_evict` is 0 in pipeline
+ * mode, where DEALLOCATE cannot be sent on the side. */
+static si_status lookup_prepared(pg_conn *c, const char *sql, int nparams, int can_evict,
+                                 prepared **out, int *fresh, si_error *err) {
+  *out = NULL;
+  *fresh = 0;
+  int count;
+  if (!worth_caching(sql))
+    return check_sql(c, sql, nparams, &count, err);
   uint64_t h = hash_sql(sql);
   prepared *e = cache_find(c, sql, h);
-  if (e && e->nparams != nparams) {
-    *st = si_error_set(err, SI_ERR_ARG, c->where, SI_NO_OFFSET, SI_NO_TAG,
-                       "statement takes %d parameters, %d given (sql: %.*s)", e->nparams, nparams,
-                       SQL_QUOTE_CHARS, sql);
-    return NULL;
-  }
+  if (e && e->nparams != nparams)
+    return si_error_set(err, SI_ERR_ARG, c->where, SI_NO_OFFSET, SI_NO_TAG,
+                        "statement takes %d parameters, %d given (sql: %.*s)", e->nparams, nparams,
+                        SQL_QUOTE_CHARS, sql);
   if (!e) {
-    int count;
-    if ((*st = check_sql(c, sql, nparams, &count, err)) != SI_OK)
-      return NULL;
+    si_status st = check_sql(c, sql, nparams, &count, err);
+    if (st != SI_OK)
+      return st;
     char *copy = strdup(sql);
-    e = copy ? cache_slot(c) : NULL;
+    e = copy && (can_evict || c->ncached < CACHE_SIZE) ? cache_slot(c) : NULL;
     if (!e) {
       free(copy);
-      return PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+      return SI_OK;
     }
     e->hash = h;
     e->sql = copy;
     e->nparams = nparams;
     snprintf(e->name, sizeof e->name, "si_%u", ++c->next_name);
+    *fresh = 1;
+  }
+  e->last_used = ++c->tick;
+  *out = e;
+  return SI_OK;
+}
+
+static void drop_prepared(pg_conn *c, const char *name) {
+  for (int i = 0; name[0] && i < c->ncached; i++)
+    if (strcmp(c->cache[i].name, name) == 0) {
+      cache_drop(c, &c->cache[i]);
+      return;
+    }
+}
+
+/* Runs sql and waits for its result (no statement is pending). *stale is
+ * set when a cached statement no longer fits the schema (it was dropped
+ * from the cache; running again prepares it afresh). */
+static PGresult *run_statement(pg_conn *c, const char *sql, int nparams, const char *const *params,
+                               int *stale, si_status *st, si_error *err) {
+  *stale = 0;
+  prepared *e;
+  int fresh;
+  if ((*st = lookup_prepared(c, sql, nparams, 1, &e, &fresh, err)) != SI_OK)
+    return NULL;
+  if (!e)
+    return PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+  if (fresh) {
     PGresult *res = PQprepare(c->pg, e->name, sql, 0, NULL);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
       cache_drop(c, e);
@@ -502,7 +641,6 @@ static PGresult *run_statement(pg_conn *c, const char *sql, int nparams, const c
     }
     PQclear(res);
   }
-  e->last_used = ++c->tick;
   PGresult *res = PQexecPrepared(c->pg, e->name, nparams, params, NULL, NULL, 0);
   const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
   /* 26000: the session lost it (DISCARD ALL, a pooler); 0A000: "cached
@@ -512,6 +650,151 @@ static PGresult *run_statement(pg_conn *c, const char *sql, int nparams, const c
     *stale = 1;
   }
   return res;
+}
+
+/* ---- pipelining ----
+ *
+ * Inside a transaction, a statement that returns nothing the caller looks
+ * at (no row callback, no change count) is sent without waiting for its
+ * outcome; the next statement that does wait travels in the same round
+ * trip and reads every outcome (db.h: "deferred failures"). The import
+ * writes one row per file this way: the round trips per file go from two
+ * to one, and a chunk's status updates cost one round trip in all. The
+ * pipeline is open exactly while statements are pending. */
+
+static si_status connection_broke(pg_conn *c, const char *sql, si_error *err) {
+  char msg[400];
+  one_line(msg, sizeof msg, PQerrorMessage(c->pg));
+  c->npending = 0;
+  c->lost_in_tx = 1;
+  return si_error_set(err, SI_ERR_DB, c->where, SI_NO_OFFSET, SI_NO_TAG,
+                      "postgresql: connection lost (%s); the transaction's outcome is unknown "
+                      "(sql: %.*s)",
+                      msg, SQL_QUOTE_CHARS, sql);
+}
+
+/* Queues sql (and its preparation when new) in the pipeline. `*queued` is
+ * 0 when it could not be given a name while the pipeline is open (cache
+ * full): then it runs unnamed. */
+static si_status queue_statement(pg_conn *c, const char *sql, int nparams,
+                                 const char *const *params, si_error *err) {
+  if (c->npending + 2 > MAX_PENDING)
+    return si_error_set(err, SI_ERR_STATE, c->where, SI_NO_OFFSET, SI_NO_TAG,
+                        "pipeline full (sql: %.*s)", SQL_QUOTE_CHARS, sql);
+  prepared *e;
+  int fresh;
+  si_status st = lookup_prepared(c, sql, nparams, 0, &e, &fresh, err);
+  if (st != SI_OK)
+    return st;
+  if (PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF && PQenterPipelineMode(c->pg) != 1)
+    return connection_broke(c, sql, err);
+  pending *q = &c->queue[c->npending];
+  if (!e) {
+    if (PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0) != 1)
+      return connection_broke(c, sql, err);
+    /* Unnamed: quote the caller's text now, it does not outlive the call. */
+    *q = (pending){.is_prepare = 0};
+    snprintf(q->quote, sizeof q->quote, "%.*s", SQL_QUOTE_CHARS, sql);
+    c->npending++;
+    return SI_OK;
+  }
+  if (fresh) {
+    if (PQsendPrepare(c->pg, e->name, sql, 0, NULL) != 1)
+      return connection_broke(c, sql, err);
+    *q = (pending){.is_prepare = 1};
+    snprintf(q->name, sizeof q->name, "%s", e->name);
+    snprintf(q->quote, sizeof q->quote, "%.*s", SQL_QUOTE_CHARS, sql);
+    q = &c->queue[++c->npending];
+  }
+  if (PQsendQueryPrepared(c->pg, e->name, nparams, params, NULL, NULL, 0) != 1)
+    return connection_broke(c, sql, err);
+  *q = (pending){.is_prepare = 0};
+  snprintf(q->name, sizeof q->name, "%s", e->name);
+  snprintf(q->quote, sizeof q->quote, "%.*s", SQL_QUOTE_CHARS, sql);
+  c->npending++;
+  return SI_OK;
+}
+
+/* Ends the pipeline: a Sync, then every outcome in order. The first
+ * failure is returned (later statements were skipped by the server). With
+ * `last`, the final statement's result is handed over when all succeeded. */
+static si_status drain(pg_conn *c, PGresult **last, si_error *err) {
+  si_status st = SI_OK;
+  if (last)
+    *last = NULL;
+  if (PQpipelineSync(c->pg) != 1)
+    return connection_broke(c, c->npending ? c->queue[0].quote : "", err);
+  int n = c->npending;
+  for (int i = 0; i < n; i++) {
+    pending *q = &c->queue[i];
+    PGresult *res = PQgetResult(c->pg);
+    if (!res)
+      return st != SI_OK ? (c->npending = 0, c->lost_in_tx = 1, st)
+                         : connection_broke(c, q->quote, err);
+    /* Each statement's results end with a NULL. */
+    for (PGresult *extra; (extra = PQgetResult(c->pg));)
+      PQclear(extra);
+    ExecStatusType rs = PQresultStatus(res);
+    int ok = rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK || rs == PGRES_EMPTY_QUERY;
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    /* Never created; or gone or stale, as in run_statement. */
+    if ((!ok && q->is_prepare) || sqlstate_is(state, "26000") || sqlstate_is(state, "0A000"))
+      drop_prepared(c, q->name);
+    if (rs == PGRES_FATAL_ERROR && st == SI_OK)
+      st = result_error(c, res, q->quote, err);
+    if (last && i == n - 1 && st == SI_OK)
+      *last = res;
+    else
+      PQclear(res);
+    if (PQstatus(c->pg) != CONNECTION_OK)
+      return st != SI_OK ? (c->npending = 0, c->lost_in_tx = 1, st)
+                         : connection_broke(c, q->quote, err);
+  }
+  PGresult *sync = PQgetResult(c->pg);
+  int synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+  PQclear(sync);
+  c->npending = 0;
+  if (!synced || PQexitPipelineMode(c->pg) != 1) {
+    if (last && *last) {
+      PQclear(*last);
+      *last = NULL;
+    }
+    si_error lost;
+    connection_broke(c, "", st == SI_OK ? err : &lost);
+    return st == SI_OK ? SI_ERR_DB : st;
+  }
+  return st;
+}
+
+/* Runs a statement that must be waited for while others are pending: it
+ * joins the pipeline and all outcomes come back in one round trip. */
+static PGresult *run_in_pipeline(pg_conn *c, const char *sql, int nparams,
+                                 const char *const *params, si_status *st, si_error *err) {
+  PGresult *res = NULL;
+  if (is_rollback(sql)) {
+    /* The server skips everything after a failure up to the Sync, and a
+     * rollback must really happen: drain first, whatever it reports. */
+    drain(c, NULL, NULL);
+    *st = SI_OK;
+    if (c->lost_in_tx) { /* the server rolled back when it lost us */
+      c->lost_in_tx = 0;
+      return NULL;
+    }
+  } else {
+    if ((*st = queue_statement(c, sql, nparams, params, err)) == SI_OK)
+      *st = drain(c, &res, err);
+    else if (c->npending)
+      drain(c, NULL, NULL);
+    return res;
+  }
+  *st = SI_OK;
+  return PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+}
+
+static int can_defer(const pg_conn *c, const char *sql, si_db_row_fn fn, const int64_t *changes) {
+  if (fn || changes || !worth_caching(sql))
+    return 0;
+  return c->npending > 0 || PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
 }
 
 /* ---- execution ---- */
@@ -524,15 +807,38 @@ static si_status deliver_rows(pg_conn *c, const PGresult *res, si_db_row_fn fn, 
   if (ncols > STACK_COLUMNS && !(values = malloc((size_t)ncols * sizeof *values)))
     return si_error_set(err, SI_ERR_NOMEM, c->where, SI_NO_OFFSET, SI_NO_TAG, "row of %d columns",
                         ncols);
-  for (int r = 0; r < nrows; r++) {
-    for (int i = 0; i < ncols; i++)
+  si_status st = SI_OK;
+  for (int r = 0; r < nrows && st == SI_OK; r++) {
+    /* Mapped bytes (see escape_text) go back to what the caller stored,
+     * in copies: libpq's result memory is not ours to change. */
+    char **copies = NULL;
+    int stop = 0;
+    for (int i = 0; i < ncols && st == SI_OK; i++) {
       values[i] = PQgetisnull(res, r, i) ? NULL : PQgetvalue(res, r, i);
-    if (fn(user, ncols, (const char *const *)values) != 0)
+      if (!values[i] || !has_escapes(values[i]))
+        continue;
+      if (!copies)
+        copies = calloc((size_t)ncols, sizeof *copies);
+      char *copy = copies ? strdup(values[i]) : NULL;
+      if (!copy) {
+        st = si_error_set(err, SI_ERR_NOMEM, c->where, SI_NO_OFFSET, SI_NO_TAG, "row %d, column %d",
+                          r, i);
+        break;
+      }
+      unescape_text(copy);
+      values[i] = copies[i] = copy;
+    }
+    if (st == SI_OK)
+      stop = fn(user, ncols, (const char *const *)values) != 0;
+    for (int i = 0; copies && i < ncols; i++)
+      free(copies[i]);
+    free(copies);
+    if (stop)
       break;
   }
   if (values != on_stack)
     free(values);
-  return SI_OK;
+  return st;
 }
 
 /* Rows changed, for the statements that change rows: PQcmdTuples also
@@ -546,32 +852,47 @@ static int64_t changed_rows(const PGresult *res) {
   return 0;
 }
 
-static si_status pg_exec(void *conn, const char *sql, int nparams, const char *const *params,
-                         si_db_row_fn fn, void *user, int64_t *changes, si_error *err) {
-  pg_conn *c = conn;
+static si_status exec_mapped(pg_conn *c, const char *sql, int nparams, const char *const *params,
+                             si_db_row_fn fn, void *user, int64_t *changes, si_error *err) {
   if (changes)
     *changes = 0;
   if (is_rollback(sql)) {
     c->lost_in_tx = 0;
     /* Nothing to roll back (matching SQLite, and saving a round trip and a
      * warning), or the server already did when the connection broke. */
-    if (PQstatus(c->pg) != CONNECTION_OK || PQtransactionStatus(c->pg) == PQTRANS_IDLE)
+    if (PQstatus(c->pg) != CONNECTION_OK ||
+        (c->npending == 0 && PQtransactionStatus(c->pg) == PQTRANS_IDLE))
       return SI_OK;
   }
   si_status st = ensure_connected(c, sql, err);
   if (st != SI_OK)
     return st;
-  int in_tx = PQtransactionStatus(c->pg) != PQTRANS_IDLE;
+  if (can_defer(c, sql, fn, changes)) {
+    st = queue_statement(c, sql, nparams, params, err);
+    /* A full pipeline is emptied here, its outcomes due anyway. */
+    if (st == SI_OK && c->npending + 2 > MAX_PENDING)
+      st = drain(c, NULL, err);
+    return st;
+  }
+  int in_tx = c->npending > 0 || PQtransactionStatus(c->pg) != PQTRANS_IDLE;
   PGresult *res = NULL;
-  for (int attempt = 0;; attempt++) {
-    int stale = 0;
-    res = run_statement(c, sql, nparams, params, &stale, &st, err);
-    if (st != SI_OK)
+  if (c->npending > 0) {
+    res = run_in_pipeline(c, sql, nparams, params, &st, err);
+    if (st != SI_OK || !res) {
+      PQclear(res);
       return st;
-    /* Outside a transaction a stale statement failed harmlessly: once more. */
-    if (!(stale && !in_tx && attempt == 0))
-      break;
-    PQclear(res);
+    }
+  } else {
+    for (int attempt = 0;; attempt++) {
+      int stale = 0;
+      res = run_statement(c, sql, nparams, params, &stale, &st, err);
+      if (st != SI_OK)
+        return st;
+      /* Outside a transaction a stale statement failed harmlessly: once more. */
+      if (!(stale && !in_tx && attempt == 0))
+        break;
+      PQclear(res);
+    }
   }
   ExecStatusType rs = PQresultStatus(res);
   if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
@@ -596,6 +917,39 @@ static si_status pg_exec(void *conn, const char *sql, int nparams, const char *c
       c->lost_in_tx = 1;
   }
   PQclear(res);
+  return st;
+}
+
+static si_status pg_exec(void *conn, const char *sql, int nparams, const char *const *params,
+                         si_db_row_fn fn, void *user, int64_t *changes, si_error *err) {
+  pg_conn *c = conn;
+  int mapped = 0;
+  for (int i = 0; i < nparams && !mapped; i++)
+    mapped = params[i] && needs_escape(params[i]);
+  if (!mapped)
+    return exec_mapped(c, sql, nparams, params, fn, user, changes, err);
+  /* libpq copies parameters into its send buffer, even when pipelining, so
+   * the mapped copies can go when the call returns. */
+  const char **wire = calloc((size_t)nparams, sizeof *wire);
+  char **copies = calloc((size_t)nparams, sizeof *copies);
+  si_status st = wire && copies ? SI_OK : SI_ERR_NOMEM;
+  for (int i = 0; i < nparams && st == SI_OK; i++) {
+    if (params[i] && needs_escape(params[i]) && !(copies[i] = escape_text(params[i])))
+      st = SI_ERR_NOMEM;
+    wire[i] = copies[i] ? copies[i] : params[i];
+  }
+  if (st == SI_OK) {
+    st = exec_mapped(c, sql, nparams, wire, fn, user, changes, err);
+  } else {
+    if (changes)
+      *changes = 0;
+    si_error_set(err, SI_ERR_NOMEM, c->where, SI_NO_OFFSET, SI_NO_TAG, "parameters of %.*s",
+                 SQL_QUOTE_CHARS, sql);
+  }
+  for (int i = 0; copies && i < nparams; i++)
+    free(copies[i]);
+  free(copies);
+  free(wire);
   return st;
 }
 
@@ -630,7 +984,7 @@ static si_status pg_connect(const char *url, void **conn, si_error *err) {
     char msg[400];
     one_line(msg, sizeof msg, c->pg ? PQerrorMessage(c->pg) : "out of memory");
     si_status s = si_error_set(err, SI_ERR_DB, c->where, SI_NO_OFFSET, SI_NO_TAG,
-                               "cannot connect to PostgreSQL at %s: %s", c->where, msg);
+                               "cannot connect to PostgreSQL: %s", msg);
     pg_disconnect(c);
     return s;
   }
@@ -654,4 +1008,11 @@ const si_db_backend si_postgres_backend = {
      * lock serializes migrations for the transaction's duration. The key
      * is arbitrary but fixed: "sendit" in ASCII. */
     .lock_schema = "SELECT pg_advisory_xact_lock(115101110100105116)",
+    /* Every image row is written NEW and updated to DONE in one statement
+     * per batch soon after: with half of each page free the new versions
+     * stay in the page and no index is touched, which made that update
+     * five times cheaper (measured: 6,000 rows in 14 ms instead of 72).
+     * The table takes twice the space, fair for rows of a few hundred
+     * bytes. */
+    .update_heavy = " WITH (fillfactor = 50)",
 };

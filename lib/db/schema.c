@@ -1,7 +1,9 @@
 /* The schema, as numbered migrations applied in order inside one transaction
- * each. "{serial}" is replaced by the backend's auto-increment key type so
- * one text serves SQLite and PostgreSQL. Times are milliseconds since the
- * epoch (BIGINT) on both backends. Never edit a released migration: append. */
+ * each. "{serial}" is replaced by the backend's auto-increment key type and
+ * "{update_heavy}" by its storage options for tables updated right after
+ * insert (see si_db_backend), so one text serves SQLite and PostgreSQL.
+ * Times are milliseconds since the epoch (BIGINT) on both backends. Never
+ * edit a released migration: append. */
 #include "schema.h"
 
 #include <stddef.h>
@@ -48,7 +50,7 @@ static const char *const migration_1[] = {
     " sop_class_uid TEXT,"
     " modality TEXT,"
     " study_date TEXT,"
-    " created_at BIGINT NOT NULL)",
+    " created_at BIGINT NOT NULL){update_heavy}",
     "CREATE INDEX image_batch ON image(batch_id)",
     "CREATE INDEX image_patient ON image(patient_id)",
     "CREATE INDEX image_study ON image(study_uid)",

@@ -22,10 +22,41 @@ finish() {
   [ "$FAILED" -eq 0 ]
 }
 
+# The database: a SQLite file in the site, or, when SENDIT_TEST_DATABASE is a
+# PostgreSQL URL, a fresh database on that server per site (dropped by stop_site).
+is_pg() { [[ ${SENDIT_TEST_DATABASE:-} == postgres://* || ${SENDIT_TEST_DATABASE:-} == postgresql://* ]]; }
+PG_SITE_DBS=()
+# The URL with its database name replaced by $2 (query parameters kept).
+pg_url_with_db() {
+  local base="${1%%\?*}" query=""
+  [[ $1 == *\?* ]] && query="?${1#*\?}"
+  echo "${base%/*}/$2$query"
+}
+pg_admin() { psql -X -q -At -v ON_ERROR_STOP=1 "$SENDIT_TEST_DATABASE" "$@"; }
+new_site_database() {
+  if ! is_pg; then
+    SITE_DB="${SENDIT_TEST_DATABASE:-$SITE/sendit.db}"
+    return
+  fi
+  local name
+  name="site_$(tr -c 'a-zA-Z0-9\n' _ <<<"${SITE##*.}" | tr 'A-Z' 'a-z')_$$_$RANDOM"
+  pg_admin -c "CREATE DATABASE $name" || { echo "cannot create database $name" >&2; exit 1; }
+  PG_SITE_DBS+=("$name")
+  SITE_DB="$(pg_url_with_db "$SENDIT_TEST_DATABASE" "$name")"
+}
+drop_site_databases() {
+  local name
+  for name in "${PG_SITE_DBS[@]}"; do
+    pg_admin -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+  PG_SITE_DBS=()
+}
+
 # A fresh site: folders, config and database of its own under $SENDIT_TMP.
 new_site() {
   SITE="$(mktemp -d "$SENDIT_TMP/site.XXXXXX")"
   mkdir -p "$SITE/data"
+  new_site_database
   cat >"$SITE/sendit.ini" <<INI
 [input]
 folder = $SITE/data
@@ -36,7 +67,7 @@ quarantine = $SITE/quarantine
 low_water_mb = 0
 high_water_mb = 0
 [database]
-url = ${SENDIT_TEST_DATABASE:-$SITE/sendit.db}
+url = $SITE_DB
 [queue]
 workers = 2
 lease_seconds = 10
@@ -50,7 +81,16 @@ INI
 
 sendit() { "$SENDIT_BIN" "$@" --config "$SITE/sendit.ini"; }
 
-sql() { sqlite3 -batch -noheader "$SITE/sendit.db" "$@"; }
+# Runs SQL on the site's database; rows as "a|b", NULL as empty, on both backends.
+sql() {
+  if is_pg; then
+    local args=() q
+    for q in "$@"; do args+=(-c "$q"); done
+    psql -X -q -At -v ON_ERROR_STOP=1 "$SITE_DB" "${args[@]}"
+  else
+    sqlite3 -batch -noheader "$SITE_DB" "$@"
+  fi
+}
 
 # wait_for SECONDS command...: runs the command every 0.1 s until it
 # succeeds. Give a function (such as sql_is) rather than a $(...) argument,
@@ -72,4 +112,5 @@ stop_site() {
   if [ -f "$SITE/sendit.pid" ]; then
     sendit stop_watcher --timeout 30 >/dev/null 2>&1 || true
   fi
+  drop_site_databases
 }
