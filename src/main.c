@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "cmd_password.h"
 #include "ops.h"
+#include "worker.h"
 
 #ifndef SENDIT_VERSION
 #define SENDIT_VERSION "0.1.0"
@@ -24,6 +25,8 @@ static const cli_command commands[] = {
      cmd_stop_watcher_usage},
     {"start_queue", cmd_start_queue, "queue the finished folders already in the input",
      cmd_start_queue_usage},
+    {"worker", cmd_worker, "run only import workers (scale out: any number, any host)",
+     cmd_worker_usage},
     {"import_dicomdir", cmd_import_dicomdir, "import one folder now, in this process",
      cmd_import_dicomdir_usage},
     {"status", cmd_status, "watcher state, queue depth and batch counts", cmd_status_usage},

@@ -77,14 +77,14 @@ check_eq "stop_watcher stops it" 0 $?
 check "the pidfile is gone" test ! -e "$SITE/sendit.pid"
 
 # --- kill -9 in the middle of an import, twice, then restart ----------------
-BIGN=6000
+BIGN=20000
 BIGUIDS="uid LIKE '1.2.826.0.1.3680043.10.999.%'"
 $MKDICOM "$SITE/stage/BIG01" $BIGN --sop-prefix 1.2.826.0.1.3680043.10.999
 mv "$SITE/stage/BIG01" "$SITE/data/"
 for round in 1 2; do
   sendit start_watcher >/dev/null
   pid="$(cat "$SITE/sendit.pid")"
-  wait_for 60 sql_ge $((round * 1500)) "SELECT count(*) FROM image WHERE $BIGUIDS"
+  wait_for 60 sql_ge $((round * 1000)) "SELECT count(*) FROM image WHERE $BIGUIDS"
   kill -9 "$pid"
   check "kill -9 number $round landed mid-import" test "$(batch_status BIG01)" != DONE
   sleep 0.2
