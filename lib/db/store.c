@@ -66,6 +66,33 @@ static int job_row(void *user, int ncols, const char *const *v) {
   return 1;
 }
 
+/* The claim's NOT EXISTS sees only committed claims: on PostgreSQL two
+ * workers claiming two queued jobs of the same folder at the same instant
+ * both pass it. Each checks again once its claim is committed and gives its
+ * job back when another live one holds the folder. Of two such claims at
+ * least one sees the other (the later check starts after both commits), so
+ * one import per batch uid runs at a time; at worst both give way and claim
+ * again on their next round. */
+static si_status yield_to_twin(si_db *db, const char *worker, si_job *job, int *found,
+                               si_error *err) {
+  char id_s[24], now_s[24];
+  const char *params[] = {i64(id_s, job->id), job->folder, i64(now_s, si_now_ms())};
+  int64_t twin = -1;
+  si_status st = si_db_exec(db,
+                            "SELECT id FROM job WHERE folder = $2 AND id <> $1 AND state = "
+                            "'running' AND lease_until >= $3 LIMIT 1",
+                            3, params, first_row_i64, &twin, NULL, err);
+  if (st != SI_OK || twin < 0)
+    return st;
+  const char *back[] = {id_s, worker};
+  st = si_db_exec(db,
+                  "UPDATE job SET state = 'queued', worker = NULL, lease_until = NULL, "
+                  "attempts = attempts - 1 WHERE id = $1 AND worker = $2 AND state = 'running'",
+                  2, back, NULL, NULL, NULL, err);
+  *found = 0;
+  return st;
+}
+
 si_status si_store_claim(si_db *db, const char *worker, int lease_seconds, si_job *job, int *found,
                          si_error *err) {
   char now_s[24], until_s[24];
@@ -85,6 +112,8 @@ si_status si_store_claim(si_db *db, const char *worker, int lease_seconds, si_jo
   job->id = -1;
   si_status st = si_db_exec(db, sql, 3, params, job_row, job, NULL, err);
   *found = st == SI_OK && job->id >= 0;
+  if (*found)
+    st = yield_to_twin(db, worker, job, found, err);
   return st;
 }
 

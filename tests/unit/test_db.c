@@ -1133,6 +1133,81 @@ static void test_pg_deferred_statements(void **state) {
   si_db_close(db);
 }
 
+/* Two claimers race over folders that each have two queued jobs (late data
+ * under the same batch uid): however the claims interleave, a folder never
+ * has two running jobs, and every folder ends up with one. */
+#define TWIN_FOLDERS 150
+
+typedef struct claimer {
+  const char *path;
+  const char *name;
+  si_status status;
+  char message[512];
+} claimer;
+
+static void *claim_all(void *arg) {
+  claimer *c = arg;
+  si_error err;
+  si_error_clear(&err);
+  si_db *db = NULL;
+  c->status = si_db_open(c->path, &db, &err);
+  /* A claim can give its job back to a twin, so "nothing found" ends the
+   * loop only when no folder is left without a running job. */
+  for (int idle = 0; c->status == SI_OK && idle < 3;) {
+    si_job job;
+    int found = 0;
+    c->status = si_store_claim(db, c->name, 60, &job, &found, &err);
+    if (c->status != SI_OK || found) {
+      idle = 0;
+      continue;
+    }
+    long long open = 0;
+    c->status =
+        si_db_exec(db,
+                   "SELECT count(*) FROM job q WHERE q.state = 'queued' AND NOT EXISTS "
+                   "(SELECT 1 FROM job r WHERE r.folder = q.folder AND r.state = 'running')",
+                   0, NULL, read_first_int, &open, NULL, &err);
+    idle = open ? 0 : idle + 1;
+  }
+  snprintf(c->message, sizeof c->message, "%s", err.message);
+  si_db_close(db);
+  return NULL;
+}
+
+static void test_claim_one_running_job_per_folder(void **state) {
+  (void)state;
+  const char *path = fresh_path();
+  si_db *db = must_open(path);
+  si_error err;
+  for (int i = 0; i < TWIN_FOLDERS; i++) {
+    char folder[32], in_a[64], in_b[64];
+    snprintf(folder, sizeof folder, "acc%d", i);
+    snprintf(in_a, sizeof in_a, "/in/a/acc%d", i);
+    snprintf(in_b, sizeof in_b, "/in/b/acc%d", i);
+    assert_int_equal(si_store_enqueue(db, folder, in_a, NULL, &err), SI_OK);
+    assert_int_equal(si_store_enqueue(db, folder, in_b, NULL, &err), SI_OK);
+  }
+  claimer c[2] = {{.path = path, .name = "w1"}, {.path = path, .name = "w2"}};
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(pthread_create(&th[i], NULL, claim_all, &c[i]), 0);
+  for (int i = 0; i < 2; i++) {
+    pthread_join(th[i], NULL);
+    if (c[i].status != SI_OK)
+      print_error("claimer %d: %s\n", i, c[i].message);
+    assert_int_equal(c[i].status, SI_OK);
+  }
+  assert_int_equal(query_int(db,
+                             "SELECT count(*) FROM (SELECT folder FROM job WHERE state = 'running' "
+                             "GROUP BY folder HAVING count(*) > 1) twins",
+                             0, NULL),
+                   0);
+  assert_int_equal(
+      query_int(db, "SELECT count(DISTINCT folder) FROM job WHERE state = 'running'", 0, NULL),
+      TWIN_FOLDERS);
+  si_db_close(db);
+}
+
 static int drop_created_databases(void **state) {
   (void)state;
   for (int i = 0; i < pg_ncreated; i++) {
@@ -1173,6 +1248,7 @@ int main(void) {
       cmocka_unit_test(test_pg_loss_inside_transaction),
       cmocka_unit_test(test_pg_commit_of_failed_transaction),
       cmocka_unit_test(test_pg_claim_skips_locked_jobs),
+      cmocka_unit_test(test_claim_one_running_job_per_folder),
       cmocka_unit_test(test_pg_deferred_statements),
   };
   int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
