@@ -153,6 +153,7 @@ typedef struct plan {
   int burned_in;
   int readable;
   char problem[1200]; /* why the file is unreadable */
+  int maybe_known;    /* its uid has a row already: look it up */
   action act;
 } plan;
 
@@ -305,7 +306,8 @@ static si_status decide(run *r, plan *p, const plan *earlier, size_t n_earlier, 
   }
   si_image known;
   int found = 0;
-  si_status st = si_store_image_get(r->ctx->db, p->img.uid, &known, &found, err);
+  si_status st =
+      p->maybe_known ? si_store_image_get(r->ctx->db, p->img.uid, &known, &found, err) : SI_OK;
   if (st != SI_OK)
     return st;
   if (found)
@@ -349,11 +351,51 @@ static si_status open_batch(run *r, si_error *err) {
   return st;
 }
 
+typedef struct chunk_lookup {
+  plan *plans;
+  size_t n;
+} chunk_lookup;
+
+static int mark_known(void *user, int ncols, const char *const *v) {
+  chunk_lookup *l = user;
+  for (size_t i = 0; ncols > 0 && v[0] && i < l->n; i++)
+    if (l->plans[i].readable && strcmp(l->plans[i].img.uid, v[0]) == 0)
+      l->plans[i].maybe_known = 1;
+  return 0;
+}
+
+/* Which uids of the chunk have rows already, in one query: most files are
+ * new, and a lookup per file would cost a round trip each on PostgreSQL.
+ * The statement always has CHUNK_FILES parameters (the last uid repeats)
+ * so that it is prepared once. */
+static si_status find_known_uids(si_db *db, plan *plans, size_t n, si_error *err) {
+  const char *params[CHUNK_FILES];
+  int count = 0;
+  for (size_t i = 0; i < n; i++) {
+    plans[i].maybe_known = 0;
+    if (plans[i].readable && plans[i].img.uid[0])
+      params[count++] = plans[i].img.uid;
+  }
+  if (count == 0)
+    return SI_OK;
+  for (int i = count; i < CHUNK_FILES; i++)
+    params[i] = params[count - 1];
+  char sql[48 + CHUNK_FILES * 6];
+  int len = snprintf(sql, sizeof sql, "SELECT uid FROM image WHERE uid IN (");
+  for (int i = 1; i <= CHUNK_FILES; i++)
+    len += snprintf(sql + len, sizeof sql - (size_t)len, i > 1 ? ", $%d" : "$%d", i);
+  snprintf(sql + len, sizeof sql - (size_t)len, ")");
+  chunk_lookup l = {plans, n};
+  return si_db_exec(db, sql, CHUNK_FILES, params, mark_known, &l, NULL, err);
+}
+
 static si_status plan_chunk(run *r, plan *plans, size_t n, size_t from, si_error *err) {
   si_db *db = r->ctx->db;
   si_status st = si_db_begin(db, err);
   if (st == SI_OK && r->batch_id < 0)
     st = open_batch(r, err);
+  if (st == SI_OK)
+    st = find_known_uids(db, plans, n, err);
   for (size_t i = 0; st == SI_OK && i < n; i++) {
     if (plans[i].readable) {
       plans[i].img.batch_id = r->batch_id;
