@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: install what is missing, build, check formatting,
 # run every test on SQLite and again on a throwaway PostgreSQL cluster, run the
-# unit tests again under ASan+UBSan (test_db on both backends), and fuzz the
+# whole suite again under ASan+UBSan on both backends, and fuzz the
 # DICOM reader for a bounded time. Any failure stops the run non-zero.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,11 +33,16 @@ step "tests (PostgreSQL): the same suite again"
 (cd build && SENDIT_TEST_PG_URL="$pg_url" SENDIT_TEST_DATABASE="$pg_url" \
   ctest --output-on-failure -j2)
 
-step "tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+step "building with AddressSanitizer + UndefinedBehaviorSanitizer"
 BUILD_DIR="$root/build-asan" BUILD_TYPE=Debug bash scripts/build.sh -DCMAKE_C_COMPILER=clang \
   -DSENDIT_SANITIZE=ON -DSENDIT_TESTS=ON
-(cd build-asan && SENDIT_TEST_PG_URL="$pg_url" ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j2)
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+step "tests under AddressSanitizer + UndefinedBehaviorSanitizer (SQLite)"
+(cd build-asan && ctest --output-on-failure -j2)
+step "tests under AddressSanitizer + UndefinedBehaviorSanitizer (PostgreSQL)"
+(cd build-asan && SENDIT_TEST_PG_URL="$pg_url" SENDIT_TEST_DATABASE="$pg_url" \
+  ctest --output-on-failure -j2)
+unset ASAN_OPTIONS UBSAN_OPTIONS
 
 step "fuzzing the DICOM reader for ${fuzz_seconds}s"
 bash fuzz/run.sh "$fuzz_seconds"
