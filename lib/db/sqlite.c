@@ -42,6 +42,9 @@ typedef struct cached_stmt {
   /* Being stepped by a caller further up the stack: a row callback may run
    * the same SQL again, and must neither share nor evict this one. */
   int in_use;
+  /* 1 when parameter $k has index k for every k (the usual case: the SQL
+   * mentions them in order), -1 when not, 0 before the first bind. */
+  int params_in_order;
 } cached_stmt;
 
 typedef struct sq_conn {
@@ -276,18 +279,44 @@ static void release(sqlite3_stmt *stmt, cached_stmt *slot) {
 /* Parameters are $1..$N; both directions must match, as PostgreSQL refuses
  * a parameter the statement does not use. Values are bound without copying:
  * they outlive the statement's run, and release() clears the bindings. */
-static si_status bind_params(sq_conn *c, sqlite3_stmt *stmt, const char *sql, int nparams,
-                             const char *const *params, si_error *err) {
+/* Whether every parameter $k of stmt has index k. */
+static int params_in_order(sqlite3_stmt *stmt, int nparams) {
+  for (int k = 1; k <= nparams; k++) {
+    const char *name = sqlite3_bind_parameter_name(stmt, k);
+    if (!name || name[0] != '$')
+      return -1;
+    char *end;
+    long v = strtol(name + 1, &end, 10);
+    if (*end || v != k)
+      return -1;
+  }
+  return 1;
+}
+
+static si_status bind_params(sq_conn *c, sqlite3_stmt *stmt, cached_stmt *slot, const char *sql,
+                             int nparams, const char *const *params, si_error *err) {
   if (sqlite3_bind_parameter_count(stmt) != nparams) {
     char what[96];
     snprintf(what, sizeof what, "statement takes %d parameters, %d given",
              sqlite3_bind_parameter_count(stmt), nparams);
     return arg_error(c, sql, err, what);
   }
+  /* Looking each name up costs a formatted string and a linear search per
+   * parameter on every run; the hot statements are cached, so learn once
+   * whether the names can be skipped. */
+  int in_order = slot ? slot->params_in_order : 0;
+  if (in_order == 0) {
+    in_order = params_in_order(stmt, nparams);
+    if (slot)
+      slot->params_in_order = in_order;
+  }
   for (int i = 0; i < nparams; i++) {
     char name[16];
-    snprintf(name, sizeof name, "$%d", i + 1);
-    int idx = sqlite3_bind_parameter_index(stmt, name);
+    int idx = i + 1;
+    if (in_order != 1) {
+      snprintf(name, sizeof name, "$%d", i + 1);
+      idx = sqlite3_bind_parameter_index(stmt, name);
+    }
     if (idx == 0) {
       char what[96];
       snprintf(what, sizeof what, "parameter %s is not used (write parameters as $1..$N)", name);
@@ -374,7 +403,7 @@ static si_status run(sq_conn *c, const char *sql, int nparams, const char *const
   if (s != SI_OK)
     return s;
   int64_t before = total_changes_of(c->db);
-  s = bind_params(c, stmt, sql, nparams, params, err);
+  s = bind_params(c, stmt, slot, sql, nparams, params, err);
   if (s == SI_OK)
     s = step_all(c, stmt, sql, fn, user, err);
   if (s == SI_OK && changes && total_changes_of(c->db) != before)

@@ -286,6 +286,15 @@ static void test_params_and_nulls(void **state) {
                    1);
   assert_int_equal(query_int(db, "SELECT created_at + 1 FROM batch WHERE uid = $1", 1, p),
                    1700000000001LL);
+  /* Parameters mentioned out of order still bind by their number, on the
+   * first run and on the cached statement's later runs. */
+  const char *swapped[] = {"5", "b2"};
+  for (int run = 0; run < 3; run++)
+    assert_int_equal(query_int(db,
+                               "SELECT count(*) FROM batch WHERE uid = $2 AND created_at = "
+                               "CAST($1 AS BIGINT)",
+                               2, swapped),
+                     1);
   /* LIMIT/OFFSET accept text parameters too (the store pages with them). */
   const char *lim[] = {"1", "1"};
   r = (rows){0};
