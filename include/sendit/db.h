@@ -33,6 +33,10 @@ typedef struct si_db_backend {
    * clause for the queue's claim query, and the auto-increment key type. */
   const char *begin_write;
   const char *skip_locked;
+  /* SQL expression: the database's clock in epoch milliseconds. Leases are
+   * read and written by that one clock, so workers on hosts whose clocks
+   * disagree still agree on when a lease ran out. */
+  const char *now_ms;
   const char *serial_key;
   /* Run right after begin_write in each migration step to serialize
    * migrating processes; NULL when begin_write already does (SQLite's

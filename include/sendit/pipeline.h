@@ -56,6 +56,10 @@ typedef struct si_import_result {
   int interrupted;  /* stopped by ctx->cancel; the job goes back to the queue */
   int folder_moved; /* the whole folder went to storage in one rename */
   int job_finished; /* the job's end was committed with the batch's */
+  /* The job's lease ran out (this worker was too slow to renew it, and
+   * another may hold it now): the import stopped where it was and left the
+   * job, the batch's status and the remaining files to the holder. */
+  int lease_lost;
 } si_import_result;
 
 /* Imports every file under `folder` into batch `batch_uid`. Files that fail

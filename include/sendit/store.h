@@ -52,15 +52,19 @@ si_status si_store_enqueue(si_db *db, const char *folder, const char *path, int 
  * there is nothing to do. */
 si_status si_store_claim(si_db *db, const char *worker, int lease_seconds, si_job *job, int *found,
                          si_error *err);
-/* Extends the lease; SI_ERR_STATE when the job is no longer ours. */
+/* Extends the lease; SI_ERR_STATE when the job is no longer ours, or when
+ * its lease already ran out. */
 si_status si_store_heartbeat(si_db *db, int64_t job_id, const char *worker, int lease_seconds,
                              si_error *err);
-si_status si_store_job_set_work_path(si_db *db, int64_t job_id, const char *work_path,
-                                     si_error *err);
+/* Both of these change the job only while `worker` holds it (state running,
+ * its name on it) and give SI_ERR_STATE otherwise: a worker whose lease ran
+ * out and was taken over must not end or redirect the new holder's job. */
+si_status si_store_job_set_work_path(si_db *db, int64_t job_id, const char *worker,
+                                     const char *work_path, si_error *err);
 /* Ends a job: state "done" or "failed" (error may be NULL), or back to
  * "queued" for a retry. */
-si_status si_store_job_finish(si_db *db, int64_t job_id, const char *state, const char *error,
-                              si_error *err);
+si_status si_store_job_finish(si_db *db, int64_t job_id, const char *worker, const char *state,
+                              const char *error, si_error *err);
 /* Jobs queued + running. */
 si_status si_store_queue_depth(si_db *db, int64_t *queued, int64_t *running, si_error *err);
 

@@ -970,15 +970,15 @@ static si_status pg_connect(const char *url, void **conn, si_error *err) {
   redact_url(c->where, sizeof c->where, url);
   /* The URL comes last, so whatever it sets wins over these defaults.
    * Keepalives notice a server host that vanished without closing the
-   * socket (the OS default waits two hours). */
-  static const char *const keys[] = {"fallback_application_name",
-                                     "connect_timeout",
-                                     "keepalives_idle",
-                                     "keepalives_interval",
-                                     "keepalives_count",
-                                     "dbname",
-                                     NULL};
-  const char *values[] = {"sendit", "10", "30", "10", "3", url, NULL};
+   * socket (the OS default waits two hours). A worker frozen inside a
+   * transaction (a stopped process, a hung NFS mount) holds its job's row
+   * lock, so no one can take the job over; the server ends such a session
+   * after a minute. sendit's transactions never wait on anything slow. */
+  static const char *const keys[] = {
+      "fallback_application_name", "connect_timeout", "keepalives_idle", "keepalives_interval",
+      "keepalives_count",          "options",         "dbname",          NULL};
+  const char *values[] = {
+      "sendit", "10", "30", "10", "3", "-c idle_in_transaction_session_timeout=60000", url, NULL};
   c->pg = PQconnectdbParams(keys, values, 1);
   if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
     char msg[400];
@@ -1002,6 +1002,9 @@ const si_db_backend si_postgres_backend = {
     /* Workers skip the jobs other workers are claiming instead of queueing
      * behind their row locks. */
     .skip_locked = " FOR UPDATE SKIP LOCKED",
+    /* clock_timestamp(), not now(): the latter stands still for a whole
+     * transaction. */
+    .now_ms = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
     .serial_key = "BIGSERIAL PRIMARY KEY",
     /* Two processes creating the schema at once would collide on the
      * catalogs (CREATE TABLE IF NOT EXISTS is not safe concurrently): the

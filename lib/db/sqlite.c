@@ -521,5 +521,6 @@ const si_db_backend si_sqlite_backend = {
     .begin_write = "BEGIN IMMEDIATE",
     /* One writer at a time already serializes the queue's claim. */
     .skip_locked = "",
+    .now_ms = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
     .serial_key = "INTEGER PRIMARY KEY AUTOINCREMENT",
 };

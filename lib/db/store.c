@@ -40,15 +40,14 @@ si_status si_store_enqueue(si_db *db, const char *folder, const char *path, int 
   char now[24];
   const char *params[] = {folder, path, i64(now, si_now_ms())};
   int64_t changes = 0;
+  /* ON CONFLICT rather than catching the violation: callers enqueue inside
+   * transactions too, and on PostgreSQL a violation aborts the transaction. */
   si_status st = si_db_exec(db,
                             "INSERT INTO job (folder, path, state, created_at, updated_at) "
                             "SELECT $1, $2, 'queued', $3, $3 WHERE NOT EXISTS (SELECT 1 FROM job "
-                            "WHERE path = $2 AND state IN ('queued', 'running'))",
+                            "WHERE path = $2 AND state IN ('queued', 'running')) "
+                            "ON CONFLICT (path) WHERE state IN ('queued', 'running') DO NOTHING",
                             3, params, NULL, NULL, &changes, err);
-  if (st == SI_ERR_STATE) { /* raced with another enqueuer: the index kept it single */
-    changes = 0;
-    st = SI_OK;
-  }
   if (created)
     *created = st == SI_OK && changes > 0;
   return st;
@@ -75,13 +74,14 @@ static int job_row(void *user, int ncols, const char *const *v) {
  * again on their next round. */
 static si_status yield_to_twin(si_db *db, const char *worker, si_job *job, int *found,
                                si_error *err) {
-  char id_s[24], now_s[24];
-  const char *params[] = {i64(id_s, job->id), job->folder, i64(now_s, si_now_ms())};
+  char id_s[24], sql[512];
+  const char *params[] = {i64(id_s, job->id), job->folder};
+  snprintf(sql, sizeof sql,
+           "SELECT id FROM job WHERE folder = $2 AND id <> $1 AND state = 'running' AND "
+           "lease_until >= %s LIMIT 1",
+           si_db_get_backend(db)->now_ms);
   int64_t twin = -1;
-  si_status st = si_db_exec(db,
-                            "SELECT id FROM job WHERE folder = $2 AND id <> $1 AND state = "
-                            "'running' AND lease_until >= $3 LIMIT 1",
-                            3, params, first_row_i64, &twin, NULL, err);
+  si_status st = si_db_exec(db, sql, 2, params, first_row_i64, &twin, NULL, err);
   if (st != SI_OK || twin < 0)
     return st;
   const char *back[] = {id_s, worker};
@@ -93,62 +93,81 @@ static si_status yield_to_twin(si_db *db, const char *worker, si_job *job, int *
   return st;
 }
 
+/* Lease times are the database's clock (see si_db_backend.now_ms). */
 si_status si_store_claim(si_db *db, const char *worker, int lease_seconds, si_job *job, int *found,
                          si_error *err) {
-  char now_s[24], until_s[24];
-  int64_t now = si_now_ms();
-  const char *params[] = {worker, i64(until_s, now + (int64_t)lease_seconds * 1000),
-                          i64(now_s, now)};
-  char sql[1024];
+  char lease_s[24];
+  const char *params[] = {worker, i64(lease_s, (int64_t)lease_seconds * 1000)};
+  const char *now = si_db_get_backend(db)->now_ms;
+  char sql[2048];
   snprintf(sql, sizeof sql,
-           "UPDATE job SET state = 'running', worker = $1, lease_until = $2, updated_at = $3, "
+           "UPDATE job SET state = 'running', worker = $1, lease_until = %s + $2, updated_at = %s, "
            "attempts = attempts + 1 WHERE id = (SELECT id FROM job j WHERE (state = 'queued' OR "
-           "(state = 'running' AND lease_until < $3)) AND NOT EXISTS (SELECT 1 FROM job o WHERE "
+           "(state = 'running' AND lease_until < %s)) AND NOT EXISTS (SELECT 1 FROM job o WHERE "
            "o.folder = j.folder AND o.id <> j.id AND o.state = 'running' AND o.lease_until >= "
-           "$3) ORDER BY id LIMIT 1%s) "
+           "%s) ORDER BY id LIMIT 1%s) "
            "RETURNING id, folder, path, work_path, attempts",
-           si_db_get_backend(db)->skip_locked);
+           now, now, now, now, si_db_get_backend(db)->skip_locked);
   memset(job, 0, sizeof *job);
   job->id = -1;
-  si_status st = si_db_exec(db, sql, 3, params, job_row, job, NULL, err);
+  si_status st = si_db_exec(db, sql, 2, params, job_row, job, NULL, err);
   *found = st == SI_OK && job->id >= 0;
   if (*found)
     st = yield_to_twin(db, worker, job, found, err);
   return st;
 }
 
+static si_status not_held(int64_t job_id, const char *worker, si_error *err) {
+  return si_error_set(err, SI_ERR_STATE, NULL, SI_NO_OFFSET, SI_NO_TAG,
+                      "job %" PRId64 " is no longer held by %s (its lease ran out)", job_id,
+                      worker);
+}
+
+/* A lease that has already run out is not renewed, even when no one took
+ * the job yet: its holder was too slow to be trusted with it, and another
+ * worker may be claiming it at this moment. */
 si_status si_store_heartbeat(si_db *db, int64_t job_id, const char *worker, int lease_seconds,
                              si_error *err) {
-  char id_s[24], until_s[24];
-  const char *params[] = {i64(id_s, job_id), worker,
-                          i64(until_s, si_now_ms() + (int64_t)lease_seconds * 1000)};
+  char id_s[24], lease_s[24], sql[512];
+  const char *params[] = {i64(id_s, job_id), worker, i64(lease_s, (int64_t)lease_seconds * 1000)};
+  const char *now = si_db_get_backend(db)->now_ms;
+  snprintf(sql, sizeof sql,
+           "UPDATE job SET lease_until = %s + $3 WHERE id = $1 AND worker = $2 AND "
+           "state = 'running' AND lease_until >= %s",
+           now, now);
   int64_t changes = 0;
-  si_status st = si_db_exec(db,
-                            "UPDATE job SET lease_until = $3 WHERE id = $1 AND worker = $2 AND "
-                            "state = 'running'",
-                            3, params, NULL, NULL, &changes, err);
+  si_status st = si_db_exec(db, sql, 3, params, NULL, NULL, &changes, err);
   if (st == SI_OK && changes == 0)
-    return si_error_set(err, SI_ERR_STATE, NULL, SI_NO_OFFSET, SI_NO_TAG,
-                        "job %" PRId64 " is no longer held by %s", job_id, worker);
+    return not_held(job_id, worker, err);
   return st;
 }
 
-si_status si_store_job_set_work_path(si_db *db, int64_t job_id, const char *work_path,
-                                     si_error *err) {
+si_status si_store_job_set_work_path(si_db *db, int64_t job_id, const char *worker,
+                                     const char *work_path, si_error *err) {
   char id_s[24];
-  const char *params[] = {i64(id_s, job_id), work_path};
-  return si_db_exec(db, "UPDATE job SET work_path = $2 WHERE id = $1", 2, params, NULL, NULL, NULL,
-                    err);
+  const char *params[] = {i64(id_s, job_id), work_path, worker};
+  int64_t changes = 0;
+  si_status st = si_db_exec(db,
+                            "UPDATE job SET work_path = $2 WHERE id = $1 AND worker = $3 AND "
+                            "state = 'running'",
+                            3, params, NULL, NULL, &changes, err);
+  if (st == SI_OK && changes == 0)
+    return not_held(job_id, worker, err);
+  return st;
 }
 
-si_status si_store_job_finish(si_db *db, int64_t job_id, const char *state, const char *error,
-                              si_error *err) {
+si_status si_store_job_finish(si_db *db, int64_t job_id, const char *worker, const char *state,
+                              const char *error, si_error *err) {
   char id_s[24], now_s[24];
-  const char *params[] = {i64(id_s, job_id), state, error, i64(now_s, si_now_ms())};
-  return si_db_exec(db,
-                    "UPDATE job SET state = $2, error = $3, updated_at = $4, lease_until = NULL "
-                    "WHERE id = $1",
-                    4, params, NULL, NULL, NULL, err);
+  const char *params[] = {i64(id_s, job_id), state, error, i64(now_s, si_now_ms()), worker};
+  int64_t changes = 0;
+  si_status st = si_db_exec(db,
+                            "UPDATE job SET state = $2, error = $3, updated_at = $4, lease_until = "
+                            "NULL WHERE id = $1 AND worker = $5 AND state = 'running'",
+                            5, params, NULL, NULL, &changes, err);
+  if (st == SI_OK && changes == 0)
+    return not_held(job_id, worker, err);
+  return st;
 }
 
 si_status si_store_queue_depth(si_db *db, int64_t *queued, int64_t *running, si_error *err) {

@@ -348,7 +348,7 @@ static si_status open_batch(run *r, si_error *err) {
     batch_log(r, "info", NULL, "batch reopened: %" PRId64 " more files arrived",
               r->res->files_seen);
   if (r->ctx->job_id >= 0)
-    st = si_store_job_set_work_path(r->ctx->db, r->ctx->job_id, r->folder, err);
+    st = si_store_job_set_work_path(r->ctx->db, r->ctx->job_id, r->ctx->worker, r->folder, err);
   return st;
 }
 
@@ -413,9 +413,37 @@ static si_status find_known_uids(si_db *db, plan *plans, size_t n, si_error *err
   return si_db_exec(db, sql, CHUNK_FILES, params, mark_known, &l, NULL, err);
 }
 
+/* The first statement of each chunk's transaction renews the job's lease,
+ * which fences the chunk: on PostgreSQL the job's row stays locked until the
+ * commit, so no claim can take the job over in between (SQLite's single
+ * writer does the same), and a worker whose lease already ran out writes
+ * nothing. Sets lease_lost instead of failing. */
+static si_status renew_lease_in_chunk(run *r, si_error *err) {
+  si_import_context *ctx = r->ctx;
+  if (ctx->job_id < 0)
+    return SI_OK;
+  int64_t now = si_now_ms();
+  si_status st =
+      si_store_heartbeat(ctx->db, ctx->job_id, ctx->worker, ctx->cfg->lease_seconds, err);
+  if (st == SI_OK)
+    r->last_heartbeat = now;
+  if (st != SI_ERR_STATE)
+    return st;
+  r->res->lease_lost = 1;
+  si_log(SI_LOG_WARN, "job %" PRId64 " (batch %s): %s; stopping this import", ctx->job_id, r->uid,
+         err->message);
+  return SI_OK;
+}
+
 static si_status plan_chunk(run *r, plan *plans, size_t n, size_t from, si_error *err) {
   si_db *db = r->ctx->db;
   si_status st = si_db_begin(db, err);
+  if (st == SI_OK)
+    st = renew_lease_in_chunk(r, err);
+  if (st == SI_OK && r->res->lease_lost) {
+    si_db_rollback(db);
+    return SI_OK;
+  }
   if (st == SI_OK && r->batch_id < 0)
     st = open_batch(r, err);
   if (st == SI_OK)
@@ -436,14 +464,28 @@ static si_status plan_chunk(run *r, plan *plans, size_t n, size_t from, si_error
   return st;
 }
 
-static void heartbeat_if_due(run *r) {
+/* Renews the lease a third of the way through it. Returns 0 once the lease
+ * is lost: then the import must stop touching the job's files and rows. A
+ * database error is not a lost lease: the next beat tries again. */
+static int heartbeat_if_due(run *r) {
   si_import_context *ctx = r->ctx;
   int64_t now = si_now_ms();
+  if (r->res->lease_lost)
+    return 0;
   if (ctx->job_id < 0 || now - r->last_heartbeat < (int64_t)ctx->cfg->lease_seconds * 1000 / 3)
-    return;
+    return 1;
   si_error err;
-  if (si_store_heartbeat(ctx->db, ctx->job_id, ctx->worker, ctx->cfg->lease_seconds, &err) == SI_OK)
+  si_status st =
+      si_store_heartbeat(ctx->db, ctx->job_id, ctx->worker, ctx->cfg->lease_seconds, &err);
+  if (st == SI_OK) {
     r->last_heartbeat = now;
+  } else if (st == SI_ERR_STATE) {
+    r->res->lease_lost = 1;
+    si_log(SI_LOG_WARN, "job %" PRId64 " (batch %s): %s; stopping this import", ctx->job_id, r->uid,
+           err.message);
+    return 0;
+  }
+  return 1;
 }
 
 static si_status mkdir_parent(const char *path, si_error *err) {
@@ -474,6 +516,9 @@ static void move_files(run *r, const si_file_list *files) {
     for (size_t i = 0; i < files->count && !r->res->fatal; i++) {
       if (!r->moves[i])
         continue;
+      /* Copies across filesystems can outlast a lease. */
+      if (!heartbeat_if_due(r))
+        return;
       char dst[SI_PATH_MAX];
       storage_path_for(r, &files->items[i], dst, sizeof dst);
       if (mkdir_parent(dst, &ferr) != SI_OK ||
@@ -630,9 +675,18 @@ static si_status finish_batch(run *r, int64_t started, si_error *err) {
   if (st == SI_OK)
     st = si_store_batch_finish(db, b, err);
   if (st == SI_OK && r->ctx->job_id >= 0) {
-    st = si_store_job_finish(db, r->ctx->job_id, r->res->fatal ? "failed" : "done",
+    st = si_store_job_finish(db, r->ctx->job_id, r->ctx->worker, r->res->fatal ? "failed" : "done",
                              r->res->fatal ? "import stopped: see the batch log" : NULL, err);
     r->res->job_finished = st == SI_OK;
+  }
+  if (st == SI_ERR_STATE && !r->res->job_finished) {
+    /* Taken over: none of this transaction may stand; the holder settles
+     * the rows whose files are in storage. */
+    si_db_rollback(db);
+    r->res->lease_lost = 1;
+    si_log(SI_LOG_WARN, "job %" PRId64 " (batch %s): %s; leaving the batch to the new holder",
+           r->ctx->job_id, r->uid, err->message);
+    return SI_OK;
   }
   if (st == SI_OK)
     st = si_db_commit(db, err);
@@ -659,14 +713,17 @@ static si_status import_files(run *r, const si_file_list *files, si_error *err) 
       break;
     }
     size_t to = from + CHUNK_FILES < files->count ? from + CHUNK_FILES : files->count;
+    if (!heartbeat_if_due(r))
+      break;
     read_chunk(r, files, from, to, plans);
     st = plan_chunk(r, plans, to - from, from, err);
-    heartbeat_if_due(r);
+    if (r->res->lease_lost)
+      break;
     if (ctx->progress)
       ctx->progress(ctx->progress_user, (int64_t)to, (int64_t)files->count);
   }
   free(plans);
-  if (st == SI_OK && !r->res->interrupted && !r->res->fatal)
+  if (st == SI_OK && !r->res->interrupted && !r->res->fatal && heartbeat_if_due(r))
     move_files(r, files);
   return st;
 }
@@ -694,7 +751,7 @@ si_status si_import_folder(si_import_context *ctx, const char *folder, const cha
               : si_error_set(err, SI_ERR_NOMEM, folder, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
   if (st == SI_OK)
     st = import_files(&r, &files, err);
-  if (st == SI_OK && r.batch_id < 0) {
+  if (st == SI_OK && r.batch_id < 0 && !result->lease_lost) {
     /* No file went through a chunk: the batch still gets its record. */
     st = si_db_begin(ctx->db, err);
     if (st == SI_OK)
@@ -703,7 +760,12 @@ si_status si_import_folder(si_import_context *ctx, const char *folder, const cha
   }
   if (st == SI_OK && list_problem[0])
     batch_log(&r, "error", NULL, "%s", list_problem);
-  if (st == SI_OK && result->interrupted) {
+  if (st == SI_OK && result->lease_lost) {
+    if (r.batch_id >= 0)
+      batch_log(&r, "warning", NULL,
+                "this worker's lease on the job ran out: it stopped, and the worker now holding "
+                "the job finishes the import");
+  } else if (st == SI_OK && result->interrupted) {
     batch_log(&r, "info", NULL, "import interrupted by shutdown; the rest follows on restart");
     st = si_store_batch_set_status(ctx->db, batch_uid, SI_BATCH_QUEUE, err);
   } else if (st == SI_OK) {

@@ -37,10 +37,22 @@ static si_status record_on_batch(si_import_context *ctx, const si_job *job, cons
   return st;
 }
 
+/* Ends the job as its holder. A job taken over meanwhile (the lease ran
+ * out) belongs to another worker now: that is logged, not an error. */
+static si_status end_job(si_import_context *ctx, const si_job *job, const char *state,
+                         const char *message, si_error *err) {
+  si_status st = si_store_job_finish(ctx->db, job->id, ctx->worker, state, message, err);
+  if (st != SI_ERR_STATE)
+    return st;
+  si_log(SI_LOG_WARN, "job %" PRId64 " (%s): %s; not marking it %s", job->id, job->folder,
+         err->message, state);
+  return SI_OK;
+}
+
 static si_status fail_job(si_import_context *ctx, const si_job *job, const char *message,
                           si_import_result *result, si_error *err) {
   si_status st = record_on_batch(ctx, job, message, result, err);
-  return st == SI_OK ? si_store_job_finish(ctx->db, job->id, "failed", message, err) : st;
+  return st == SI_OK ? end_job(ctx, job, "failed", message, err) : st;
 }
 
 static int first_column(void *user, int ncols, const char *const *v) {
@@ -89,8 +101,7 @@ static si_status claim_folder(si_import_context *ctx, si_job *job, char *work, s
       /* A rescan queued the folder again while an earlier job was taking it. */
       si_log(SI_LOG_INFO, "job %" PRId64 ": %s was already imported by an earlier job", job->id,
              job->path);
-      return si_store_job_finish(ctx->db, job->id, "done", "already imported by an earlier job",
-                                 err);
+      return end_job(ctx, job, "done", "already imported by an earlier job", err);
     } else if (!(e == ENOENT && is_dir(work))) {
       char msg[SI_PATH_MAX + 128];
       snprintf(msg, sizeof msg, "%s: cannot claim the folder: %s",
@@ -99,7 +110,7 @@ static si_status claim_folder(si_import_context *ctx, si_job *job, char *work, s
       return fail_job(ctx, job, msg, result, err);
     }
   }
-  st = si_store_job_set_work_path(ctx->db, job->id, work, err);
+  st = si_store_job_set_work_path(ctx->db, job->id, ctx->worker, work, err);
   snprintf(job->work_path, sizeof job->work_path, "%s", work);
   *proceed = st == SI_OK;
   return st;
@@ -112,7 +123,7 @@ si_status si_run_job(si_import_context *ctx, si_job *job, si_import_result *resu
     char msg[128];
     snprintf(msg, sizeof msg, "given up after %d attempts", job->attempts - 1);
     si_status st = record_on_batch(ctx, job, msg, result, err);
-    return st == SI_OK ? si_store_job_finish(ctx->db, job->id, "failed", msg, err) : st;
+    return st == SI_OK ? end_job(ctx, job, "failed", msg, err) : st;
   }
   char work[SI_PATH_MAX];
   int proceed;
@@ -121,11 +132,11 @@ si_status si_run_job(si_import_context *ctx, si_job *job, si_import_result *resu
     return st; /* claim_folder has ended the job */
   si_log(SI_LOG_INFO, "job %" PRId64 ": importing %s as batch %s", job->id, work, job->folder);
   st = si_import_folder(ctx, work, job->folder, result, err);
-  if (st != SI_OK)
+  if (st != SI_OK || result->lease_lost)
     return st;
   if (result->interrupted) {
     si_log(SI_LOG_INFO, "job %" PRId64 ": %s interrupted, back in the queue", job->id, job->folder);
-    return si_store_job_finish(ctx->db, job->id, "queued", NULL, err);
+    return end_job(ctx, job, "queued", NULL, err);
   }
   si_log(SI_LOG_INFO,
          "job %" PRId64 ": batch %s %s: %" PRId64 " imported, %" PRId64 " quarantined, %" PRId64
@@ -134,6 +145,6 @@ si_status si_run_job(si_import_context *ctx, si_job *job, si_import_result *resu
          result->skipped, result->duplicates_ignored, (double)result->batch.elapsed_ms / 1000.0);
   if (result->job_finished)
     return SI_OK;
-  return si_store_job_finish(ctx->db, job->id, result->fatal ? "failed" : "done",
-                             result->fatal ? "import stopped: see the batch log" : NULL, err);
+  return end_job(ctx, job, result->fatal ? "failed" : "done",
+                 result->fatal ? "import stopped: see the batch log" : NULL, err);
 }

@@ -144,6 +144,57 @@ fi
 check_once "kill -9" "uid LIKE '1.2.826.0.1.3680043.10.778.%'" $((4 * BIG)) "$SITE"/storage/KILL*
 check_eq "one job per folder" 4 "$(sql "SELECT count(*) FROM job WHERE folder LIKE 'KILL%'")"
 
+# ---- a worker frozen past its lease (SIGSTOP), then thawed -----------------------
+# Its job is taken over once the lease runs out; when it wakes up it must
+# notice, stop, and change nothing. The site's URL makes the server end a
+# session idle inside a transaction after 3 s (sendit's default is a
+# minute), in case the worker froze in the middle of one.
+sed -i -e "s|^url = \(postgres.*\)$|url = \1?options=-c%20idle_in_transaction_session_timeout%3D3000|" \
+  "$SITE/sendit.ini"
+for i in "${!WORKER_PIDS[@]}"; do kill -TERM "${WORKER_PIDS[$i]}"; wait "${WORKER_PIDS[$i]}"; done
+WORKER_PIDS=()
+for i in 1 2 3; do start_worker "$i"; done
+stage PAUSE 3 $BIG 1.2.826.0.1.3680043.10.781
+mv "$SITE"/stage/PAUSE* "$SITE/data/"
+sendit start_queue >/dev/null
+paused_victim() {
+  local line id worker pid i
+  line="$(sql "SELECT j.id, j.worker FROM job j JOIN batch b ON b.uid = j.folder
+               WHERE j.state = 'running' AND j.folder LIKE 'PAUSE%' AND b.status <> 'DONE'
+               AND EXISTS (SELECT 1 FROM image i WHERE i.batch_id = b.id) ORDER BY j.id")"
+  while IFS='|' read -r id worker; do
+    pid="$(cut -d: -f2 <<<"$worker")"
+    for i in 1 2 3; do
+      if [ "${WORKER_PIDS[$i]}" = "$pid" ]; then
+        VICTIM=$i VICTIM_JOB=$id VICTIM_HOLDER=$worker
+        return 0
+      fi
+    done
+  done <<<"$line"
+  return 1
+}
+VICTIM="" VICTIM_JOB="" VICTIM_HOLDER=""
+wait_for 60 paused_victim
+if [ -n "$VICTIM" ]; then
+  kill -STOP "${WORKER_PIDS[$VICTIM]}"
+  ok "worker $VICTIM frozen with SIGSTOP while it held job $VICTIM_JOB mid-batch"
+  taken_over() { [ "$(sql "SELECT worker FROM job WHERE id = $VICTIM_JOB")" != "$VICTIM_HOLDER" ]; }
+  check "another worker takes the frozen worker's job over" wait_for 60 taken_over
+  check "while it is frozen the 3 batches reach DONE" wait_for 180 all_done PAUSE 3
+  kill -CONT "${WORKER_PIDS[$VICTIM]}"
+  check "thawed, it notices that it lost the job" wait_for 30 grep -qE \
+    "no longer held by $VICTIM_HOLDER|connection lost" "$SITE/logs/worker-$VICTIM.log"
+  sleep 1
+  check "the thawed worker lives on" kill -0 "${WORKER_PIDS[$VICTIM]}"
+  check_eq "the job stays done by its new holder, claimed twice" "done 2" \
+    "$(sql "SELECT state || ' ' || attempts FROM job WHERE id = $VICTIM_JOB")"
+else
+  not_ok "no worker process was caught in the middle of a batch"
+fi
+check_once "frozen worker" "uid LIKE '1.2.826.0.1.3680043.10.781.%'" $((3 * BIG)) "$SITE"/storage/PAUSE*
+check_eq "the batches stay DONE" 3 \
+  "$(sql "SELECT count(*) FROM batch WHERE uid LIKE 'PAUSE%' AND status = 'DONE'")"
+
 # ---- a PostgreSQL restart in the middle of a run ---------------------------------
 sendit start_watcher >/dev/null
 check_eq "the watcher starts again" 0 $?

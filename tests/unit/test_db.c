@@ -197,6 +197,11 @@ static void test_connection_settings(void **state) {
     assert_int_equal(
         si_db_exec(db, "SHOW transaction_isolation", 0, NULL, copy_text, mode, NULL, &err), SI_OK);
     assert_string_equal(mode, "read committed");
+    /* A frozen worker cannot hold its job's row lock for ever. */
+    assert_int_equal(si_db_exec(db, "SHOW idle_in_transaction_session_timeout", 0, NULL, copy_text,
+                                mode, NULL, &err),
+                     SI_OK);
+    assert_string_equal(mode, "1min");
     si_db_close(db);
     return;
   }
@@ -1059,6 +1064,75 @@ static void test_pg_claim_skips_locked_jobs(void **state) {
   si_db_close(a);
 }
 
+/* A worker whose lease ran out and was taken over can neither renew it nor
+ * end or redirect the new holder's job; the lease clock is the database's. */
+static void test_lease_ownership(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  si_error err;
+  int created = 0, found = 0;
+  assert_int_equal(si_store_enqueue(db, "acc", "/in/acc", &created, &err), SI_OK);
+  si_job slow, fast;
+  assert_int_equal(si_store_claim(db, "slow", 60, &slow, &found, &err), SI_OK);
+  assert_true(found);
+  /* The lease runs from the database's clock: about 60 s from its now. */
+  char id_s[24];
+  snprintf(id_s, sizeof id_s, "%lld", (long long)slow.id);
+  const char *id[] = {id_s};
+  char sql[256];
+  snprintf(sql, sizeof sql, "SELECT lease_until - %s FROM job WHERE id = $1",
+           si_db_get_backend(db)->now_ms);
+  long long left = query_int(db, sql, 1, id);
+  assert_true(left > 55000 && left <= 60000);
+  assert_int_equal(si_store_heartbeat(db, slow.id, "slow", 60, &err), SI_OK);
+  assert_int_equal(si_store_heartbeat(db, slow.id, "someone", 60, &err), SI_ERR_STATE);
+
+  /* The lease runs out: it is not renewed any more, even before a takeover. */
+  must_exec(db, "UPDATE job SET lease_until = 1 WHERE id = $1", 1, id);
+  assert_int_equal(si_store_heartbeat(db, slow.id, "slow", 60, &err), SI_ERR_STATE);
+  assert_non_null(strstr(err.message, "no longer held by slow"));
+  assert_int_equal(si_store_claim(db, "fast", 60, &fast, &found, &err), SI_OK);
+  assert_true(found);
+  assert_int_equal(fast.id, slow.id);
+
+  /* The old holder wakes up: it cannot end or redirect the job. */
+  assert_int_equal(si_store_job_set_work_path(db, slow.id, "slow", "/elsewhere", &err),
+                   SI_ERR_STATE);
+  assert_int_equal(si_store_job_finish(db, slow.id, "slow", "done", NULL, &err), SI_ERR_STATE);
+  assert_int_equal(si_store_job_finish(db, slow.id, "slow", "queued", NULL, &err), SI_ERR_STATE);
+  assert_int_equal(query_int(db,
+                             "SELECT count(*) FROM job WHERE id = $1 AND state = 'running' AND "
+                             "worker = 'fast' AND work_path IS NULL",
+                             1, id),
+                   1);
+  /* The new holder can. */
+  assert_int_equal(si_store_job_set_work_path(db, fast.id, "fast", "/work/1", &err), SI_OK);
+  assert_int_equal(si_store_job_finish(db, fast.id, "fast", "done", NULL, &err), SI_OK);
+  assert_int_equal(si_store_job_finish(db, fast.id, "fast", "done", NULL, &err), SI_ERR_STATE);
+  si_db_close(db);
+}
+
+/* Enqueueing a folder that already has a pending job, inside a transaction,
+ * neither fails nor spoils the transaction. (The NOT EXISTS handles this
+ * sequential case; ON CONFLICT covers an enqueuer racing in from another
+ * connection, whose violation would abort a PostgreSQL transaction.) */
+static void test_enqueue_duplicate_in_transaction(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  si_error err;
+  int created = -1;
+  assert_int_equal(si_store_enqueue(db, "acc", "/in/acc", &created, &err), SI_OK);
+  assert_int_equal(created, 1);
+  assert_int_equal(si_db_begin(db, &err), SI_OK);
+  assert_int_equal(si_store_enqueue(db, "acc", "/in/acc", &created, &err), SI_OK);
+  assert_int_equal(created, 0);
+  assert_int_equal(si_store_enqueue(db, "other", "/in/other", &created, &err), SI_OK);
+  assert_int_equal(created, 1);
+  assert_int_equal(si_db_commit(db, &err), SI_OK);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM job", 0, NULL), 2);
+  si_db_close(db);
+}
+
 static int count_rows(void *user, int ncols, const char *const *values) {
   (void)ncols;
   (void)values;
@@ -1258,6 +1332,8 @@ int main(void) {
       cmocka_unit_test(test_pg_commit_of_failed_transaction),
       cmocka_unit_test(test_pg_claim_skips_locked_jobs),
       cmocka_unit_test(test_claim_one_running_job_per_folder),
+      cmocka_unit_test(test_lease_ownership),
+      cmocka_unit_test(test_enqueue_duplicate_in_transaction),
       cmocka_unit_test(test_pg_deferred_statements),
   };
   int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
