@@ -4,8 +4,8 @@
  * Durability is the product's promise, so every connection runs WAL with
  * synchronous=FULL: a COMMIT that returned has reached the disk. Several
  * threads and processes share the file, so lock contention is normal and is
- * waited out (busy_timeout, plus our own retry for the cases where SQLite
- * does not call the busy handler) rather than reported. */
+ * waited out (a busy handler of our own that retries promptly, plus our own
+ * retry for the cases where SQLite does not call it) rather than reported. */
 #include <sqlite3.h>
 
 #include <stdint.h>
@@ -53,6 +53,7 @@ typedef struct sq_conn {
   uint64_t tick;
   int ncached;
   cached_stmt cache[CACHE_SIZE];
+  struct timespec busy_since; /* start of the current wait for a lock */
 } sq_conn;
 
 /* ---- errors ---- */
@@ -152,7 +153,31 @@ typedef struct backoff {
 
 static void backoff_init(backoff *b) {
   clock_gettime(CLOCK_MONOTONIC, &b->start);
-  b->delay_us = 1000;
+  b->delay_us = 100;
+}
+
+static long long ms_since(const struct timespec *start) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (long long)(now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+/* SQLite's own busy_timeout handler sleeps 1, 2, 5, 10, 15, 20, 25 ms...
+ * between tries, while the workers' write transactions last about a
+ * millisecond: a waiter slept through the gaps between another worker's
+ * transactions and could starve for 50 ms and more (seen with two workers
+ * on one SQLite file). Try again every 50 us at first, backing off to 2 ms,
+ * up to BUSY_TIMEOUT_MS in all. */
+static int busy_wait(void *arg, int count) {
+  sq_conn *c = arg;
+  if (count == 0)
+    clock_gettime(CLOCK_MONOTONIC, &c->busy_since);
+  else if (ms_since(&c->busy_since) >= BUSY_TIMEOUT_MS)
+    return 0;
+  long sleep_us = count < 20 ? 50 : count < 60 ? 250 : 2000;
+  struct timespec ts = {0, sleep_us * 1000};
+  nanosleep(&ts, NULL);
+  return 1;
 }
 
 /* Sleeps before the next attempt; 0 once the overall budget is spent, so a
@@ -467,7 +492,7 @@ static si_status open_handle(sq_conn *c, si_error *err) {
   sqlite3_extended_result_codes(c->db, 1);
   /* Before any statement: even setting the journal mode can meet a lock
    * when another process is creating the same file. */
-  sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+  sqlite3_busy_handler(c->db, busy_wait, c);
   /* SQLite silently falls back to read-only when it may not write. */
   if (sqlite3_db_readonly(c->db, "main") == 1)
     return si_error_set(err, SI_ERR_DB, c->path, SI_NO_OFFSET, SI_NO_TAG,

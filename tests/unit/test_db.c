@@ -210,7 +210,61 @@ static void test_connection_settings(void **state) {
   assert_string_equal(mode, "wal");
   assert_int_equal(query_int(db, "PRAGMA synchronous", 0, NULL), 2); /* FULL */
   assert_int_equal(query_int(db, "PRAGMA foreign_keys", 0, NULL), 1);
-  assert_int_equal(query_int(db, "PRAGMA busy_timeout", 0, NULL), 30000);
+  si_db_close(db);
+}
+
+static double now_seconds(void);
+
+typedef struct lock_holder {
+  const char *path;
+  int hold_ms;
+  int holding; /* set (atomically): 1 once the lock is taken, -1 on failure */
+  si_status status;
+} lock_holder;
+
+static void *hold_write_lock(void *arg) {
+  lock_holder *h = arg;
+  si_error err;
+  si_db *db = NULL;
+  h->status = si_db_open(h->path, &db, &err);
+  if (h->status == SI_OK)
+    h->status = si_db_begin(db, &err);
+  if (h->status == SI_OK) {
+    __atomic_store_n(&h->holding, 1, __ATOMIC_SEQ_CST);
+    struct timespec ts = {0, (long)h->hold_ms * 1000000L};
+    nanosleep(&ts, NULL);
+    h->status = si_db_commit(db, &err);
+  }
+  if (h->status != SI_OK)
+    __atomic_store_n(&h->holding, -1, __ATOMIC_SEQ_CST);
+  si_db_close(db);
+  return NULL;
+}
+
+/* A writer that meets another connection's write lock waits for it (up to
+ * the busy timeout) and gets in soon after it is released. */
+static void test_writer_waits_for_lock(void **state) {
+  (void)state;
+  if (on_pg())
+    skip(); /* PostgreSQL queues writers on row locks by itself */
+  const char *path = fresh_path();
+  si_db *db = must_open(path);
+  lock_holder h = {.path = path, .hold_ms = 300};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, hold_write_lock, &h), 0);
+  struct timespec ts = {0, 1000000L};
+  while (__atomic_load_n(&h.holding, __ATOMIC_SEQ_CST) == 0)
+    nanosleep(&ts, NULL);
+  assert_int_equal(__atomic_load_n(&h.holding, __ATOMIC_SEQ_CST), 1);
+  double start = now_seconds();
+  insert_batch(db, "after-the-lock");
+  double waited = now_seconds() - start;
+  pthread_join(th, NULL);
+  assert_int_equal(h.status, SI_OK);
+  assert_true(waited >= 0.2);
+  assert_true(waited < 2.0);
+  assert_int_equal(
+      query_int(db, "SELECT count(*) FROM batch WHERE uid = 'after-the-lock'", 0, NULL), 1);
   si_db_close(db);
 }
 
@@ -1306,6 +1360,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_open_creates_schema),
       cmocka_unit_test(test_connection_settings),
+      cmocka_unit_test(test_writer_waits_for_lock),
       cmocka_unit_test(test_reopen_does_not_remigrate),
       cmocka_unit_test(test_newer_schema_is_refused),
       cmocka_unit_test(test_params_and_nulls),
