@@ -1160,7 +1160,9 @@ static void test_lease_ownership(void **state) {
                              1, id),
                    1);
   /* The new holder can. */
-  assert_int_equal(si_store_job_set_work_path(db, fast.id, "fast", "/work/1", &err), SI_OK);
+  assert_int_equal(
+      si_store_job_set_work_path(db, fast.id, "fast", "/srv/sendit/storage/.work/job-1-acc", &err),
+      SI_OK);
   assert_int_equal(si_store_job_finish(db, fast.id, "fast", "done", NULL, &err), SI_OK);
   assert_int_equal(si_store_job_finish(db, fast.id, "fast", "done", NULL, &err), SI_ERR_STATE);
   si_db_close(db);
