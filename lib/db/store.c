@@ -2,6 +2,8 @@
  * backends; values travel as text. */
 #include "sendit/store.h"
 
+#include "rows.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,31 +16,12 @@ int64_t si_now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Text form of an integer parameter; `buf` must hold 24 bytes. */
-static const char *i64(char *buf, int64_t v) {
-  snprintf(buf, 24, "%" PRId64, v);
-  return buf;
-}
-
-static int64_t to_i64(const char *s) { return s ? strtoll(s, NULL, 10) : 0; }
-
-static void copy_field(char *dst, size_t size, const char *src) {
-  snprintf(dst, size, "%s", src ? src : "");
-}
-#define COPY(dst, src) copy_field((dst), sizeof(dst), (src))
-
-static int first_row_i64(void *user, int ncols, const char *const *values) {
-  if (ncols > 0)
-    *(int64_t *)user = to_i64(values[0]);
-  return 1;
-}
-
 /* ---- queue ---- */
 
 si_status si_store_enqueue(si_db *db, const char *folder, const char *path, int *created,
                            si_error *err) {
   char now[24];
-  const char *params[] = {folder, path, i64(now, si_now_ms())};
+  const char *params[] = {folder, path, si_rows_param_i64(now, si_now_ms())};
   int64_t changes = 0;
   /* ON CONFLICT rather than catching the violation: callers enqueue inside
    * transactions too, and on PostgreSQL a violation aborts the transaction. */
@@ -57,11 +40,11 @@ static int job_row(void *user, int ncols, const char *const *v) {
   si_job *job = user;
   if (ncols < 5)
     return 1;
-  job->id = to_i64(v[0]);
-  COPY(job->folder, v[1]);
-  COPY(job->path, v[2]);
-  COPY(job->work_path, v[3]);
-  job->attempts = (int)to_i64(v[4]);
+  job->id = si_rows_i64(v[0]);
+  SI_ROWS_TEXT(job->folder, v[1]);
+  SI_ROWS_TEXT(job->path, v[2]);
+  SI_ROWS_TEXT(job->work_path, v[3]);
+  job->attempts = (int)si_rows_i64(v[4]);
   return 1;
 }
 
@@ -75,13 +58,13 @@ static int job_row(void *user, int ncols, const char *const *v) {
 static si_status yield_to_twin(si_db *db, const char *worker, si_job *job, int *found,
                                si_error *err) {
   char id_s[24], sql[512];
-  const char *params[] = {i64(id_s, job->id), job->folder};
+  const char *params[] = {si_rows_param_i64(id_s, job->id), job->folder};
   snprintf(sql, sizeof sql,
            "SELECT id FROM job WHERE folder = $2 AND id <> $1 AND state = 'running' AND "
            "lease_until >= %s LIMIT 1",
            si_db_get_backend(db)->now_ms);
   int64_t twin = -1;
-  si_status st = si_db_exec(db, sql, 2, params, first_row_i64, &twin, NULL, err);
+  si_status st = si_db_exec(db, sql, 2, params, si_rows_first_i64, &twin, NULL, err);
   if (st != SI_OK || twin < 0)
     return st;
   const char *back[] = {id_s, worker};
@@ -97,7 +80,7 @@ static si_status yield_to_twin(si_db *db, const char *worker, si_job *job, int *
 si_status si_store_claim(si_db *db, const char *worker, int lease_seconds, si_job *job, int *found,
                          si_error *err) {
   char lease_s[24];
-  const char *params[] = {worker, i64(lease_s, (int64_t)lease_seconds * 1000)};
+  const char *params[] = {worker, si_rows_param_i64(lease_s, (int64_t)lease_seconds * 1000)};
   const char *now = si_db_get_backend(db)->now_ms;
   char sql[2048];
   snprintf(sql, sizeof sql,
@@ -129,7 +112,8 @@ static si_status not_held(int64_t job_id, const char *worker, si_error *err) {
 si_status si_store_heartbeat(si_db *db, int64_t job_id, const char *worker, int lease_seconds,
                              si_error *err) {
   char id_s[24], lease_s[24], sql[512];
-  const char *params[] = {i64(id_s, job_id), worker, i64(lease_s, (int64_t)lease_seconds * 1000)};
+  const char *params[] = {si_rows_param_i64(id_s, job_id), worker,
+                          si_rows_param_i64(lease_s, (int64_t)lease_seconds * 1000)};
   const char *now = si_db_get_backend(db)->now_ms;
   snprintf(sql, sizeof sql,
            "UPDATE job SET lease_until = %s + $3 WHERE id = $1 AND worker = $2 AND "
@@ -145,7 +129,7 @@ si_status si_store_heartbeat(si_db *db, int64_t job_id, const char *worker, int 
 si_status si_store_job_set_work_path(si_db *db, int64_t job_id, const char *worker,
                                      const char *work_path, si_error *err) {
   char id_s[24];
-  const char *params[] = {i64(id_s, job_id), work_path, worker};
+  const char *params[] = {si_rows_param_i64(id_s, job_id), work_path, worker};
   int64_t changes = 0;
   si_status st = si_db_exec(db,
                             "UPDATE job SET work_path = $2 WHERE id = $1 AND worker = $3 AND "
@@ -159,7 +143,8 @@ si_status si_store_job_set_work_path(si_db *db, int64_t job_id, const char *work
 si_status si_store_job_finish(si_db *db, int64_t job_id, const char *worker, const char *state,
                               const char *error, si_error *err) {
   char id_s[24], now_s[24];
-  const char *params[] = {i64(id_s, job_id), state, error, i64(now_s, si_now_ms()), worker};
+  const char *params[] = {si_rows_param_i64(id_s, job_id), state, error,
+                          si_rows_param_i64(now_s, si_now_ms()), worker};
   int64_t changes = 0;
   si_status st = si_db_exec(db,
                             "UPDATE job SET state = $2, error = $3, updated_at = $4, lease_until = "
@@ -173,36 +158,14 @@ si_status si_store_job_finish(si_db *db, int64_t job_id, const char *worker, con
 si_status si_store_queue_depth(si_db *db, int64_t *queued, int64_t *running, si_error *err) {
   *queued = *running = 0;
   si_status st = si_db_exec(db, "SELECT count(*) FROM job WHERE state = 'queued'", 0, NULL,
-                            first_row_i64, queued, NULL, err);
+                            si_rows_first_i64, queued, NULL, err);
   if (st == SI_OK)
-    st = si_db_exec(db, "SELECT count(*) FROM job WHERE state = 'running'", 0, NULL, first_row_i64,
-                    running, NULL, err);
+    st = si_db_exec(db, "SELECT count(*) FROM job WHERE state = 'running'", 0, NULL,
+                    si_rows_first_i64, running, NULL, err);
   return st;
 }
 
 /* ---- batches ---- */
-
-#define BATCH_COLUMNS                                                                              \
-  "id, uid, status, has_error, reopened, created_at, updated_at, started_at, finished_at, "        \
-  "elapsed_ms, size_bytes, image_count, skipped_count, quarantined_count, qa"
-
-static void batch_from_row(si_batch *b, const char *const *v) {
-  b->id = to_i64(v[0]);
-  COPY(b->uid, v[1]);
-  COPY(b->status, v[2]);
-  b->has_error = (int)to_i64(v[3]);
-  b->reopened = (int)to_i64(v[4]);
-  b->created_at = to_i64(v[5]);
-  b->updated_at = to_i64(v[6]);
-  b->started_at = to_i64(v[7]);
-  b->finished_at = to_i64(v[8]);
-  b->elapsed_ms = to_i64(v[9]);
-  b->size_bytes = to_i64(v[10]);
-  b->image_count = to_i64(v[11]);
-  b->skipped_count = to_i64(v[12]);
-  b->quarantined_count = to_i64(v[13]);
-  COPY(b->qa, v[14]);
-}
 
 typedef struct batch_found {
   si_batch *b;
@@ -211,8 +174,8 @@ typedef struct batch_found {
 
 static int batch_one(void *user, int ncols, const char *const *v) {
   batch_found *bf = user;
-  if (ncols >= 15) {
-    batch_from_row(bf->b, v);
+  if (ncols >= SI_ROWS_BATCH_NCOLS) {
+    si_rows_batch(bf->b, v);
     bf->found = 1;
   }
   return 1;
@@ -222,8 +185,8 @@ si_status si_store_batch_get(si_db *db, const char *uid, si_batch *out, int *fou
   memset(out, 0, sizeof *out);
   batch_found bf = {out, 0};
   const char *params[] = {uid};
-  si_status st = si_db_exec(db, "SELECT " BATCH_COLUMNS " FROM batch WHERE uid = $1", 1, params,
-                            batch_one, &bf, NULL, err);
+  si_status st = si_db_exec(db, "SELECT " SI_ROWS_BATCH_COLUMNS " FROM batch WHERE uid = $1", 1,
+                            params, batch_one, &bf, NULL, err);
   *found = bf.found;
   return st;
 }
@@ -236,7 +199,7 @@ si_status si_store_batch_begin(si_db *db, const char *uid, int64_t *batch_id, in
   if (st != SI_OK)
     return st;
   char now_s[24];
-  i64(now_s, si_now_ms());
+  si_rows_param_i64(now_s, si_now_ms());
   if (!found) {
     const char *params[] = {uid, now_s};
     st = si_db_exec(db,
@@ -267,16 +230,16 @@ si_status si_store_batch_begin(si_db *db, const char *uid, int64_t *batch_id, in
 
 si_status si_store_batch_finish(si_db *db, const si_batch *b, si_error *err) {
   char id_s[24], now_s[24], fin_s[24], el_s[24], size_s[24], ic_s[24], sc_s[24], qc_s[24];
-  const char *params[] = {i64(id_s, b->id),
+  const char *params[] = {si_rows_param_i64(id_s, b->id),
                           b->status,
                           b->has_error ? "1" : "0",
-                          i64(now_s, si_now_ms()),
-                          i64(fin_s, b->finished_at),
-                          i64(el_s, b->elapsed_ms),
-                          i64(size_s, b->size_bytes),
-                          i64(ic_s, b->image_count),
-                          i64(sc_s, b->skipped_count),
-                          i64(qc_s, b->quarantined_count),
+                          si_rows_param_i64(now_s, si_now_ms()),
+                          si_rows_param_i64(fin_s, b->finished_at),
+                          si_rows_param_i64(el_s, b->elapsed_ms),
+                          si_rows_param_i64(size_s, b->size_bytes),
+                          si_rows_param_i64(ic_s, b->image_count),
+                          si_rows_param_i64(sc_s, b->skipped_count),
+                          si_rows_param_i64(qc_s, b->quarantined_count),
                           b->qa[0] ? b->qa : NULL};
   return si_db_exec(db,
                     "UPDATE batch SET status = $2, has_error = CASE WHEN $3 = '1' THEN 1 ELSE "
@@ -288,7 +251,7 @@ si_status si_store_batch_finish(si_db *db, const si_batch *b, si_error *err) {
 
 si_status si_store_batch_set_status(si_db *db, const char *uid, const char *status, si_error *err) {
   char now_s[24];
-  const char *params[] = {uid, status, i64(now_s, si_now_ms())};
+  const char *params[] = {uid, status, si_rows_param_i64(now_s, si_now_ms())};
   int64_t changes = 0;
   si_status st = si_db_exec(db, "UPDATE batch SET status = $2, updated_at = $3 WHERE uid = $1", 3,
                             params, NULL, NULL, &changes, err);
@@ -304,12 +267,12 @@ typedef struct batch_iter {
 
 static int batch_each(void *user, int ncols, const char *const *v) {
   batch_iter *it = user;
-  if (ncols < 15)
+  if (ncols < SI_ROWS_BATCH_NCOLS)
     return 1;
   si_batch *b = malloc(sizeof *b);
   if (!b)
     return 1;
-  batch_from_row(b, v);
+  si_rows_batch(b, v);
   int stop = it->fn(it->user, b);
   free(b);
   return stop;
@@ -318,10 +281,12 @@ static int batch_each(void *user, int ncols, const char *const *v) {
 si_status si_store_batch_list(si_db *db, const char *status, int64_t limit, int64_t offset,
                               si_batch_fn fn, void *user, si_error *err) {
   char lim_s[24], off_s[24];
-  const char *params[] = {status, i64(lim_s, limit > 0 ? limit : INT64_MAX), i64(off_s, offset)};
+  const char *params[] = {status, si_rows_param_i64(lim_s, limit > 0 ? limit : INT64_MAX),
+                          si_rows_param_i64(off_s, offset)};
   batch_iter it = {fn, user};
   return si_db_exec(db,
-                    "SELECT " BATCH_COLUMNS " FROM batch WHERE (CAST($1 AS TEXT) IS NULL OR "
+                    "SELECT " SI_ROWS_BATCH_COLUMNS
+                    " FROM batch WHERE (CAST($1 AS TEXT) IS NULL OR "
                     "status = $1) "
                     "ORDER BY id DESC LIMIT $2 OFFSET $3",
                     3, params, batch_each, &it, NULL, err);
@@ -334,7 +299,7 @@ typedef struct count_iter {
 
 static int count_each(void *user, int ncols, const char *const *v) {
   count_iter *it = user;
-  return ncols >= 2 ? it->fn(it->user, v[0] ? v[0] : "", to_i64(v[1])) : 1;
+  return ncols >= 2 ? it->fn(it->user, v[0] ? v[0] : "", si_rows_i64(v[1])) : 1;
 }
 
 si_status si_store_batch_counts(si_db *db, si_count_fn fn, void *user, si_error *err) {
@@ -346,7 +311,8 @@ si_status si_store_batch_counts(si_db *db, si_count_fn fn, void *user, si_error 
 si_status si_store_batch_log(si_db *db, int64_t batch_id, const char *level, const char *file,
                              const char *message, si_error *err) {
   char id_s[24], now_s[24];
-  const char *params[] = {i64(id_s, batch_id), i64(now_s, si_now_ms()), level, file, message};
+  const char *params[] = {si_rows_param_i64(id_s, batch_id), si_rows_param_i64(now_s, si_now_ms()),
+                          level, file, message};
   si_status st = si_db_exec(db,
                             "INSERT INTO batch_log (batch_id, created_at, level, file, message) "
                             "VALUES ($1, $2, $3, $4, $5)",
@@ -364,13 +330,13 @@ typedef struct log_iter {
 
 static int log_each(void *user, int ncols, const char *const *v) {
   log_iter *it = user;
-  return ncols >= 4 ? it->fn(it->user, to_i64(v[0]), v[1], v[2], v[3]) : 1;
+  return ncols >= 4 ? it->fn(it->user, si_rows_i64(v[0]), v[1], v[2], v[3]) : 1;
 }
 
 si_status si_store_batch_logs(si_db *db, int64_t batch_id, si_log_row_fn fn, void *user,
                               si_error *err) {
   char id_s[24];
-  const char *params[] = {i64(id_s, batch_id)};
+  const char *params[] = {si_rows_param_i64(id_s, batch_id)};
   log_iter it = {fn, user};
   return si_db_exec(db,
                     "SELECT created_at, level, file, message FROM batch_log WHERE batch_id = $1 "
@@ -380,40 +346,16 @@ si_status si_store_batch_logs(si_db *db, int64_t batch_id, si_log_row_fn fn, voi
 
 /* ---- images ---- */
 
-#define IMAGE_COLUMNS                                                                              \
-  "id, uid, batch_id, status, storage_path, original_name, size_bytes, content_hash, "             \
-  "patient_id, accession_number, study_uid, series_uid, sop_class_uid, modality, study_date, "     \
-  "created_at"
-
-static void image_from_row(si_image *img, const char *const *v) {
-  img->id = to_i64(v[0]);
-  COPY(img->uid, v[1]);
-  img->batch_id = to_i64(v[2]);
-  COPY(img->status, v[3]);
-  COPY(img->storage_path, v[4]);
-  COPY(img->original_name, v[5]);
-  img->size_bytes = to_i64(v[6]);
-  COPY(img->content_hash, v[7]);
-  COPY(img->patient_id, v[8]);
-  COPY(img->accession_number, v[9]);
-  COPY(img->study_uid, v[10]);
-  COPY(img->series_uid, v[11]);
-  COPY(img->sop_class_uid, v[12]);
-  COPY(img->modality, v[13]);
-  COPY(img->study_date, v[14]);
-  img->created_at = to_i64(v[15]);
-}
-
 static const char *or_null(const char *s) { return s && s[0] ? s : NULL; }
 
 si_status si_store_image_insert(si_db *db, const si_image *img, si_error *err) {
   char batch_s[24], size_s[24], now_s[24];
   const char *params[] = {img->uid,
-                          i64(batch_s, img->batch_id),
+                          si_rows_param_i64(batch_s, img->batch_id),
                           img->status,
                           img->storage_path,
                           or_null(img->original_name),
-                          i64(size_s, img->size_bytes),
+                          si_rows_param_i64(size_s, img->size_bytes),
                           or_null(img->content_hash),
                           or_null(img->patient_id),
                           or_null(img->accession_number),
@@ -422,7 +364,7 @@ si_status si_store_image_insert(si_db *db, const si_image *img, si_error *err) {
                           or_null(img->sop_class_uid),
                           or_null(img->modality),
                           or_null(img->study_date),
-                          i64(now_s, si_now_ms())};
+                          si_rows_param_i64(now_s, si_now_ms())};
   return si_db_exec(db,
                     "INSERT INTO image (uid, batch_id, status, storage_path, original_name, "
                     "size_bytes, content_hash, patient_id, accession_number, study_uid, "
@@ -434,11 +376,11 @@ si_status si_store_image_insert(si_db *db, const si_image *img, si_error *err) {
 si_status si_store_image_replace(si_db *db, const si_image *img, si_error *err) {
   char batch_s[24], size_s[24];
   const char *params[] = {img->uid,
-                          i64(batch_s, img->batch_id),
+                          si_rows_param_i64(batch_s, img->batch_id),
                           img->status,
                           img->storage_path,
                           or_null(img->original_name),
-                          i64(size_s, img->size_bytes),
+                          si_rows_param_i64(size_s, img->size_bytes),
                           or_null(img->content_hash),
                           or_null(img->patient_id),
                           or_null(img->accession_number),
@@ -462,8 +404,8 @@ typedef struct image_found {
 
 static int image_one(void *user, int ncols, const char *const *v) {
   image_found *f = user;
-  if (ncols >= 16) {
-    image_from_row(f->img, v);
+  if (ncols >= SI_ROWS_IMAGE_NCOLS) {
+    si_rows_image(f->img, v);
     f->found = 1;
   }
   return 1;
@@ -473,8 +415,8 @@ si_status si_store_image_get(si_db *db, const char *uid, si_image *out, int *fou
   memset(out, 0, sizeof *out);
   image_found f = {out, 0};
   const char *params[] = {uid};
-  si_status st = si_db_exec(db, "SELECT " IMAGE_COLUMNS " FROM image WHERE uid = $1", 1, params,
-                            image_one, &f, NULL, err);
+  si_status st = si_db_exec(db, "SELECT " SI_ROWS_IMAGE_COLUMNS " FROM image WHERE uid = $1", 1,
+                            params, image_one, &f, NULL, err);
   *found = f.found;
   return st;
 }
@@ -486,12 +428,12 @@ typedef struct image_iter {
 
 static int image_each(void *user, int ncols, const char *const *v) {
   image_iter *it = user;
-  if (ncols < 16)
+  if (ncols < SI_ROWS_IMAGE_NCOLS)
     return 1;
   si_image *img = malloc(sizeof *img);
   if (!img)
     return 1;
-  image_from_row(img, v);
+  si_rows_image(img, v);
   int stop = it->fn(it->user, img);
   free(img);
   return stop;
@@ -500,21 +442,22 @@ static int image_each(void *user, int ncols, const char *const *v) {
 si_status si_store_image_list(si_db *db, int64_t batch_id, int64_t limit, int64_t offset,
                               si_image_fn fn, void *user, si_error *err) {
   char id_s[24], lim_s[24], off_s[24];
-  const char *params[] = {i64(id_s, batch_id), i64(lim_s, limit > 0 ? limit : INT64_MAX),
-                          i64(off_s, offset)};
+  const char *params[] = {si_rows_param_i64(id_s, batch_id),
+                          si_rows_param_i64(lim_s, limit > 0 ? limit : INT64_MAX),
+                          si_rows_param_i64(off_s, offset)};
   image_iter it = {fn, user};
   return si_db_exec(db,
-                    "SELECT " IMAGE_COLUMNS " FROM image WHERE batch_id = $1 ORDER BY id "
+                    "SELECT " SI_ROWS_IMAGE_COLUMNS " FROM image WHERE batch_id = $1 ORDER BY id "
                     "LIMIT $2 OFFSET $3",
                     3, params, image_each, &it, NULL, err);
 }
 
 si_status si_store_image_count(si_db *db, int64_t batch_id, int64_t *count, si_error *err) {
   char id_s[24];
-  const char *params[] = {i64(id_s, batch_id)};
+  const char *params[] = {si_rows_param_i64(id_s, batch_id)};
   *count = 0;
-  return si_db_exec(db, "SELECT count(*) FROM image WHERE batch_id = $1", 1, params, first_row_i64,
-                    count, NULL, err);
+  return si_db_exec(db, "SELECT count(*) FROM image WHERE batch_id = $1", 1, params,
+                    si_rows_first_i64, count, NULL, err);
 }
 
 /* ---- quarantine ---- */
@@ -522,7 +465,8 @@ si_status si_store_image_count(si_db *db, int64_t batch_id, int64_t *count, si_e
 si_status si_store_quarantine_add(si_db *db, const char *batch_uid, const char *path,
                                   const char *original_name, const char *reason, si_error *err) {
   char now_s[24];
-  const char *params[] = {batch_uid, path, original_name, reason, i64(now_s, si_now_ms())};
+  const char *params[] = {batch_uid, path, original_name, reason,
+                          si_rows_param_i64(now_s, si_now_ms())};
   return si_db_exec(db,
                     "INSERT INTO quarantine (batch_uid, path, original_name, reason, created_at) "
                     "VALUES ($1, $2, $3, $4, $5)",
@@ -539,13 +483,13 @@ static int quarantine_each(void *user, int ncols, const char *const *v) {
   if (ncols < 7)
     return 1;
   si_quarantined q;
-  q.id = to_i64(v[0]);
-  COPY(q.batch_uid, v[1]);
-  COPY(q.path, v[2]);
-  COPY(q.original_name, v[3]);
-  COPY(q.reason, v[4]);
-  q.created_at = to_i64(v[5]);
-  q.requeued_at = to_i64(v[6]);
+  q.id = si_rows_i64(v[0]);
+  SI_ROWS_TEXT(q.batch_uid, v[1]);
+  SI_ROWS_TEXT(q.path, v[2]);
+  SI_ROWS_TEXT(q.original_name, v[3]);
+  SI_ROWS_TEXT(q.reason, v[4]);
+  q.created_at = si_rows_i64(v[5]);
+  q.requeued_at = si_rows_i64(v[6]);
   return it->fn(it->user, &q);
 }
 
@@ -561,7 +505,7 @@ si_status si_store_quarantine_list(si_db *db, int include_requeued, si_quarantin
 
 si_status si_store_quarantine_mark_requeued(si_db *db, int64_t id, si_error *err) {
   char id_s[24], now_s[24];
-  const char *params[] = {i64(id_s, id), i64(now_s, si_now_ms())};
+  const char *params[] = {si_rows_param_i64(id_s, id), si_rows_param_i64(now_s, si_now_ms())};
   return si_db_exec(db, "UPDATE quarantine SET requeued_at = $2 WHERE id = $1", 2, params, NULL,
                     NULL, NULL, err);
 }

@@ -1,17 +1,17 @@
 /* Operator queries over si_db; see sendit/store_ops.h. */
 #include "sendit/store_ops.h"
 
+#include "rows.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int64_t to_i64(const char *s) { return s ? strtoll(s, NULL, 10) : 0; }
-
 static int totals_row(void *user, int ncols, const char *const *v) {
   int64_t *out = user;
   if (ncols >= 2) {
-    out[0] = to_i64(v[0]);
-    out[1] = to_i64(v[1]);
+    out[0] = si_rows_i64(v[0]);
+    out[1] = si_rows_i64(v[1]);
   }
   return 1;
 }
@@ -33,7 +33,7 @@ typedef struct job_found {
 static int failed_job_row(void *user, int ncols, const char *const *v) {
   job_found *f = user;
   if (ncols >= 3) {
-    f->job->id = to_i64(v[0]);
+    f->job->id = si_rows_i64(v[0]);
     snprintf(f->job->path, sizeof f->job->path, "%s", v[1] ? v[1] : "");
     snprintf(f->job->work_path, sizeof f->job->work_path, "%s", v[2] ? v[2] : "");
     f->found = 1;

@@ -1,17 +1,12 @@
 /* Web dashboard and API queries over si_db; see sendit/store_web.h. */
 #include "sendit/store_web.h"
 
+#include "rows.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int64_t to_i64(const char *s) { return s ? strtoll(s, NULL, 10) : 0; }
-
-static void copy_field(char *dst, size_t size, const char *src) {
-  snprintf(dst, size, "%s", src ? src : "");
-}
-#define COPY(dst, src) copy_field((dst), sizeof(dst), (src))
 
 static int set(const char *s) { return s && s[0]; }
 
@@ -38,37 +33,11 @@ static void where_add_i64(where *w, const char *fmt, int64_t v) {
   where_add(w, fmt, w->num[w->n]);
 }
 
-static int first_i64(void *user, int ncols, const char *const *v) {
-  if (ncols > 0)
-    *(int64_t *)user = to_i64(v[0]);
-  return 1;
-}
-
 /* ---- images ---- */
 
+/* The image's columns and its batch's uid. */
 #define IMAGE_COLUMNS                                                                              \
-  "id, uid, batch_id, status, storage_path, original_name, size_bytes, content_hash, "             \
-  "patient_id, accession_number, study_uid, series_uid, sop_class_uid, modality, study_date, "     \
-  "created_at, (SELECT uid FROM batch WHERE batch.id = image.batch_id)"
-
-static void image_from_row(si_image *img, const char *const *v) {
-  img->id = to_i64(v[0]);
-  COPY(img->uid, v[1]);
-  img->batch_id = to_i64(v[2]);
-  COPY(img->status, v[3]);
-  COPY(img->storage_path, v[4]);
-  COPY(img->original_name, v[5]);
-  img->size_bytes = to_i64(v[6]);
-  COPY(img->content_hash, v[7]);
-  COPY(img->patient_id, v[8]);
-  COPY(img->accession_number, v[9]);
-  COPY(img->study_uid, v[10]);
-  COPY(img->series_uid, v[11]);
-  COPY(img->sop_class_uid, v[12]);
-  COPY(img->modality, v[13]);
-  COPY(img->study_date, v[14]);
-  img->created_at = to_i64(v[15]);
-}
+  SI_ROWS_IMAGE_COLUMNS ", (SELECT uid FROM batch WHERE batch.id = image.batch_id)"
 
 typedef struct image_iter {
   si_web_image_fn fn;
@@ -79,9 +48,9 @@ typedef struct image_iter {
 
 static int image_each(void *user, int ncols, const char *const *v) {
   image_iter *it = user;
-  if (ncols < 17)
+  if (ncols < SI_ROWS_IMAGE_NCOLS + 1)
     return 1;
-  image_from_row(&it->img, v);
+  si_rows_image(&it->img, v);
   it->found = 1;
   return it->fn ? it->fn(it->user, &it->img, v[16] ? v[16] : "") : 1;
 }
@@ -108,7 +77,7 @@ si_status si_web_images(si_db *db, const si_web_image_filter *f, int64_t limit, 
   if (count) {
     *count = 0;
     snprintf(sql, sizeof sql, "SELECT count(*) FROM image%s", w.sql);
-    st = si_db_exec(db, sql, w.n, w.params, first_i64, count, NULL, err);
+    st = si_db_exec(db, sql, w.n, w.params, si_rows_first_i64, count, NULL, err);
   }
   if (st != SI_OK || !fn)
     return st;
@@ -140,9 +109,10 @@ si_status si_web_image_stats(si_db *db, int64_t *count, int64_t *max_id, si_erro
   /* Two statements: SQLite counts a bare count(*) from the b-tree's pages
    * without reading rows, an optimisation any other column in the query
    * would turn off; max(id) is one seek. */
-  si_status st = si_db_exec(db, "SELECT count(*) FROM image", 0, NULL, first_i64, count, NULL, err);
+  si_status st =
+      si_db_exec(db, "SELECT count(*) FROM image", 0, NULL, si_rows_first_i64, count, NULL, err);
   if (st == SI_OK)
-    st = si_db_exec(db, "SELECT max(id) FROM image", 0, NULL, first_i64, max_id, NULL, err);
+    st = si_db_exec(db, "SELECT max(id) FROM image", 0, NULL, si_rows_first_i64, max_id, NULL, err);
   return st;
 }
 
@@ -157,7 +127,7 @@ static int key_each(void *user, int ncols, const char *const *v) {
   if (ncols < 2)
     return 1;
   int64_t row = it->row++;
-  return row % it->stride == 0 ? it->fn(it->user, row, to_i64(v[0]), to_i64(v[1])) : 0;
+  return row % it->stride == 0 ? it->fn(it->user, row, si_rows_i64(v[0]), si_rows_i64(v[1])) : 0;
 }
 
 si_status si_web_image_keys(si_db *db, int64_t stride, si_web_key_fn fn, void *user,
@@ -226,10 +196,6 @@ si_status si_web_image_by_id(si_db *db, int64_t id, si_image *out, char batch_ui
 
 /* ---- batches ---- */
 
-#define BATCH_COLUMNS                                                                              \
-  "id, uid, status, has_error, reopened, created_at, updated_at, started_at, finished_at, "        \
-  "elapsed_ms, size_bytes, image_count, skipped_count, quarantined_count, qa"
-
 typedef struct batch_iter {
   si_batch_fn fn;
   void *user;
@@ -239,24 +205,10 @@ typedef struct batch_iter {
 
 static int batch_each(void *user, int ncols, const char *const *v) {
   batch_iter *it = user;
-  if (ncols < 15)
+  if (ncols < SI_ROWS_BATCH_NCOLS)
     return 1;
   si_batch *b = &it->b;
-  b->id = to_i64(v[0]);
-  COPY(b->uid, v[1]);
-  COPY(b->status, v[2]);
-  b->has_error = (int)to_i64(v[3]);
-  b->reopened = (int)to_i64(v[4]);
-  b->created_at = to_i64(v[5]);
-  b->updated_at = to_i64(v[6]);
-  b->started_at = to_i64(v[7]);
-  b->finished_at = to_i64(v[8]);
-  b->elapsed_ms = to_i64(v[9]);
-  b->size_bytes = to_i64(v[10]);
-  b->image_count = to_i64(v[11]);
-  b->skipped_count = to_i64(v[12]);
-  b->quarantined_count = to_i64(v[13]);
-  COPY(b->qa, v[14]);
+  si_rows_batch(b, v);
   it->found = 1;
   return it->fn ? it->fn(it->user, b) : 1;
 }
@@ -302,7 +254,7 @@ si_status si_web_batches(si_db *db, const si_web_batch_filter *f, int64_t limit,
   if (count) {
     *count = 0;
     snprintf(sql, sizeof sql, "SELECT count(*) FROM batch%s", w.sql);
-    st = si_db_exec(db, sql, w.n, w.params, first_i64, count, NULL, err);
+    st = si_db_exec(db, sql, w.n, w.params, si_rows_first_i64, count, NULL, err);
   }
   if (st == SI_OK && fn) {
     int n = w.n;
@@ -312,8 +264,8 @@ si_status si_web_batches(si_db *db, const si_web_batch_filter *f, int64_t limit,
     w.params[w.n++] = lim;
     w.params[w.n++] = off;
     snprintf(sql, sizeof sql,
-             "SELECT " BATCH_COLUMNS " FROM batch%s ORDER BY id DESC LIMIT $%d OFFSET $%d", w.sql,
-             n + 1, n + 2);
+             "SELECT " SI_ROWS_BATCH_COLUMNS " FROM batch%s ORDER BY id DESC LIMIT $%d OFFSET $%d",
+             w.sql, n + 1, n + 2);
     batch_iter *it = calloc(1, sizeof *it);
     if (!it) {
       free(pattern);
@@ -343,8 +295,8 @@ si_status si_web_batch_by_id(si_db *db, int64_t id, si_batch *out, int *found, s
   it->fn = batch_copy;
   it->user = out;
   memset(out, 0, sizeof *out);
-  si_status st = si_db_exec(db, "SELECT " BATCH_COLUMNS " FROM batch WHERE id = $1", 1, params,
-                            batch_each, it, NULL, err);
+  si_status st = si_db_exec(db, "SELECT " SI_ROWS_BATCH_COLUMNS " FROM batch WHERE id = $1", 1,
+                            params, batch_each, it, NULL, err);
   *found = st == SI_OK && it->found;
   free(it);
   return st;
@@ -366,8 +318,8 @@ static int tp_each(void *user, int ncols, const char *const *v) {
   if (ncols < 2)
     return 1;
   it->rows++;
-  it->last_id = to_i64(v[0]);
-  int64_t minute = to_i64(v[1]) / 60000;
+  it->last_id = si_rows_i64(v[0]);
+  int64_t minute = si_rows_i64(v[1]) / 60000;
   /* Workers insert concurrently, so ids are only roughly in time order:
    * read one minute past the window before stopping. */
   if (minute < it->first_minute - 1) {
@@ -414,10 +366,10 @@ static int dur_row(void *user, int ncols, const char *const *v) {
   dur_out *o = user;
   if (ncols < o->n + 2)
     return 1;
-  *o->count = to_i64(v[0]);
-  *o->sum = to_i64(v[1]);
+  *o->count = si_rows_i64(v[0]);
+  *o->sum = si_rows_i64(v[1]);
   for (int i = 0; i < o->n; i++)
-    o->le[i] = to_i64(v[2 + i]);
+    o->le[i] = si_rows_i64(v[2 + i]);
   return 1;
 }
 
@@ -451,13 +403,13 @@ static int job_each(void *user, int ncols, const char *const *v) {
   job_iter *it = user;
   if (ncols < 7)
     return 1;
-  it->job.id = to_i64(v[0]);
-  COPY(it->job.state, v[1]);
-  it->job.attempts = (int)to_i64(v[2]);
-  COPY(it->job.worker, v[3]);
-  it->job.created_at = to_i64(v[4]);
-  it->job.updated_at = to_i64(v[5]);
-  COPY(it->job.error, v[6]);
+  it->job.id = si_rows_i64(v[0]);
+  SI_ROWS_TEXT(it->job.state, v[1]);
+  it->job.attempts = (int)si_rows_i64(v[2]);
+  SI_ROWS_TEXT(it->job.worker, v[3]);
+  it->job.created_at = si_rows_i64(v[4]);
+  it->job.updated_at = si_rows_i64(v[5]);
+  SI_ROWS_TEXT(it->job.error, v[6]);
   return it->fn(it->user, &it->job);
 }
 
@@ -502,8 +454,8 @@ typedef struct beat_out {
 static int beat_row(void *user, int ncols, const char *const *v) {
   beat_out *o = user;
   if (ncols >= 2) {
-    o->at = to_i64(v[0]);
-    o->pid = (long)to_i64(v[1]);
+    o->at = si_rows_i64(v[0]);
+    o->pid = (long)si_rows_i64(v[1]);
     o->found = 1;
   }
   return 1;
