@@ -448,19 +448,6 @@ static int run_show(app *a, void *opts) {
 /* ---- batch retry ---- */
 
 /* A folder that still holds files: only then is there something to import. */
-static int has_files(const char *path) {
-  struct stat sb;
-  if (!path[0] || stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
-    return 0;
-  si_file_list files;
-  si_error err;
-  if (si_list_files(path, &files, &err) != SI_OK)
-    return 0;
-  int any = files.count > 0;
-  si_file_list_free(&files);
-  return any;
-}
-
 /* Which folder the retry imports, from the newest failed job. */
 static int pick_retry_path(app *a, const si_batch *b, const char **path, const char **why,
                            si_job *job) {
@@ -472,10 +459,10 @@ static int pick_retry_path(app *a, const si_batch *b, const char **path, const c
     fprintf(stderr, "sendit batch retry: batch '%s' has no failed job: nothing to retry\n", b->uid);
     return CLI_EXIT_FAILURE;
   }
-  if (has_files(job->work_path)) {
+  if (si_dir_has_files(job->work_path)) {
     *path = job->work_path;
     *why = "files left in the work area";
-  } else if (has_files(job->path)) {
+  } else if (si_dir_has_files(job->path)) {
     *path = job->path;
     *why = "the original folder";
   } else {

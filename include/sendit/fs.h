@@ -43,6 +43,9 @@ typedef struct si_file_list {
  * by relative path. */
 si_status si_list_files(const char *root, si_file_list *out, si_error *err);
 void si_file_list_free(si_file_list *list);
+/* Whether `path` is a folder with at least one regular file below it; 0 for
+ * anything else, errors included (for "is there anything left to retry"). */
+int si_dir_has_files(const char *path);
 
 /* Removes empty directories below and including root; leaves the rest. */
 void si_remove_empty_dirs(const char *root);

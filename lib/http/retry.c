@@ -10,18 +10,6 @@
 #include "sendit/store_ops.h"
 
 /* A folder that still holds files: only then is there something to import. */
-static int has_files(const char *path) {
-  struct stat sb;
-  if (!path[0] || stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
-    return 0;
-  si_file_list files;
-  if (si_list_files(path, &files, NULL) != SI_OK)
-    return 0;
-  int any = files.count > 0;
-  si_file_list_free(&files);
-  return any;
-}
-
 /* Only a failed batch is retried, and never while a worker may be
  * importing it (two imports of one folder would race for the files). */
 const char *web_not_retryable(const si_batch *b) {
@@ -77,10 +65,10 @@ unsigned web_retry_batch(si_db *db, const char *uid, char *why, size_t size, si_
   }
   if (si_store_job_last_failed(db, uid, job, &found, err) != SI_OK)
     goto done;
-  const char *path = !found                      ? NULL
-                     : has_files(job->work_path) ? job->work_path
-                     : has_files(job->path)      ? job->path
-                                                 : NULL;
+  const char *path = !found                             ? NULL
+                     : si_dir_has_files(job->work_path) ? job->work_path
+                     : si_dir_has_files(job->path)      ? job->path
+                                                        : NULL;
   if (!path) {
     snprintf(why, size, "nothing left to retry for batch '%.200s': %s", uid,
              found ? "its last failed job left no files" : "it has no failed job");

@@ -317,8 +317,9 @@ static si_status decide(run *r, plan *p, const plan *earlier, size_t n_earlier, 
   return si_store_image_insert(r->ctx->db, &p->img, err);
 }
 
-/* The batch row exists (and, for a job, the claimed folder is recorded)
- * in the same transaction as the first rows: one commit fewer per batch. */
+/* The batch row exists in the same transaction as the first rows: one
+ * commit fewer per batch. (A job's claimed folder was recorded when it was
+ * claimed, job.c.) */
 static si_status open_batch(run *r, si_error *err) {
   int reopened = 0;
   si_status st = si_store_batch_begin(r->ctx->db, r->uid, &r->batch_id, &reopened, err);
@@ -347,8 +348,6 @@ static si_status open_batch(run *r, si_error *err) {
   if (reopened)
     batch_log(r, "info", NULL, "batch reopened: %" PRId64 " more files arrived",
               r->res->files_seen);
-  if (r->ctx->job_id >= 0)
-    st = si_store_job_set_work_path(r->ctx->db, r->ctx->job_id, r->ctx->worker, r->folder, err);
   return st;
 }
 

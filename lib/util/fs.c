@@ -24,6 +24,10 @@ char *si_path_join(const char *a, const char *b) {
 }
 
 si_status si_mkdir_p(const char *path, si_error *err) {
+  /* Usually the parent exists (or the folder itself does: the import calls
+   * this once per stored file), so one mkdir answers without the walk. */
+  if (mkdir(path, 0755) == 0 || errno == EEXIST)
+    return SI_OK;
   char *p = strdup(path);
   if (!p)
     return si_error_set(err, SI_ERR_NOMEM, path, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
@@ -264,4 +268,16 @@ void si_remove_empty_dirs(const char *root) {
   }
   closedir(d);
   rmdir(root); /* fails harmlessly when not empty */
+}
+
+int si_dir_has_files(const char *path) {
+  struct stat sb;
+  if (!path[0] || stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+    return 0;
+  si_file_list files;
+  if (si_list_files(path, &files, NULL) != SI_OK)
+    return 0;
+  int any = files.count > 0;
+  si_file_list_free(&files);
+  return any;
 }
