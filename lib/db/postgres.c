@@ -973,12 +973,21 @@ static si_status pg_connect(const char *url, void **conn, si_error *err) {
    * socket (the OS default waits two hours). A worker frozen inside a
    * transaction (a stopped process, a hung NFS mount) holds its job's row
    * lock, so no one can take the job over; the server ends such a session
-   * after a minute. sendit's transactions never wait on anything slow. */
+   * after a minute. sendit's transactions never wait on anything slow. The
+   * server's own keepalives notice a worker host that vanished (its locks
+   * would otherwise stay for the OS default of two hours). */
   static const char *const keys[] = {
       "fallback_application_name", "connect_timeout", "keepalives_idle", "keepalives_interval",
       "keepalives_count",          "options",         "dbname",          NULL};
-  const char *values[] = {
-      "sendit", "10", "30", "10", "3", "-c idle_in_transaction_session_timeout=60000", url, NULL};
+  const char *values[] = {"sendit",
+                          "10",
+                          "30",
+                          "10",
+                          "3",
+                          "-c idle_in_transaction_session_timeout=60000 -c tcp_keepalives_idle=30 "
+                          "-c tcp_keepalives_interval=10 -c tcp_keepalives_count=3",
+                          url,
+                          NULL};
   c->pg = PQconnectdbParams(keys, values, 1);
   if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
     char msg[400];

@@ -202,6 +202,7 @@ static void test_connection_settings(void **state) {
                                 mode, NULL, &err),
                      SI_OK);
     assert_string_equal(mode, "1min");
+    assert_int_equal(query_int(db, "SHOW tcp_keepalives_idle", 0, NULL), 30);
     si_db_close(db);
     return;
   }
