@@ -25,10 +25,11 @@ const char cmd_start_queue_usage[] =
     "Exit status: 0 done, 1 failure, 2 usage.\n";
 
 const char cmd_import_dicomdir_usage[] =
-    "Usage: sendit import_dicomdir DIR [--config PATH]\n\n"
-    "Imports the folder DIR now, in this process, as the batch named after DIR; its\n"
-    "files move into storage (bad files into quarantine) like the watcher's imports.\n\n"
-    "Exit status: 0 the batch is DONE (or EMPTY), 1 it has errors or failed, 2 usage.\n";
+    "Usage: sendit import_dicomdir DIR [DIR...] [--config PATH]\n\n"
+    "Imports each folder DIR now, in this process, as the batch named after it; the\n"
+    "files move into storage (bad files into quarantine) like the watcher's imports.\n"
+    "Several small folders are imported together, in shared transactions.\n\n"
+    "Exit status: 0 every batch is DONE (or EMPTY), 1 one has errors or failed, 2 usage.\n";
 
 static void progress_line(void *user, int64_t done, int64_t total) {
   const char *what = user;
@@ -120,45 +121,73 @@ int cmd_import_dicomdir(int argc, char **argv) {
   int rc = app_init(&a, "import_dicomdir", &argc, argv);
   if (rc)
     return rc;
-  if (argc != 2) {
+  if (argc < 2) {
     app_close(&a);
-    return cli_usage_error("import_dicomdir", "expected one folder");
+    return cli_usage_error("import_dicomdir", "expected one folder or more");
   }
-  struct stat st;
-  if (stat(argv[1], &st) != 0 || !S_ISDIR(st.st_mode)) {
-    fprintf(stderr, "sendit import_dicomdir: %s is not a folder\n", argv[1]);
-    app_close(&a);
-    return CLI_EXIT_FAILURE;
+  size_t n = (size_t)argc - 1;
+  char **abs = calloc(n, sizeof *abs);
+  si_import_item *items = calloc(n, sizeof *items);
+  si_import_result *results = calloc(n, sizeof *results);
+  if (!abs || !items || !results) {
+    fprintf(stderr, "sendit import_dicomdir: out of memory\n");
+    rc = CLI_EXIT_FAILURE;
   }
-  char *abs = realpath(argv[1], NULL);
-  const char *base = strrchr(abs, '/');
-  base = base && base[1] ? base + 1 : abs;
+  for (size_t i = 0; rc == CLI_EXIT_OK && i < n; i++) {
+    struct stat st;
+    if (stat(argv[i + 1], &st) != 0 || !S_ISDIR(st.st_mode) ||
+        (abs[i] = realpath(argv[i + 1], NULL)) == NULL) {
+      fprintf(stderr, "sendit import_dicomdir: %s is not a folder\n", argv[i + 1]);
+      rc = CLI_EXIT_FAILURE;
+      break;
+    }
+    const char *base = strrchr(abs[i], '/');
+    base = base && base[1] ? base + 1 : abs[i];
+    items[i] = (si_import_item){abs[i], base, -1, &results[i]};
+    for (size_t k = 0; k < i; k++)
+      if (!strcmp(items[k].batch_uid, base)) {
+        fprintf(stderr,
+                "sendit import_dicomdir: %s and %s would both be batch %s: import them one "
+                "after the other\n",
+                items[k].folder, abs[i], base);
+        rc = CLI_EXIT_USAGE;
+      }
+  }
   si_error err;
-  si_log_open(NULL, SI_LOG_WARN, &err);
-  rc = app_open_db(&a, "import_dicomdir");
+  if (rc == CLI_EXIT_OK) {
+    si_log_open(NULL, SI_LOG_WARN, &err);
+    rc = app_open_db(&a, "import_dicomdir");
+  }
   if (rc == CLI_EXIT_OK && si_mkdir_p(a.cfg.storage_dir, &err) != SI_OK) {
     cli_print_error("import_dicomdir", &err);
     rc = CLI_EXIT_FAILURE;
   }
   if (rc == CLI_EXIT_OK) {
     si_import_context ctx = {.cfg = &a.cfg, .db = a.db, .worker = "import_dicomdir", .job_id = -1};
-    if (isatty(STDERR_FILENO)) {
+    if (isatty(STDERR_FILENO) && n == 1) {
       ctx.progress = progress_line;
-      ctx.progress_user = (void *)base;
+      ctx.progress_user = (void *)items[0].batch_uid;
     }
-    si_import_result res;
-    if (si_import_folder(&ctx, abs, base, &res, &err) != SI_OK) {
+    if (si_import_folders(&ctx, items, n, &err) != SI_OK) {
       cli_print_error("import_dicomdir", &err);
       rc = CLI_EXIT_FAILURE;
-    } else {
+    }
+    for (size_t i = 0; rc == CLI_EXIT_OK && i < n; i++) {
+      const si_import_result *res = &results[i];
       printf("batch %s: %s, %" PRId64 " images imported, %" PRId64 " quarantined, %" PRId64
              " skipped, %" PRId64 " duplicates ignored, %.3f s\n",
-             base, res.batch.status, res.imported, res.quarantined, res.skipped,
-             res.duplicates_ignored, (double)res.batch.elapsed_ms / 1000.0);
-      rc = res.fatal || res.batch.has_error ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+             items[i].batch_uid, res->batch.status, res->imported, res->quarantined, res->skipped,
+             res->duplicates_ignored, (double)res->batch.elapsed_ms / 1000.0);
     }
+    for (size_t i = 0; rc == CLI_EXIT_OK && i < n; i++)
+      if (results[i].fatal || results[i].batch.has_error)
+        rc = CLI_EXIT_FAILURE;
   }
+  for (size_t i = 0; abs && i < n; i++)
+    free(abs[i]);
   free(abs);
+  free(items);
+  free(results);
   app_close(&a);
   si_log_close();
   return rc;

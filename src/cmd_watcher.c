@@ -48,19 +48,39 @@ static void on_stop_signal(int sig) {
 typedef struct enqueue_ctx {
   si_db *db;
   si_worker_pool *pool;
+  int in_tx;   /* a burst's transaction is open */
+  int created; /* jobs queued in it */
 } enqueue_ctx;
 
+/* A burst of folders (name NULL ends it) is queued in one transaction, and
+ * the workers are woken once it is committed: they see the whole burst and
+ * share it out. */
 static void enqueue_folder(void *user, const char *name, const char *path) {
   enqueue_ctx *ctx = user;
   si_error err;
+  char buf[1024];
+  if (!name) {
+    if (ctx->in_tx && si_db_commit(ctx->db, &err) != SI_OK) {
+      si_log(SI_LOG_ERROR, "cannot queue the folders just found: %s",
+             si_error_format(&err, buf, sizeof buf));
+      si_db_rollback(ctx->db);
+      ctx->created = 0; /* the next scan finds them again */
+    }
+    ctx->in_tx = 0;
+    if (ctx->created)
+      si_worker_pool_wake(ctx->pool);
+    ctx->created = 0;
+    return;
+  }
+  if (!ctx->in_tx && si_db_begin(ctx->db, &err) == SI_OK)
+    ctx->in_tx = 1;
   int created = 0;
   char *abs = realpath(path, NULL);
   if (si_store_enqueue(ctx->db, name, abs ? abs : path, &created, &err) != SI_OK) {
-    char buf[1024];
     si_log(SI_LOG_ERROR, "cannot queue %s: %s", path, si_error_format(&err, buf, sizeof buf));
   } else if (created) {
     si_log(SI_LOG_INFO, "QUEUED %s", path);
-    si_worker_pool_wake(ctx->pool);
+    ctx->created++;
   }
   free(abs);
 }
@@ -101,7 +121,7 @@ static int run_daemon(app *a, int ready_fd) {
   si_worker_pool *pool = NULL;
   si_watcher *watcher = NULL;
   si_http_server *web = NULL; /* web dashboard (issue #4) */
-  enqueue_ctx ectx = {NULL, NULL};
+  enqueue_ctx ectx = {.db = NULL};
   int rc = CLI_EXIT_FAILURE;
   /* Opened here, after any fork: an SQLite connection must not cross one. */
   if (si_db_open(cfg->database, &a->db, &err) != SI_OK) {

@@ -27,7 +27,7 @@ static const cli_command commands[] = {
      cmd_start_queue_usage},
     {"worker", cmd_worker, "run only import workers (scale out: any number, any host)",
      cmd_worker_usage},
-    {"import_dicomdir", cmd_import_dicomdir, "import one folder now, in this process",
+    {"import_dicomdir", cmd_import_dicomdir, "import folders now, in this process",
      cmd_import_dicomdir_usage},
     {"status", cmd_status, "watcher state, queue depth and batch counts", cmd_status_usage},
     {"config", cmd_config, "print the effective configuration", cmd_config_usage},

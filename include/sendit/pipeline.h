@@ -71,9 +71,33 @@ typedef struct si_import_result {
 si_status si_import_folder(si_import_context *ctx, const char *folder, const char *batch_uid,
                            si_import_result *result, si_error *err);
 
+/* One import of several run together (si_import_folders). */
+typedef struct si_import_item {
+  const char *folder;       /* borrowed */
+  const char *batch_uid;    /* borrowed */
+  int64_t job_id;           /* the job this import runs, or -1 */
+  si_import_result *result; /* borrowed; filled as si_import_folder fills it */
+} si_import_item;
+
+/* Imports several folders, each into its own batch, with the outcome of
+ * si_import_folder for each. Small folders (one chunk of files each) are
+ * imported together: their rows are written in one transaction and they
+ * are finished in another, so a burst of small studies costs two commits
+ * instead of two per study. The steps and their order are those above, for
+ * each folder. ctx->job_id is ignored; each item names its job. A database
+ * failure fails the call and leaves every item's job to be run again. */
+si_status si_import_folders(si_import_context *ctx, const si_import_item *items, size_t n,
+                            si_error *err);
+
 /* Runs one claimed job: claims its folder into the work area (or finds it
  * there after a crash), imports it and ends the job. */
 si_status si_run_job(si_import_context *ctx, si_job *job, si_import_result *result, si_error *err);
+
+/* Runs several jobs claimed together (si_store_claim_many): their folders
+ * are claimed and their work paths recorded in one transaction, then they
+ * are imported by si_import_folders. results[i] is jobs[i]'s. */
+si_status si_run_jobs(si_import_context *ctx, si_job *jobs, size_t n, si_import_result *results,
+                      si_error *err);
 
 /* The finished-folder rule: a name is finished when it is not hidden and
  * no dot-separated extension starts with "tmp" ("ST-1.tmp2343" is not). */

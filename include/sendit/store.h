@@ -52,6 +52,12 @@ si_status si_store_enqueue(si_db *db, const char *folder, const char *path, int 
  * there is nothing to do. */
 si_status si_store_claim(si_db *db, const char *worker, int lease_seconds, si_job *job, int *found,
                          si_error *err);
+/* Takes up to `max` jobs as si_store_claim does, in one transaction, into
+ * the caller's jobs[max]; *count says how many. Never two of one folder. On
+ * an error *count is 0 (jobs claimed meanwhile come back when their leases
+ * run out). */
+si_status si_store_claim_many(si_db *db, const char *worker, int lease_seconds, si_job *jobs,
+                              size_t max, size_t *count, si_error *err);
 /* Extends the lease; SI_ERR_STATE when the job is no longer ours, or when
  * its lease already ran out. */
 si_status si_store_heartbeat(si_db *db, int64_t job_id, const char *worker, int lease_seconds,

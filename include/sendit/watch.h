@@ -14,7 +14,10 @@
 typedef struct si_watcher si_watcher;
 
 /* Called for every finished folder found (possibly more than once for the
- * same folder: the queue ignores a folder that already has a pending job). */
+ * same folder: the queue ignores a folder that already has a pending job).
+ * After the folders of one pass (one read of inotify events, one scan) it
+ * is called once with name and path NULL, so the consumer can queue a burst
+ * of folders in one transaction. */
 typedef void (*si_watch_fn)(void *user, const char *name, const char *path);
 
 si_status si_watcher_open(const si_config *cfg, si_watch_fn fn, void *user, si_watcher **out,

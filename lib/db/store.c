@@ -77,8 +77,8 @@ static si_status yield_to_twin(si_db *db, const char *worker, si_job *job, int *
 }
 
 /* Lease times are the database's clock (see si_db_backend.now_ms). */
-si_status si_store_claim(si_db *db, const char *worker, int lease_seconds, si_job *job, int *found,
-                         si_error *err) {
+static si_status claim_one(si_db *db, const char *worker, int lease_seconds, si_job *job,
+                           int *found, si_error *err) {
   char lease_s[24];
   const char *params[] = {worker, si_rows_param_i64(lease_s, (int64_t)lease_seconds * 1000)};
   const char *now = si_db_get_backend(db)->now_ms;
@@ -95,8 +95,50 @@ si_status si_store_claim(si_db *db, const char *worker, int lease_seconds, si_jo
   job->id = -1;
   si_status st = si_db_exec(db, sql, 2, params, job_row, job, NULL, err);
   *found = st == SI_OK && job->id >= 0;
+  return st;
+}
+
+si_status si_store_claim(si_db *db, const char *worker, int lease_seconds, si_job *job, int *found,
+                         si_error *err) {
+  si_status st = claim_one(db, worker, lease_seconds, job, found, err);
   if (*found)
     st = yield_to_twin(db, worker, job, found, err);
+  return st;
+}
+
+si_status si_store_claim_many(si_db *db, const char *worker, int lease_seconds, si_job *jobs,
+                              size_t max, size_t *count, si_error *err) {
+  *count = 0;
+  if (max <= 1) {
+    int found = 0;
+    si_status st = max ? si_store_claim(db, worker, lease_seconds, jobs, &found, err) : SI_OK;
+    *count = (size_t)found;
+    return st;
+  }
+  /* One transaction, one commit. Inside it a claim sees the earlier ones,
+   * so no two jobs of one folder are taken together. */
+  size_t claimed = 0;
+  si_status st = si_db_begin(db, err);
+  while (st == SI_OK && claimed < max) {
+    int found = 0;
+    st = claim_one(db, worker, lease_seconds, &jobs[claimed], &found, err);
+    if (!found)
+      break;
+    claimed++;
+  }
+  if (st == SI_OK)
+    st = si_db_commit(db, err);
+  else
+    si_db_rollback(db);
+  size_t kept = 0;
+  for (size_t i = 0; st == SI_OK && i < claimed; i++) {
+    int found = 1;
+    st = yield_to_twin(db, worker, &jobs[i], &found, err);
+    if (found && kept != i)
+      jobs[kept] = jobs[i];
+    kept += (size_t)found;
+  }
+  *count = st == SI_OK ? kept : 0;
   return st;
 }
 

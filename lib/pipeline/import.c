@@ -16,6 +16,8 @@
 #include "sendit/pipeline.h"
 
 #define CHUNK_FILES 256
+/* Headers held at once by imports that run together (plans of ~6.5 KB each). */
+#define GROUP_FILES 2048
 
 int si_folder_is_finished(const char *name) {
   if (!name[0] || name[0] == '.')
@@ -35,7 +37,14 @@ int64_t si_free_space_mb(const char *path) {
 
 /* What the header says that the import needs. */
 typedef struct header_facts {
-  si_image img;
+  char uid[SI_UID_MAX];
+  char sop_class_uid[SI_UID_MAX];
+  char study_uid[SI_UID_MAX];
+  char series_uid[SI_UID_MAX];
+  char patient_id[SI_NAME_MAX];
+  char accession_number[SI_NAME_MAX];
+  char modality[32];
+  char study_date[16];
   int burned_in;
 } header_facts;
 
@@ -57,7 +66,7 @@ static si_status read_facts(const char *path, header_facts *f, si_error *err) {
     return st;
   const si_dataset *ds = si_file_dataset(file);
   memset(f, 0, sizeof *f);
-  si_image *img = &f->img;
+  header_facts *img = f;
   if (si_get_uid(ds, SI_TAG(0x0008, 0x0018), img->uid, NULL) != SI_OK || !img->uid[0]) {
     si_file_free(file);
     return si_error_set(err, SI_ERR_VALUE, path, SI_NO_OFFSET, SI_TAG(0x0008, 0x0018),
@@ -83,9 +92,13 @@ static si_status read_facts(const char *path, header_facts *f, si_error *err) {
 /* Per-run state of one import. */
 typedef struct run {
   si_import_context *ctx;
+  int64_t job_id; /* -1 for a synchronous import */
   const char *uid;
   const char *folder;
   int64_t batch_id;
+  int64_t started;
+  si_file_list files;
+  char list_problem[600];
   char base[SI_PATH_MAX]; /* where this import's files go: storage/<uid>[/<folder name>] */
   int folder_rename;      /* the whole folder can become `base` in one rename */
   unsigned char *moves;   /* per listed file: 1 when it goes to storage */
@@ -147,14 +160,15 @@ static si_status quarantine(run *r, const si_file_entry *f, const char *level, c
 
 typedef enum action { ACT_NONE, ACT_MOVE, ACT_DROP_COPY } action;
 
+/* A file's plan is kept small (~0.9 KB): a chunk's plans are written for
+ * every file, and big ones cost page faults and cache misses per file. */
 typedef struct plan {
   const si_file_entry *file;
-  si_image img;
-  int burned_in;
+  header_facts facts;
   int readable;
-  char problem[1200]; /* why the file is unreadable */
-  int maybe_known;    /* its uid has a row already: look it up */
-  int maybe_twin;     /* an earlier file of the chunk has the same uid */
+  char *problem;   /* why the file is unreadable (owned) */
+  int maybe_known; /* its uid has a row already: look it up */
+  int maybe_twin;  /* an earlier file of the chunk has the same uid */
   action act;
 } plan;
 
@@ -202,8 +216,8 @@ static void storage_path_for(const run *r, const si_file_entry *f, char *out, si
 }
 
 /* Decides what to do with a file whose SOPInstanceUID is already known. */
-static si_status plan_known(run *r, plan *p, const si_image *known, const plan *same_chunk,
-                            si_error *err) {
+static si_status plan_known(run *r, plan *p, si_image *img, const si_image *known,
+                            const plan *same_chunk, si_error *err) {
   const si_file_entry *f = p->file;
   const char *other = same_chunk ? same_chunk->file->path : known->storage_path;
   struct stat sb;
@@ -212,14 +226,14 @@ static si_status plan_known(run *r, plan *p, const si_image *known, const plan *
     /* Our own interrupted import: the row was written, the move was not. */
     char planned[SI_PATH_MAX];
     storage_path_for(r, f, planned, sizeof planned);
-    p->img = *known;
+    *img = *known;
     p->act = ACT_MOVE;
     if (strcmp(planned, known->storage_path) == 0)
       return SI_OK;
     /* Planned elsewhere before (the storage layout changed meanwhile): the
      * file never moved, so the plan can follow this import's. */
-    snprintf(p->img.storage_path, sizeof p->img.storage_path, "%s", planned);
-    return si_store_image_replace(r->ctx->db, &p->img, err);
+    snprintf(img->storage_path, sizeof img->storage_path, "%s", planned);
+    return si_store_image_replace(r->ctx->db, img, err);
   }
   int same = si_files_equal(f->path, other, err);
   if (same == 1) {
@@ -240,9 +254,9 @@ static si_status plan_known(run *r, plan *p, const si_image *known, const plan *
     si_status st = quarantine(r, &old, "warning", reason, err);
     if (st != SI_OK)
       return st;
-    p->img.id = known->id;
+    img->id = known->id;
     p->act = ACT_MOVE;
-    return si_store_image_replace(r->ctx->db, &p->img, err);
+    return si_store_image_replace(r->ctx->db, img, err);
   }
   p->act = ACT_NONE;
   return quarantine(r, f, "error", reason, err);
@@ -250,71 +264,96 @@ static si_status plan_known(run *r, plan *p, const si_image *known, const plan *
 
 static const plan *find_in_chunk(const plan *plans, size_t n, const char *uid) {
   for (size_t i = 0; i < n; i++)
-    if (plans[i].act == ACT_MOVE && strcmp(plans[i].img.uid, uid) == 0)
+    if (plans[i].act == ACT_MOVE && strcmp(plans[i].facts.uid, uid) == 0)
       return &plans[i];
   return NULL;
 }
 
 /* Reads the headers of a chunk: no database, no lock held. */
-static void read_chunk(run *r, const si_file_list *files, size_t from, size_t to, plan *plans) {
+static void read_chunk(const si_file_list *files, size_t from, size_t to, plan *plans) {
   for (size_t i = from; i < to; i++) {
     plan *p = &plans[i - from];
     memset(p, 0, sizeof *p);
     p->file = &files->items[i];
-    header_facts facts;
     si_error perr;
     si_error_clear(&perr);
-    if (read_facts(p->file->path, &facts, &perr) != SI_OK) {
-      char detail[1100];
-      snprintf(p->problem, sizeof p->problem, "not readable as DICOM: %s",
+    if (read_facts(p->file->path, &p->facts, &perr) != SI_OK) {
+      char detail[1100], problem[1200];
+      snprintf(problem, sizeof problem, "not readable as DICOM: %s",
                si_error_format(&perr, detail, sizeof detail));
+      p->problem = strdup(problem);
       continue;
     }
     p->readable = 1;
-    p->img = facts.img;
-    p->burned_in = facts.burned_in;
-    p->img.batch_id = r->batch_id;
-    p->img.size_bytes = p->file->size;
-    snprintf(p->img.status, sizeof p->img.status, "%s", SI_IMAGE_NEW);
-    snprintf(p->img.original_name, sizeof p->img.original_name, "%s", p->file->relative);
-    storage_path_for(r, p->file, p->img.storage_path, sizeof p->img.storage_path);
   }
+}
+
+static void free_problems(plan *plans, size_t n) {
+  for (size_t i = 0; plans && i < n; i++) {
+    free(plans[i].problem);
+    plans[i].problem = NULL;
+  }
+}
+
+static void free_plans(plan *plans, size_t n) {
+  free_problems(plans, n);
+  free(plans);
+}
+
+/* The row a readable file gets. */
+static void image_of(const run *r, const plan *p, si_image *img) {
+  const header_facts *f = &p->facts;
+  memset(img, 0, sizeof *img);
+  memcpy(img->uid, f->uid, sizeof img->uid);
+  memcpy(img->sop_class_uid, f->sop_class_uid, sizeof img->sop_class_uid);
+  memcpy(img->study_uid, f->study_uid, sizeof img->study_uid);
+  memcpy(img->series_uid, f->series_uid, sizeof img->series_uid);
+  memcpy(img->patient_id, f->patient_id, sizeof img->patient_id);
+  memcpy(img->accession_number, f->accession_number, sizeof img->accession_number);
+  memcpy(img->modality, f->modality, sizeof img->modality);
+  memcpy(img->study_date, f->study_date, sizeof img->study_date);
+  img->batch_id = r->batch_id;
+  img->size_bytes = p->file->size;
+  snprintf(img->status, sizeof img->status, "%s", SI_IMAGE_NEW);
+  snprintf(img->original_name, sizeof img->original_name, "%s", p->file->relative);
+  storage_path_for(r, p->file, img->storage_path, sizeof img->storage_path);
 }
 
 /* Step 3 for one file, inside the chunk's transaction. */
 static si_status decide(run *r, plan *p, const plan *earlier, size_t n_earlier, si_error *err) {
   if (!p->readable)
-    return quarantine(r, p->file, "error", p->problem, err);
+    return quarantine(r, p->file, "error", p->problem ? p->problem : "not readable", err);
   const si_config *cfg = r->ctx->cfg;
-  if (cfg->skip_burned_in && p->burned_in) {
+  if (cfg->skip_burned_in && p->facts.burned_in) {
     r->res->skipped++;
     return quarantine(r, p->file, "warning", "skipped: BurnedInAnnotation is YES", err);
   }
-  if (!is_allowed_modality(cfg->modalities, p->img.modality)) {
+  if (!is_allowed_modality(cfg->modalities, p->facts.modality)) {
     r->res->skipped++;
     char why[128];
-    snprintf(why, sizeof why, "skipped: modality '%s' is not in the allow-list", p->img.modality);
+    snprintf(why, sizeof why, "skipped: modality '%s' is not in the allow-list", p->facts.modality);
     return quarantine(r, p->file, "warning", why, err);
   }
-  p->img.batch_id = r->batch_id;
-  check_consistency(r, p->file, &p->img);
-  const plan *twin = p->maybe_twin ? find_in_chunk(earlier, n_earlier, p->img.uid) : NULL;
+  si_image img;
+  image_of(r, p, &img);
+  check_consistency(r, p->file, &img);
+  const plan *twin = p->maybe_twin ? find_in_chunk(earlier, n_earlier, img.uid) : NULL;
   if (twin) {
     si_image known;
     memset(&known, 0, sizeof known);
-    snprintf(known.uid, sizeof known.uid, "%s", p->img.uid);
-    return plan_known(r, p, &known, twin, err);
+    snprintf(known.uid, sizeof known.uid, "%s", img.uid);
+    return plan_known(r, p, &img, &known, twin, err);
   }
   si_image known;
   int found = 0;
   si_status st =
-      p->maybe_known ? si_store_image_get(r->ctx->db, p->img.uid, &known, &found, err) : SI_OK;
+      p->maybe_known ? si_store_image_get(r->ctx->db, img.uid, &known, &found, err) : SI_OK;
   if (st != SI_OK)
     return st;
   if (found)
-    return plan_known(r, p, &known, NULL, err);
+    return plan_known(r, p, &img, &known, NULL, err);
   p->act = ACT_MOVE;
-  return si_store_image_insert(r->ctx->db, &p->img, err);
+  return si_store_image_insert(r->ctx->db, &img, err);
 }
 
 /* The batch row exists in the same transaction as the first rows: one
@@ -359,14 +398,14 @@ typedef struct chunk_lookup {
 static int mark_known(void *user, int ncols, const char *const *v) {
   chunk_lookup *l = user;
   for (size_t i = 0; ncols > 0 && v[0] && i < l->n; i++)
-    if (l->plans[i].readable && strcmp(l->plans[i].img.uid, v[0]) == 0)
+    if (l->plans[i].readable && strcmp(l->plans[i].facts.uid, v[0]) == 0)
       l->plans[i].maybe_known = 1;
   return 0;
 }
 
 static int by_uid_then_position(const void *a, const void *b) {
   const plan *pa = *(const plan *const *)a, *pb = *(const plan *const *)b;
-  int c = strcmp(pa->img.uid, pb->img.uid);
+  int c = strcmp(pa->facts.uid, pb->facts.uid);
   return c ? c : (pa > pb) - (pa < pb);
 }
 
@@ -378,12 +417,12 @@ static void mark_twins(plan *plans, size_t n) {
   size_t count = 0;
   for (size_t i = 0; i < n; i++) {
     plans[i].maybe_twin = 0;
-    if (plans[i].readable && plans[i].img.uid[0])
+    if (plans[i].readable && plans[i].facts.uid[0])
       sorted[count++] = &plans[i];
   }
   qsort(sorted, count, sizeof sorted[0], by_uid_then_position);
   for (size_t i = 1; i < count; i++)
-    if (strcmp(sorted[i]->img.uid, sorted[i - 1]->img.uid) == 0)
+    if (strcmp(sorted[i]->facts.uid, sorted[i - 1]->facts.uid) == 0)
       plans[sorted[i] - plans].maybe_twin = 1;
 }
 
@@ -396,8 +435,8 @@ static si_status find_known_uids(si_db *db, plan *plans, size_t n, si_error *err
   int count = 0;
   for (size_t i = 0; i < n; i++) {
     plans[i].maybe_known = 0;
-    if (plans[i].readable && plans[i].img.uid[0])
-      params[count++] = plans[i].img.uid;
+    if (plans[i].readable && plans[i].facts.uid[0])
+      params[count++] = plans[i].facts.uid;
   }
   if (count == 0)
     return SI_OK;
@@ -417,47 +456,47 @@ static si_status find_known_uids(si_db *db, plan *plans, size_t n, si_error *err
  * commit, so no claim can take the job over in between (SQLite's single
  * writer does the same), and a worker whose lease already ran out writes
  * nothing. Sets lease_lost instead of failing. */
-static si_status renew_lease_in_chunk(run *r, si_error *err) {
+static si_status renew_lease_in_tx(run *r, si_error *err) {
   si_import_context *ctx = r->ctx;
-  if (ctx->job_id < 0)
+  if (r->job_id < 0)
     return SI_OK;
   int64_t now = si_now_ms();
-  si_status st =
-      si_store_heartbeat(ctx->db, ctx->job_id, ctx->worker, ctx->cfg->lease_seconds, err);
+  si_status st = si_store_heartbeat(ctx->db, r->job_id, ctx->worker, ctx->cfg->lease_seconds, err);
   if (st == SI_OK)
     r->last_heartbeat = now;
   if (st != SI_ERR_STATE)
     return st;
   r->res->lease_lost = 1;
-  si_log(SI_LOG_WARN, "job %" PRId64 " (batch %s): %s; stopping this import", ctx->job_id, r->uid,
+  si_log(SI_LOG_WARN, "job %" PRId64 " (batch %s): %s; stopping this import", r->job_id, r->uid,
          err->message);
   return SI_OK;
+}
+
+/* Step 3 for a chunk, inside a transaction the caller holds (it may hold
+ * other imports' chunks too). A lost lease writes nothing and is no error. */
+static si_status plan_chunk_in_tx(run *r, plan *plans, size_t n, size_t from, si_error *err) {
+  si_db *db = r->ctx->db;
+  si_status st = renew_lease_in_tx(r, err);
+  if (st != SI_OK || r->res->lease_lost)
+    return st;
+  if (r->batch_id < 0)
+    st = open_batch(r, err);
+  if (st == SI_OK)
+    st = find_known_uids(db, plans, n, err);
+  mark_twins(plans, n);
+  for (size_t i = 0; st == SI_OK && i < n; i++) {
+    st = decide(r, &plans[i], plans, i, err);
+    r->moves[from + i] = plans[i].act == ACT_MOVE;
+  }
+  return st;
 }
 
 static si_status plan_chunk(run *r, plan *plans, size_t n, size_t from, si_error *err) {
   si_db *db = r->ctx->db;
   si_status st = si_db_begin(db, err);
   if (st == SI_OK)
-    st = renew_lease_in_chunk(r, err);
-  if (st == SI_OK && r->res->lease_lost) {
-    si_db_rollback(db);
-    return SI_OK;
-  }
-  if (st == SI_OK && r->batch_id < 0)
-    st = open_batch(r, err);
-  if (st == SI_OK)
-    st = find_known_uids(db, plans, n, err);
-  mark_twins(plans, n);
-  for (size_t i = 0; st == SI_OK && i < n; i++) {
-    if (plans[i].readable) {
-      plans[i].img.batch_id = r->batch_id;
-      storage_path_for(r, plans[i].file, plans[i].img.storage_path,
-                       sizeof plans[i].img.storage_path);
-    }
-    st = decide(r, &plans[i], plans, i, err);
-    r->moves[from + i] = plans[i].act == ACT_MOVE;
-  }
-  if (st == SI_OK)
+    st = plan_chunk_in_tx(r, plans, n, from, err);
+  if (st == SI_OK && !r->res->lease_lost)
     return si_db_commit(db, err);
   si_db_rollback(db);
   return st;
@@ -471,16 +510,15 @@ static int heartbeat_if_due(run *r) {
   int64_t now = si_now_ms();
   if (r->res->lease_lost)
     return 0;
-  if (ctx->job_id < 0 || now - r->last_heartbeat < (int64_t)ctx->cfg->lease_seconds * 1000 / 3)
+  if (r->job_id < 0 || now - r->last_heartbeat < (int64_t)ctx->cfg->lease_seconds * 1000 / 3)
     return 1;
   si_error err;
-  si_status st =
-      si_store_heartbeat(ctx->db, ctx->job_id, ctx->worker, ctx->cfg->lease_seconds, &err);
+  si_status st = si_store_heartbeat(ctx->db, r->job_id, ctx->worker, ctx->cfg->lease_seconds, &err);
   if (st == SI_OK) {
     r->last_heartbeat = now;
   } else if (st == SI_ERR_STATE) {
     r->res->lease_lost = 1;
-    si_log(SI_LOG_WARN, "job %" PRId64 " (batch %s): %s; stopping this import", ctx->job_id, r->uid,
+    si_log(SI_LOG_WARN, "job %" PRId64 " (batch %s): %s; stopping this import", r->job_id, r->uid,
            err.message);
     return 0;
   }
@@ -626,14 +664,18 @@ static si_status mark_folder_done(run *r, si_error *err) {
   return st;
 }
 
-/* Final metrics of the batch, over all its images (late data included),
- * written with the DONE marks and the end of the job in one transaction. */
-static si_status finish_batch(run *r, int64_t started, si_error *err) {
+/* Step 5 inside a transaction the caller holds (it may hold other imports'
+ * ends too): the DONE marks, the batch's final metrics over all its images
+ * (late data included) and the end of its job. Its first statement renews
+ * the job's lease, which fences the rest as it fences each chunk; a lost
+ * lease writes nothing and is no error. */
+static si_status finish_in_tx(run *r, si_error *err) {
   si_batch *b = &r->res->batch;
   si_db *db = r->ctx->db;
-  si_status st = si_db_begin(db, err);
-  if (st == SI_OK)
-    st = r->res->folder_moved ? mark_folder_done(r, err) : settle_moved_rows(r, err);
+  si_status st = renew_lease_in_tx(r, err);
+  if (st != SI_OK || r->res->lease_lost)
+    return st;
+  st = r->res->folder_moved ? mark_folder_done(r, err) : settle_moved_rows(r, err);
   int found;
   if (st == SI_OK)
     st = si_store_batch_get(db, r->uid, b, &found, err);
@@ -653,7 +695,7 @@ static si_status finish_batch(run *r, int64_t started, si_error *err) {
                     1, params, histogram_row, hist, NULL, err);
   int64_t finished = si_now_ms();
   b->finished_at = finished;
-  b->elapsed_ms = finished - started;
+  b->elapsed_ms = finished - r->started;
   b->skipped_count += r->res->skipped;
   b->quarantined_count += r->res->quarantined;
   snprintf(b->status, sizeof b->status, "%s",
@@ -661,7 +703,7 @@ static si_status finish_batch(run *r, int64_t started, si_error *err) {
            : b->image_count == 0 ? SI_BATCH_EMPTY
                                  : SI_BATCH_DONE);
   json_t *qa = json_pack(
-      "{s:I, s:I, s:f, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:b}", "start", (json_int_t)started,
+      "{s:I, s:I, s:f, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:b}", "start", (json_int_t)r->started,
       "finish", (json_int_t)finished, "elapsed_seconds", (double)b->elapsed_ms / 1000.0,
       "size_bytes", (json_int_t)b->size_bytes, "image_count", (json_int_t)b->image_count,
       "study_dates", hist, "files_seen", (json_int_t)r->res->files_seen, "duplicates_ignored",
@@ -673,36 +715,82 @@ static si_status finish_batch(run *r, int64_t started, si_error *err) {
   json_decref(qa);
   if (st == SI_OK)
     st = si_store_batch_finish(db, b, err);
-  if (st == SI_OK && r->ctx->job_id >= 0) {
-    st = si_store_job_finish(db, r->ctx->job_id, r->ctx->worker, r->res->fatal ? "failed" : "done",
+  if (st == SI_OK && r->job_id >= 0) {
+    st = si_store_job_finish(db, r->job_id, r->ctx->worker, r->res->fatal ? "failed" : "done",
                              r->res->fatal ? "import stopped: see the batch log" : NULL, err);
     r->res->job_finished = st == SI_OK;
   }
-  if (st == SI_ERR_STATE && !r->res->job_finished) {
-    /* Taken over: none of this transaction may stand; the holder settles
-     * the rows whose files are in storage. */
-    si_db_rollback(db);
-    r->res->lease_lost = 1;
-    si_log(SI_LOG_WARN, "job %" PRId64 " (batch %s): %s; leaving the batch to the new holder",
-           r->ctx->job_id, r->uid, err->message);
-    return SI_OK;
-  }
+  return st;
+}
+
+/* Step 5 for several imports in one transaction: one commit ends them all. */
+static si_status finish_runs(run **runs, size_t n, si_error *err) {
+  si_db *db = runs[0]->ctx->db;
+  si_status st = si_db_begin(db, err);
+  for (size_t i = 0; st == SI_OK && i < n; i++)
+    st = finish_in_tx(runs[i], err);
   if (st == SI_OK)
     st = si_db_commit(db, err);
   else
     si_db_rollback(db);
-  if (st == SI_OK)
-    st = si_store_batch_get(db, r->uid, b, &found, err);
-  else
-    r->res->job_finished = 0;
+  for (size_t i = 0; i < n; i++) {
+    run *r = runs[i];
+    if (st != SI_OK) {
+      r->res->job_finished = 0;
+    } else if (r->res->lease_lost) {
+      si_log(SI_LOG_WARN, "job %" PRId64 " (batch %s): leaving the batch to the new holder",
+             r->job_id, r->uid);
+    } else {
+      int found;
+      st = si_store_batch_get(db, r->uid, &r->res->batch, &found, err);
+    }
+  }
   return st;
 }
 
-/* Reads headers outside any transaction, decides and records in one
- * transaction per chunk, then moves. */
-static si_status import_files(run *r, const si_file_list *files, si_error *err) {
+/* What comes between an import's moves and its finish. Sets *finish when
+ * the run is to be finished (not stopped by a lost lease or a shutdown). */
+static si_status wrap_up(run *r, int *finish, si_error *err) {
   si_import_context *ctx = r->ctx;
-  plan *plans = calloc(CHUNK_FILES, sizeof *plans);
+  si_import_result *res = r->res;
+  si_status st = SI_OK;
+  *finish = 0;
+  if (r->batch_id < 0 && !res->lease_lost) {
+    /* No file went through a chunk: the batch still gets its record. */
+    st = si_db_begin(ctx->db, err);
+    if (st == SI_OK)
+      st = open_batch(r, err);
+    st = st == SI_OK ? si_db_commit(ctx->db, err) : (si_db_rollback(ctx->db), st);
+  }
+  if (st == SI_OK && r->list_problem[0])
+    batch_log(r, "error", NULL, "%s", r->list_problem);
+  if (st == SI_OK && res->lease_lost) {
+    if (r->batch_id >= 0)
+      batch_log(r, "warning", NULL,
+                "this worker's lease on the job ran out: it stopped, and the worker now holding "
+                "the job finishes the import");
+  } else if (st == SI_OK && res->interrupted) {
+    batch_log(r, "info", NULL, "import interrupted by shutdown; the rest follows on restart");
+    st = si_store_batch_set_status(ctx->db, r->uid, SI_BATCH_QUEUE, err);
+  } else if (st == SI_OK) {
+    if (!res->fatal && !res->folder_moved)
+      si_remove_empty_dirs(r->folder);
+    *finish = 1;
+  }
+  return st;
+}
+
+static plan *alloc_plans(size_t files) {
+  size_t n = files < CHUNK_FILES ? files : CHUNK_FILES;
+  return malloc((n ? n : 1) * sizeof(plan));
+}
+
+/* One import on its own: headers read outside any transaction, decided and
+ * recorded in one transaction per chunk, then moved, then finished. */
+static si_status import_alone(run *r, si_error *err) {
+  si_import_context *ctx = r->ctx;
+  const si_file_list *files = &r->files;
+  plan *plans = alloc_plans(files->count);
   if (!plans)
     return si_error_set(err, SI_ERR_NOMEM, r->folder, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
   si_status st = SI_OK;
@@ -714,8 +802,9 @@ static si_status import_files(run *r, const si_file_list *files, si_error *err) 
     size_t to = from + CHUNK_FILES < files->count ? from + CHUNK_FILES : files->count;
     if (!heartbeat_if_due(r))
       break;
-    read_chunk(r, files, from, to, plans);
+    read_chunk(files, from, to, plans);
     st = plan_chunk(r, plans, to - from, from, err);
+    free_problems(plans, to - from);
     if (r->res->lease_lost)
       break;
     if (ctx->progress)
@@ -724,55 +813,190 @@ static si_status import_files(run *r, const si_file_list *files, si_error *err) 
   free(plans);
   if (st == SI_OK && !r->res->interrupted && !r->res->fatal && heartbeat_if_due(r))
     move_files(r, files);
+  int finish = 0;
+  if (st == SI_OK)
+    st = wrap_up(r, &finish, err);
+  if (st == SI_OK && finish)
+    st = finish_runs(&r, 1, err);
+  return st;
+}
+
+typedef struct uid_owner {
+  const char *uid;
+  size_t member;
+} uid_owner;
+
+static int by_uid_then_member(const void *a, const void *b) {
+  const uid_owner *x = a, *y = b;
+  int c = strcmp(x->uid, y->uid);
+  return c ? c : (x->member > y->member) - (x->member < y->member);
+}
+
+/* Marks the imports that hold a SOPInstanceUID an earlier one of the group
+ * holds too. Which copy stays, and whether they are the same bytes, is
+ * decided against the copy in storage, and the earlier one's files reach
+ * storage only after the group's rows: so these run alone, afterwards. */
+static si_status defer_shared_uids(run **runs, plan **plans, size_t n, unsigned char *deferred,
+                                   si_error *err) {
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++)
+    total += plans[i] ? runs[i]->files.count : 0;
+  uid_owner *owners = malloc((total ? total : 1) * sizeof *owners);
+  if (!owners)
+    return si_error_set(err, SI_ERR_NOMEM, runs[0]->folder, SI_NO_OFFSET, SI_NO_TAG,
+                        "out of memory");
+  size_t count = 0;
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = 0; plans[i] && k < runs[i]->files.count; k++)
+      if (plans[i][k].readable && plans[i][k].facts.uid[0])
+        owners[count++] = (uid_owner){plans[i][k].facts.uid, i};
+  qsort(owners, count, sizeof *owners, by_uid_then_member);
+  for (size_t i = 1; i < count; i++)
+    if (owners[i].member != owners[i - 1].member && !strcmp(owners[i].uid, owners[i - 1].uid))
+      deferred[owners[i].member] = 1;
+  free(owners);
+  return SI_OK;
+}
+
+/* Small imports together: each is one chunk, and they share their two
+ * transactions (rows, then finish), so a burst of small folders costs two
+ * commits rather than two per folder. Their headers are all read before the
+ * first transaction opens, and every folder moves between the two. */
+static si_status import_together(run **runs, size_t n, si_error *err) {
+  si_import_context *ctx = runs[0]->ctx;
+  si_status st = SI_OK;
+  plan **plans = calloc(n, sizeof *plans);
+  run **to_finish = calloc(n, sizeof *to_finish);
+  unsigned char *deferred = calloc(n, 1);
+  if (!plans || !to_finish || !deferred) {
+    free(plans);
+    free(to_finish);
+    free(deferred);
+    return si_error_set(err, SI_ERR_NOMEM, runs[0]->folder, SI_NO_OFFSET, SI_NO_TAG,
+                        "out of memory");
+  }
+  int cancelled = ctx->cancel && *ctx->cancel;
+  for (size_t i = 0; st == SI_OK && i < n; i++) {
+    run *r = runs[i];
+    if (cancelled) {
+      r->res->interrupted = 1;
+      continue;
+    }
+    if (!heartbeat_if_due(r))
+      continue;
+    plans[i] = alloc_plans(r->files.count);
+    if (!plans[i])
+      st = si_error_set(err, SI_ERR_NOMEM, r->folder, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
+    else
+      read_chunk(&r->files, 0, r->files.count, plans[i]);
+  }
+  if (st == SI_OK && !cancelled)
+    st = defer_shared_uids(runs, plans, n, deferred, err);
+  if (st == SI_OK && !cancelled) {
+    st = si_db_begin(ctx->db, err);
+    for (size_t i = 0; st == SI_OK && i < n; i++)
+      if (plans[i] && !deferred[i])
+        st = plan_chunk_in_tx(runs[i], plans[i], runs[i]->files.count, 0, err);
+    st = st == SI_OK ? si_db_commit(ctx->db, err) : (si_db_rollback(ctx->db), st);
+  }
+  for (size_t i = 0; i < n; i++)
+    free_plans(plans[i], runs[i]->files.count);
+  free(plans);
+  size_t finishing = 0;
+  for (size_t i = 0; st == SI_OK && i < n; i++) {
+    run *r = runs[i];
+    if (deferred[i])
+      continue;
+    if (ctx->progress && !r->res->interrupted)
+      ctx->progress(ctx->progress_user, (int64_t)r->files.count, (int64_t)r->files.count);
+    if (!r->res->interrupted && !r->res->lease_lost && !r->res->fatal && heartbeat_if_due(r))
+      move_files(r, &r->files);
+    int finish = 0;
+    st = wrap_up(r, &finish, err);
+    if (finish)
+      to_finish[finishing++] = r;
+  }
+  if (st == SI_OK && finishing)
+    st = finish_runs(to_finish, finishing, err);
+  for (size_t i = 0; st == SI_OK && i < n; i++)
+    if (deferred[i])
+      st = import_alone(runs[i], err);
+  free(to_finish);
+  free(deferred);
+  return st;
+}
+
+/* Lists an import's folder. A folder that is gone was moved into storage
+ * just before a crash: only the records are left to finish. */
+static si_status open_run(run *r, si_import_context *ctx, const si_import_item *item,
+                          si_error *err) {
+  memset(item->result, 0, sizeof *item->result);
+  r->ctx = ctx;
+  r->job_id = item->job_id;
+  r->uid = item->batch_uid;
+  r->folder = item->folder;
+  r->res = item->result;
+  r->batch_id = -1;
+  r->started = r->last_heartbeat = si_now_ms();
+  si_error lerr;
+  struct stat sb;
+  if (lstat(r->folder, &sb) != 0 && errno == ENOENT) {
+    /* nothing to list */
+  } else if (si_list_files(r->folder, &r->files, &lerr) != SI_OK) {
+    r->res->fatal = 1;
+    snprintf(r->list_problem, sizeof r->list_problem, "cannot list %s: %s", r->folder,
+             lerr.message);
+  }
+  r->res->files_seen = (int64_t)r->files.count;
+  r->moves = calloc(r->files.count ? r->files.count : 1, 1);
+  return r->moves
+             ? SI_OK
+             : si_error_set(err, SI_ERR_NOMEM, r->folder, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
+}
+
+si_status si_import_folders(si_import_context *ctx, const si_import_item *items, size_t n,
+                            si_error *err) {
+  run *runs = calloc(n ? n : 1, sizeof *runs);
+  run **together = calloc(n ? n : 1, sizeof *together);
+  si_status st = runs && together ? SI_OK
+                                  : si_error_set(err, SI_ERR_NOMEM, NULL, SI_NO_OFFSET, SI_NO_TAG,
+                                                 "out of memory");
+  size_t opened = 0, grouped = 0, group_files = 0;
+  for (; st == SI_OK && opened < n; opened++)
+    st = open_run(&runs[opened], ctx, &items[opened], err);
+  /* One chunk each, at most GROUP_FILES headers held at once, and one
+   * import per batch (a second folder for a batch is late data: it follows). */
+  for (size_t i = 0; st == SI_OK && i < n; i++) {
+    size_t count = runs[i].files.count;
+    int same_batch = 0;
+    for (size_t g = 0; g < grouped && !same_batch; g++)
+      same_batch = !strcmp(together[g]->uid, runs[i].uid);
+    if (count > 0 && count <= CHUNK_FILES && !runs[i].res->fatal && !same_batch &&
+        group_files + count <= GROUP_FILES) {
+      together[grouped++] = &runs[i];
+      group_files += count;
+    }
+  }
+  if (st == SI_OK && grouped)
+    st = import_together(together, grouped, err);
+  for (size_t i = 0, g = 0; st == SI_OK && i < n; i++) {
+    if (g < grouped && together[g] == &runs[i]) {
+      g++;
+      continue;
+    }
+    st = import_alone(&runs[i], err);
+  }
+  for (size_t i = 0; i < opened; i++) {
+    free(runs[i].moves);
+    si_file_list_free(&runs[i].files);
+  }
+  free(runs);
+  free(together);
   return st;
 }
 
 si_status si_import_folder(si_import_context *ctx, const char *folder, const char *batch_uid,
                            si_import_result *result, si_error *err) {
-  memset(result, 0, sizeof *result);
-  run r = {.ctx = ctx, .uid = batch_uid, .folder = folder, .res = result, .batch_id = -1};
-  r.last_heartbeat = si_now_ms();
-  int64_t started = si_now_ms();
-  si_file_list files = {0};
-  si_error lerr;
-  char list_problem[600] = "";
-  struct stat sb;
-  if (lstat(folder, &sb) != 0 && errno == ENOENT) {
-    /* Moved into storage just before a crash: only the records are left to finish. */
-  } else if (si_list_files(folder, &files, &lerr) != SI_OK) {
-    result->fatal = 1;
-    snprintf(list_problem, sizeof list_problem, "cannot list %s: %s", folder, lerr.message);
-  }
-  result->files_seen = (int64_t)files.count;
-  r.moves = calloc(files.count ? files.count : 1, 1);
-  si_status st =
-      r.moves ? SI_OK
-              : si_error_set(err, SI_ERR_NOMEM, folder, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
-  if (st == SI_OK)
-    st = import_files(&r, &files, err);
-  if (st == SI_OK && r.batch_id < 0 && !result->lease_lost) {
-    /* No file went through a chunk: the batch still gets its record. */
-    st = si_db_begin(ctx->db, err);
-    if (st == SI_OK)
-      st = open_batch(&r, err);
-    st = st == SI_OK ? si_db_commit(ctx->db, err) : (si_db_rollback(ctx->db), st);
-  }
-  if (st == SI_OK && list_problem[0])
-    batch_log(&r, "error", NULL, "%s", list_problem);
-  if (st == SI_OK && result->lease_lost) {
-    if (r.batch_id >= 0)
-      batch_log(&r, "warning", NULL,
-                "this worker's lease on the job ran out: it stopped, and the worker now holding "
-                "the job finishes the import");
-  } else if (st == SI_OK && result->interrupted) {
-    batch_log(&r, "info", NULL, "import interrupted by shutdown; the rest follows on restart");
-    st = si_store_batch_set_status(ctx->db, batch_uid, SI_BATCH_QUEUE, err);
-  } else if (st == SI_OK) {
-    if (!result->fatal && !result->folder_moved)
-      si_remove_empty_dirs(folder);
-    st = finish_batch(&r, started, err);
-  }
-  free(r.moves);
-  si_file_list_free(&files);
-  return st;
+  si_import_item item = {folder, batch_uid, ctx->job_id, result};
+  return si_import_folders(ctx, &item, 1, err);
 }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -76,10 +77,12 @@ static int taken_by_another_job(si_import_context *ctx, const si_job *job) {
 }
 
 /* Step 2 of pipeline.h: take the folder out of the input by one rename. The
- * target name is derived from the job id, so a restart finds it again. */
+ * target name is derived from the job id, so a restart finds it again.
+ * *record is set when the work path is new and must be recorded on the job
+ * (the caller does that for all its jobs in one transaction). */
 static si_status claim_folder(si_import_context *ctx, si_job *job, char *work, size_t size,
-                              si_import_result *result, si_error *err, int *proceed) {
-  *proceed = 0;
+                              si_import_result *result, si_error *err, int *proceed, int *record) {
+  *proceed = *record = 0;
   if (job->work_path[0]) {
     snprintf(work, size, "%s", job->work_path);
     *proceed = 1;
@@ -110,30 +113,42 @@ static si_status claim_folder(si_import_context *ctx, si_job *job, char *work, s
       return fail_job(ctx, job, msg, result, err);
     }
   }
-  st = si_store_job_set_work_path(ctx->db, job->id, ctx->worker, work, err);
   snprintf(job->work_path, sizeof job->work_path, "%s", work);
-  *proceed = st == SI_OK;
-  return st;
+  *proceed = *record = 1;
+  return SI_OK;
 }
 
-si_status si_run_job(si_import_context *ctx, si_job *job, si_import_result *result, si_error *err) {
-  memset(result, 0, sizeof *result);
-  ctx->job_id = job->id;
-  if (job->attempts > ctx->cfg->max_attempts) {
-    char msg[128];
-    snprintf(msg, sizeof msg, "given up after %d attempts", job->attempts - 1);
-    si_status st = record_on_batch(ctx, job, msg, result, err);
-    return st == SI_OK ? end_job(ctx, job, "failed", msg, err) : st;
+/* The claimed folders' places, in one transaction. A job whose lease ran
+ * out meanwhile is dropped (*proceed cleared): its new holder has it. */
+static si_status record_work_paths(si_import_context *ctx, si_job *jobs, size_t n,
+                                   unsigned char *proceed, const unsigned char *record,
+                                   si_error *err) {
+  size_t wanted = 0;
+  for (size_t i = 0; i < n; i++)
+    wanted += proceed[i] && record[i];
+  if (!wanted)
+    return SI_OK;
+  si_status st = si_db_begin(ctx->db, err);
+  for (size_t i = 0; st == SI_OK && i < n; i++) {
+    if (!proceed[i] || !record[i])
+      continue;
+    st = si_store_job_set_work_path(ctx->db, jobs[i].id, ctx->worker, jobs[i].work_path, err);
+    if (st == SI_ERR_STATE) {
+      si_log(SI_LOG_WARN, "job %" PRId64 " (%s): %s; leaving it", jobs[i].id, jobs[i].folder,
+             err->message);
+      proceed[i] = 0;
+      st = SI_OK;
+    }
   }
-  char work[SI_PATH_MAX];
-  int proceed;
-  si_status st = claim_folder(ctx, job, work, sizeof work, result, err, &proceed);
-  if (st != SI_OK || !proceed)
-    return st; /* claim_folder has ended the job */
-  si_log(SI_LOG_INFO, "job %" PRId64 ": importing %s as batch %s", job->id, work, job->folder);
-  st = si_import_folder(ctx, work, job->folder, result, err);
-  if (st != SI_OK || result->lease_lost)
-    return st;
+  return st == SI_OK ? si_db_commit(ctx->db, err) : (si_db_rollback(ctx->db), st);
+}
+
+/* What follows an import: the log line, and the job's end when the import
+ * did not end it with the batch's. */
+static si_status after_import(si_import_context *ctx, si_job *job, si_import_result *result,
+                              si_error *err) {
+  if (result->lease_lost)
+    return SI_OK;
   if (result->interrupted) {
     si_log(SI_LOG_INFO, "job %" PRId64 ": %s interrupted, back in the queue", job->id, job->folder);
     return end_job(ctx, job, "queued", NULL, err);
@@ -147,4 +162,60 @@ si_status si_run_job(si_import_context *ctx, si_job *job, si_import_result *resu
     return SI_OK;
   return end_job(ctx, job, result->fatal ? "failed" : "done",
                  result->fatal ? "import stopped: see the batch log" : NULL, err);
+}
+
+si_status si_run_jobs(si_import_context *ctx, si_job *jobs, size_t n, si_import_result *results,
+                      si_error *err) {
+  unsigned char *proceed = calloc(n ? n : 1, 2);
+  si_import_item *items = calloc(n ? n : 1, sizeof *items);
+  size_t *which = calloc(n ? n : 1, sizeof *which);
+  if (!proceed || !items || !which) {
+    free(proceed);
+    free(items);
+    free(which);
+    return si_error_set(err, SI_ERR_NOMEM, NULL, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
+  }
+  unsigned char *record = proceed + (n ? n : 1);
+  si_status st = SI_OK;
+  for (size_t i = 0; st == SI_OK && i < n; i++) {
+    si_job *job = &jobs[i];
+    si_import_result *result = &results[i];
+    memset(result, 0, sizeof *result);
+    ctx->job_id = job->id;
+    if (job->attempts > ctx->cfg->max_attempts) {
+      char msg[128];
+      snprintf(msg, sizeof msg, "given up after %d attempts", job->attempts - 1);
+      st = record_on_batch(ctx, job, msg, result, err);
+      st = st == SI_OK ? end_job(ctx, job, "failed", msg, err) : st;
+      continue;
+    }
+    char work[SI_PATH_MAX];
+    int go = 0, rec = 0;
+    st = claim_folder(ctx, job, work, sizeof work, result, err, &go, &rec);
+    proceed[i] = (unsigned char)go;
+    record[i] = (unsigned char)rec;
+  }
+  if (st == SI_OK)
+    st = record_work_paths(ctx, jobs, n, proceed, record, err);
+  size_t count = 0;
+  for (size_t i = 0; st == SI_OK && i < n; i++) {
+    if (!proceed[i])
+      continue;
+    si_log(SI_LOG_INFO, "job %" PRId64 ": importing %s as batch %s", jobs[i].id, jobs[i].work_path,
+           jobs[i].folder);
+    items[count] = (si_import_item){jobs[i].work_path, jobs[i].folder, jobs[i].id, &results[i]};
+    which[count++] = i;
+  }
+  if (st == SI_OK && count)
+    st = si_import_folders(ctx, items, count, err);
+  for (size_t k = 0; st == SI_OK && k < count; k++)
+    st = after_import(ctx, &jobs[which[k]], &results[which[k]], err);
+  free(proceed);
+  free(items);
+  free(which);
+  return st;
+}
+
+si_status si_run_job(si_import_context *ctx, si_job *job, si_import_result *result, si_error *err) {
+  return si_run_jobs(ctx, job, 1, result, err);
 }

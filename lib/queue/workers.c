@@ -17,12 +17,16 @@
 /* Idle workers also look for jobs other processes enqueued this often. */
 #define IDLE_RECHECK_SECONDS 2
 #define PAUSED_RECHECK_SECONDS 5
+/* Most jobs a worker claims at once (see claim_size). */
+#define CLAIM_MAX 16
 
 typedef struct worker {
   si_worker_pool *pool;
   pthread_t thread;
   int index;
   int started;
+  si_job jobs[CLAIM_MAX]; /* claimed together */
+  si_import_result results[CLAIM_MAX];
 } worker;
 
 struct si_worker_pool {
@@ -79,6 +83,18 @@ static int disk_allows_claim(si_worker_pool *pool) {
   return allowed;
 }
 
+/* A worker takes its share of the queue, so that a burst of small folders
+ * is imported in a few shared transactions (si_run_jobs) while every worker
+ * of the pool still gets work: ceil(queued / workers), at most CLAIM_MAX. */
+static size_t claim_size(si_worker_pool *pool, si_db *db) {
+  int64_t queued = 0, running = 0;
+  si_error err;
+  if (si_store_queue_depth(db, &queued, &running, &err) != SI_OK || queued <= 1)
+    return 1;
+  int64_t share = (queued + pool->count - 1) / pool->count;
+  return share > CLAIM_MAX ? CLAIM_MAX : (size_t)share;
+}
+
 static void *worker_main(void *arg) {
   worker *w = arg;
   si_worker_pool *pool = w->pool;
@@ -100,9 +116,9 @@ static void *worker_main(void *arg) {
       wait_seconds(pool, PAUSED_RECHECK_SECONDS);
       continue;
     }
-    si_job job;
-    int found = 0;
-    if (si_store_claim(db, id, cfg->lease_seconds, &job, &found, &err) != SI_OK) {
+    size_t found = 0;
+    if (si_store_claim_many(db, id, cfg->lease_seconds, w->jobs, claim_size(pool, db), &found,
+                            &err) != SI_OK) {
       char buf[1024];
       si_log(SI_LOG_ERROR, "worker %s: claim: %s", id, si_error_format(&err, buf, sizeof buf));
       si_db_close(db);
@@ -115,13 +131,13 @@ static void *worker_main(void *arg) {
       continue;
     }
     si_import_context ctx = {
-        .cfg = cfg, .db = db, .worker = id, .job_id = job.id, .cancel = &pool->cancel};
-    si_import_result result;
-    if (si_run_job(&ctx, &job, &result, &err) != SI_OK) {
+        .cfg = cfg, .db = db, .worker = id, .job_id = w->jobs[0].id, .cancel = &pool->cancel};
+    if (si_run_jobs(&ctx, w->jobs, found, w->results, &err) != SI_OK) {
       char buf[1024];
-      /* The lease runs out and the job is retried: database trouble is
+      /* The leases run out and the jobs are retried: database trouble is
        * usually passing. */
-      si_log(SI_LOG_ERROR, "worker %s: job %" PRId64 " (%s): %s", id, job.id, job.folder,
+      si_log(SI_LOG_ERROR, "worker %s: job %" PRId64 " (%s)%s: %s", id, w->jobs[0].id,
+             w->jobs[0].folder, found > 1 ? " and the jobs claimed with it" : "",
              si_error_format(&err, buf, sizeof buf));
       si_db_close(db);
       db = NULL;

@@ -38,6 +38,7 @@ struct si_watcher {
   int root_count;
   pending *pending;
   time_t last_rescan;
+  int reported; /* a folder was reported since the last end of a burst */
 };
 
 static si_status add_root(si_watcher *w, const char *path, si_error *err) {
@@ -147,15 +148,24 @@ static void consider(si_watcher *w, const char *root, const char *name, const ch
   }
   si_log(SI_LOG_INFO, "FINISHED %s", path);
   w->fn(w->user, name, path);
+  w->reported = 1;
   free(path);
+}
+
+/* Tells the consumer that the folders found in one pass are all reported. */
+static void end_burst(si_watcher *w) {
+  if (!w->reported)
+    return;
+  w->reported = 0;
+  w->fn(w->user, NULL, NULL);
 }
 
 si_status si_watcher_scan(si_watcher *w, si_error *err) {
   for (int i = 0; i < w->root_count; i++) {
     DIR *d = opendir(w->roots[i]);
     if (!d)
-      return si_error_set(err, SI_ERR_IO, w->roots[i], SI_NO_OFFSET, SI_NO_TAG,
-                          "cannot read folder: %s", strerror(errno));
+      return end_burst(w), si_error_set(err, SI_ERR_IO, w->roots[i], SI_NO_OFFSET, SI_NO_TAG,
+                                        "cannot read folder: %s", strerror(errno));
     struct dirent *de;
     while ((de = readdir(d)) != NULL)
       if (de->d_name[0] != '.')
@@ -163,6 +173,7 @@ si_status si_watcher_scan(si_watcher *w, si_error *err) {
     closedir(d);
   }
   w->last_rescan = time(NULL);
+  end_burst(w);
   return SI_OK;
 }
 
@@ -207,6 +218,7 @@ static void check_pending(si_watcher *w) {
     if (!gone) {
       si_log(SI_LOG_INFO, "FINISHED %s (quiet for %d s)", p->path, w->cfg->stable_seconds);
       w->fn(w->user, p->name, p->path);
+      w->reported = 1;
     }
     *pp = p->next;
     free(p->name);
@@ -282,6 +294,7 @@ si_status si_watcher_run(si_watcher *w, si_error *err) {
     }
     if (w->pending)
       check_pending(w);
+    end_burst(w);
   }
 }
 

@@ -72,6 +72,35 @@ check_eq "300 images, once each" 300 "$(sql "SELECT count(DISTINCT uid) FROM ima
 check_eq "300 files in storage" 300 "$(find "$SITE"/storage/MANY* -type f | wc -l)"
 check_eq "one job per folder" 100 "$(sql "SELECT count(*) FROM job WHERE folder LIKE 'MANY%'")"
 
+# --- several folders imported together (shared transactions) ---------------
+# Small folders share their row and finish transactions; a folder holding a
+# SOPInstanceUID of an earlier one waits for it, a big one runs alone. The
+# outcomes are those of importing them one after the other.
+$MKDICOM "$SITE/stage/GRPA" 3 --sop-prefix 1.2.826.0.1.3680043.10.1234.71
+$MKDICOM "$SITE/stage/GRPB" 1 --sop-prefix 1.2.826.0.1.3680043.10.1234.72
+cp "$SITE/stage/GRPA/IMG00001.dcm" "$SITE/stage/GRPB/copy-of-a1.dcm"
+$MKDICOM "$SITE/stage/conflict2" 2 --sop-prefix 1.2.826.0.1.3680043.10.1234.71 --pixels 4
+mv "$SITE/stage/conflict2/IMG00002.dcm" "$SITE/stage/GRPB/conflict-with-a2.dcm"
+echo "not DICOM" >"$SITE/stage/GRPB/readme.txt"
+$MKDICOM "$SITE/stage/GRPBIG" 300 --sop-prefix 1.2.826.0.1.3680043.10.1234.73
+mkdir -p "$SITE/stage/GRPEMPTY"
+grp_out=$(sendit import_dicomdir "$SITE/stage/GRPA" "$SITE/stage/GRPB" "$SITE/stage/GRPBIG" \
+  "$SITE/stage/GRPEMPTY")
+check_eq "import_dicomdir of 4 folders exits 1 (GRPB has errors)" 1 $?
+check_eq "it prints a line per batch" 4 "$(grep -c '^batch ' <<<"$grp_out")"
+check_eq "GRPA: DONE with 3 images" "DONE 3" "$(sql "SELECT status || ' ' || image_count FROM batch WHERE uid = 'GRPA'")"
+check_eq "GRPB: DONE with its 1 image, flagged" "DONE 1 1" "$(sql "SELECT status || ' ' || image_count || ' ' || has_error FROM batch WHERE uid = 'GRPB'")"
+grp_log=$(sql "SELECT message FROM batch_log l JOIN batch b ON b.id = l.batch_id WHERE b.uid = 'GRPB'")
+check "GRPB: the copy of GRPA's file is ignored as byte-identical" grep -q "byte-identical copy" <<<"$grp_log"
+check "GRPB: the conflict with GRPA's file is recorded" grep -q "duplicate SOPInstanceUID" <<<"$grp_log"
+check_eq "GRPB: the conflict and the text file are quarantined" 2 "$(count_files "$SITE/quarantine/GRPB")"
+check_eq "GRPBIG (more than one chunk): DONE with 300 images" "DONE 300" "$(sql "SELECT status || ' ' || image_count FROM batch WHERE uid = 'GRPBIG'")"
+check_eq "GRPEMPTY is EMPTY" EMPTY "$(sql "SELECT status FROM batch WHERE uid = 'GRPEMPTY'")"
+check_eq "storage holds 3 + 1 + 300 files of them" 304 "$(find "$SITE/storage/GRPA" "$SITE/storage/GRPB" "$SITE/storage/GRPBIG" -type f | wc -l)"
+check_eq "GRPA's images are once in the database" 3 "$(sql "SELECT count(*) FROM image WHERE uid LIKE '1.2.826.0.1.3680043.10.1234.71.%'")"
+check "the input folders are gone" test ! -e "$SITE/stage/GRPA" -a ! -e "$SITE/stage/GRPB" -a ! -e "$SITE/stage/GRPBIG"
+check_eq "two folders of one batch are refused" 2 "$(mkdir -p "$SITE/stage/x1/SAME" "$SITE/stage/x2/SAME"; sendit import_dicomdir "$SITE/stage/x1/SAME" "$SITE/stage/x2/SAME" >/dev/null 2>&1; echo $?)"
+
 sendit stop_watcher >/dev/null
 check_eq "stop_watcher stops it" 0 $?
 check "the pidfile is gone" test ! -e "$SITE/sendit.pid"

@@ -1119,6 +1119,42 @@ static void test_pg_claim_skips_locked_jobs(void **state) {
   si_db_close(a);
 }
 
+/* Several jobs in one claim, never two of one folder: the second job of a
+ * folder waits until the first ends. */
+static void test_claim_many(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  si_error err;
+  int created = 0;
+  assert_int_equal(si_store_enqueue(db, "f1", "/in/f1", &created, &err), SI_OK);
+  assert_int_equal(si_store_enqueue(db, "f2", "/in/f2", &created, &err), SI_OK);
+  assert_int_equal(si_store_enqueue(db, "f1", "/again/f1", &created, &err), SI_OK);
+  assert_int_equal(si_store_enqueue(db, "f3", "/in/f3", &created, &err), SI_OK);
+  si_job *jobs = calloc(8, sizeof *jobs);
+  assert_non_null(jobs);
+  size_t count = 99;
+  assert_int_equal(si_store_claim_many(db, "w", 60, jobs, 2, &count, &err), SI_OK);
+  assert_int_equal(count, 2);
+  assert_string_equal(jobs[0].path, "/in/f1");
+  assert_string_equal(jobs[1].path, "/in/f2");
+  assert_int_equal(si_store_claim_many(db, "w", 60, jobs + 2, 6, &count, &err), SI_OK);
+  assert_int_equal(count, 1);
+  assert_string_equal(jobs[2].path, "/in/f3");
+  assert_int_equal(jobs[2].attempts, 1);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM job WHERE state = 'running'", 0, NULL), 3);
+  int64_t first_f1 = jobs[0].id;
+  /* f1's second job is not taken while its first runs... */
+  assert_int_equal(si_store_claim_many(db, "w", 60, jobs, 8, &count, &err), SI_OK);
+  assert_int_equal(count, 0);
+  /* ...and is once it ended. */
+  assert_int_equal(si_store_job_finish(db, first_f1, "w", "done", NULL, &err), SI_OK);
+  assert_int_equal(si_store_claim_many(db, "w", 60, jobs, 8, &count, &err), SI_OK);
+  assert_int_equal(count, 1);
+  assert_string_equal(jobs[0].path, "/again/f1");
+  free(jobs);
+  si_db_close(db);
+}
+
 /* A worker whose lease ran out and was taken over can neither renew it nor
  * end or redirect the new holder's job; the lease clock is the database's. */
 static void test_lease_ownership(void **state) {
@@ -1390,6 +1426,7 @@ int main(void) {
       cmocka_unit_test(test_pg_commit_of_failed_transaction),
       cmocka_unit_test(test_pg_claim_skips_locked_jobs),
       cmocka_unit_test(test_claim_one_running_job_per_folder),
+      cmocka_unit_test(test_claim_many),
       cmocka_unit_test(test_lease_ownership),
       cmocka_unit_test(test_enqueue_duplicate_in_transaction),
       cmocka_unit_test(test_pg_deferred_statements),
