@@ -200,7 +200,7 @@ static si_status list_into(const char *root, const char *rel, si_file_list *out,
     struct stat st;
     if (!child) {
       status = si_error_set(err, SI_ERR_NOMEM, root, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
-    } else if (lstat(child, &st) != 0) {
+    } else if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
       /* vanished meanwhile: nothing to import */
     } else if (S_ISDIR(st.st_mode) && depth < 32) {
       status = list_into(root, child_rel, out, cap, depth + 1, err);
