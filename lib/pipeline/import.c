@@ -740,10 +740,13 @@ static si_status finish_runs(run **runs, size_t n, si_error *err) {
     } else if (r->res->lease_lost) {
       si_log(SI_LOG_WARN, "job %" PRId64 " (batch %s): leaving the batch to the new holder",
              r->job_id, r->uid);
-    } else {
-      int found;
-      st = si_store_batch_get(db, r->uid, &r->res->batch, &found, err);
     }
+  }
+  /* Committed: a failed re-read below does not undo any run's end. */
+  for (size_t i = 0; st == SI_OK && i < n; i++) {
+    int found;
+    if (!runs[i]->res->lease_lost)
+      st = si_store_batch_get(db, runs[i]->uid, &runs[i]->res->batch, &found, err);
   }
   return st;
 }
