@@ -36,6 +36,7 @@ typedef struct si_config {
   char *database;                       /* [database] url = ./sendit.db (or postgresql://...) */
   int workers;                          /* [queue] workers = 2 */
   int lease_seconds;                    /* [queue] lease_seconds = 60 */
+  int poll_seconds;                     /* [queue] poll_seconds = 2 */
   int max_attempts;                     /* [queue] max_attempts = 5 */
   si_duplicate_policy duplicate_policy; /* [import] duplicates = keep-first */
   int skip_burned_in;                   /* [filters] skip_burned_in = false */

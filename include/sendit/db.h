@@ -47,6 +47,16 @@ typedef struct si_db_backend {
    * for nothing. PostgreSQL leaves room in each page so that such an
    * update stays in the page and touches no index (a HOT update). */
   const char *update_heavy;
+  /* Cross-process wake-up (NULL when the backend has none: SQLite, whose
+   * processes share one host and find new jobs by polling). listen
+   * subscribes the connection to `channel`; wait_signal blocks up to
+   * timeout_ms for a signal on a subscribed channel and sets *signalled;
+   * signal_sql is the statement that signals a channel, run inside the
+   * writer's transaction so listeners hear of rows only once they are
+   * committed ("%s" stands for the channel name). */
+  si_status (*listen)(void *conn, const char *channel, si_error *err);
+  si_status (*wait_signal)(void *conn, int timeout_ms, int *signalled, si_error *err);
+  const char *signal_sql;
 } si_db_backend;
 
 /* Picks the backend from the URL ("postgresql://" or "postgres://" ->
@@ -66,6 +76,22 @@ si_status si_db_exec(si_db *db, const char *sql, int nparams, const char *const 
 si_status si_db_begin(si_db *db, si_error *err);
 si_status si_db_commit(si_db *db, si_error *err);
 si_status si_db_rollback(si_db *db);
+
+/* Signals: a way for one process to wake others that share the database
+ * (PostgreSQL's LISTEN/NOTIFY). si_db_signal tells every connection
+ * listening on `channel`; inside a transaction the listeners hear it at
+ * commit and not at all on rollback; several signals of one transaction
+ * arrive as one. It does nothing on a backend without signals. si_db_listen
+ * subscribes this connection; si_db_wait_signal then blocks for up to
+ * timeout_ms and sets *signalled when a signal arrived (signals that came
+ * while the connection was busy count too). Both give SI_ERR_UNSUPPORTED on
+ * a backend without signals; a connection lost while waiting is SI_ERR_DB,
+ * and the subscription is gone with it: open a new connection and listen
+ * again (signals sent in between are lost, so listeners also poll). Channel
+ * names are SQL identifiers: lower-case letters, digits and '_'. */
+si_status si_db_signal(si_db *db, const char *channel, si_error *err);
+si_status si_db_listen(si_db *db, const char *channel, si_error *err);
+si_status si_db_wait_signal(si_db *db, int timeout_ms, int *signalled, si_error *err);
 
 /* Schema version after migration (see lib/db/schema.c). */
 int si_db_schema_version(si_db *db);

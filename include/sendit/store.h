@@ -43,8 +43,15 @@ typedef struct si_job {
   int attempts;
 } si_job;
 
+/* The signal channel (si_db_signal) on which a new job is announced, so
+ * that idle workers of other processes start at once instead of at their
+ * next poll. */
+#define SI_STORE_JOBS_CHANNEL "sendit_jobs"
+
 /* Adds a queued job for the folder at `path` unless one is already queued
- * or running for that path. *created tells which (may be NULL). */
+ * or running for that path. *created tells which (may be NULL). A new job
+ * is announced on SI_STORE_JOBS_CHANNEL (at commit when inside a
+ * transaction). */
 si_status si_store_enqueue(si_db *db, const char *folder, const char *path, int *created,
                            si_error *err);
 /* Atomically takes the oldest queued job, or a running one whose lease has

@@ -1,7 +1,10 @@
 /* A pool of worker threads that claim jobs from the durable queue and run
  * them. Each thread has its own database connection. Free space in storage
  * is checked before every claim: below the low-water mark the pool stops
- * claiming until free space is back above the high-water mark.
+ * claiming until free space is back above the high-water mark. Idle
+ * workers look for jobs every [queue] poll_seconds; on PostgreSQL one more connection
+ * listens for jobs announced by other processes (si_store_enqueue) and
+ * wakes them at once.
  *
  * Ownership: the pool borrows cfg until si_worker_pool_stop returns. */
 #ifndef SENDIT_WORKERS_H

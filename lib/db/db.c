@@ -266,6 +266,51 @@ si_status si_db_rollback(si_db *db) {
 
 int si_db_schema_version(si_db *db) { return db ? db->version : 0; }
 
+/* ---- signals ---- */
+
+static int valid_channel(const char *channel) {
+  if (!channel || !*channel || strlen(channel) > 63)
+    return 0;
+  for (const char *p = channel; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+      return 0;
+  return 1;
+}
+
+static si_status check_signals(si_db *db, const char *channel, si_error *err) {
+  if (!db)
+    return si_error_set(err, SI_ERR_ARG, "", SI_NO_OFFSET, SI_NO_TAG, "no database connection");
+  if (channel && !valid_channel(channel))
+    return si_error_set(err, SI_ERR_ARG, "", SI_NO_OFFSET, SI_NO_TAG,
+                        "signal channel \"%s\" is not a lower-case SQL identifier", channel);
+  if (!db->backend->listen || !db->backend->wait_signal || !db->backend->signal_sql)
+    return si_error_set(err, SI_ERR_UNSUPPORTED, "", SI_NO_OFFSET, SI_NO_TAG,
+                        "the %s backend has no signals", db->backend->name);
+  return SI_OK;
+}
+
+si_status si_db_signal(si_db *db, const char *channel, si_error *err) {
+  si_status s = check_signals(db, channel, err);
+  if (s == SI_ERR_UNSUPPORTED)
+    return SI_OK;
+  if (s != SI_OK)
+    return s;
+  char sql[128];
+  snprintf(sql, sizeof sql, db->backend->signal_sql, channel);
+  return si_db_exec(db, sql, 0, NULL, NULL, NULL, NULL, err);
+}
+
+si_status si_db_listen(si_db *db, const char *channel, si_error *err) {
+  si_status s = check_signals(db, channel, err);
+  return s != SI_OK ? s : db->backend->listen(db->conn, channel, err);
+}
+
+si_status si_db_wait_signal(si_db *db, int timeout_ms, int *signalled, si_error *err) {
+  *signalled = 0;
+  si_status s = check_signals(db, NULL, err);
+  return s != SI_OK ? s : db->backend->wait_signal(db->conn, timeout_ms, signalled, err);
+}
+
 static int has_prefix(const si_error *err, const char *prefix) {
   return strncmp(err->message, prefix, strlen(prefix)) == 0;
 }

@@ -953,6 +953,45 @@ static si_status pg_exec(void *conn, const char *sql, int nparams, const char *c
   return st;
 }
 
+/* ---- signals (LISTEN/NOTIFY) ---- */
+
+static si_status pg_listen(void *conn, const char *channel, si_error *err) {
+  char sql[128];
+  snprintf(sql, sizeof sql, "LISTEN %s", channel);
+  return pg_exec(conn, sql, 0, NULL, NULL, NULL, NULL, err);
+}
+
+/* Takes the notifications libpq has read; the payloads do not matter. */
+static int take_notifications(PGconn *pg) {
+  int any = 0;
+  for (PGnotify *n; (n = PQnotifies(pg)) != NULL; PQfreemem(n))
+    any = 1;
+  return any;
+}
+
+static si_status wait_lost(pg_conn *c, si_error *err) {
+  char msg[400];
+  one_line(msg, sizeof msg, PQerrorMessage(c->pg));
+  return si_error_set(err, SI_ERR_DB, c->where, SI_NO_OFFSET, SI_NO_TAG,
+                      "postgresql: connection lost while waiting for signals (%s)", msg);
+}
+
+static si_status pg_wait_signal(void *conn, int timeout_ms, int *signalled, si_error *err) {
+  pg_conn *c = conn;
+  *signalled = 0;
+  if (PQstatus(c->pg) != CONNECTION_OK || !PQconsumeInput(c->pg))
+    return wait_lost(c, err);
+  if ((*signalled = take_notifications(c->pg)))
+    return SI_OK;
+  struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
+  if (poll(&p, 1, timeout_ms) <= 0)
+    return SI_OK; /* the time is up, or a signal to the process: callers loop */
+  if (!PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK)
+    return wait_lost(c, err);
+  *signalled = take_notifications(c->pg);
+  return SI_OK;
+}
+
 static void pg_disconnect(void *conn) {
   pg_conn *c = conn;
   if (!c)
@@ -1027,4 +1066,7 @@ const si_db_backend si_postgres_backend = {
      * The table takes twice the space, fair for rows of a few hundred
      * bytes. */
     .update_heavy = " WITH (fillfactor = 50)",
+    .listen = pg_listen,
+    .wait_signal = pg_wait_signal,
+    .signal_sql = "NOTIFY %s",
 };

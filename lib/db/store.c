@@ -31,6 +31,8 @@ si_status si_store_enqueue(si_db *db, const char *folder, const char *path, int 
                             "WHERE path = $2 AND state IN ('queued', 'running')) "
                             "ON CONFLICT (path) WHERE state IN ('queued', 'running') DO NOTHING",
                             3, params, NULL, NULL, &changes, err);
+  if (st == SI_OK && changes > 0)
+    st = si_db_signal(db, SI_STORE_JOBS_CHANNEL, err);
   if (created)
     *created = st == SI_OK && changes > 0;
   return st;

@@ -13,12 +13,15 @@
 #include "sendit/fs.h"
 #include "sendit/log.h"
 #include "sendit/pipeline.h"
+#include "sendit/store.h"
 
-/* Idle workers also look for jobs other processes enqueued this often. */
-#define IDLE_RECHECK_SECONDS 2
 #define PAUSED_RECHECK_SECONDS 5
 /* Most jobs a worker claims at once (see claim_size). */
 #define CLAIM_MAX 16
+/* How often the signal listener looks whether the pool is stopping, and
+ * how long it waits before connecting again after losing its connection. */
+#define LISTEN_SLICE_MS 250
+#define LISTEN_RETRY_SECONDS 5
 
 typedef struct worker {
   si_worker_pool *pool;
@@ -40,6 +43,8 @@ struct si_worker_pool {
   char pause_reason[256];
   worker *workers;
   int count;
+  pthread_t listener;
+  int listening; /* the listener thread was started */
 };
 
 static void wait_seconds(si_worker_pool *pool, int seconds) {
@@ -52,6 +57,19 @@ static void wait_seconds(si_worker_pool *pool, int seconds) {
       break;
   if (pool->wakeups > 0)
     pool->wakeups--;
+  pthread_mutex_unlock(&pool->lock);
+}
+
+/* Sleeps up to `seconds` or until the pool stops, leaving the workers'
+ * wake-ups alone. */
+static void pause_unless_stopping(si_worker_pool *pool, int seconds) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += seconds;
+  pthread_mutex_lock(&pool->lock);
+  while (!pool->stopping)
+    if (pthread_cond_timedwait(&pool->wake, &pool->lock, &until) == ETIMEDOUT)
+      break;
   pthread_mutex_unlock(&pool->lock);
 }
 
@@ -123,11 +141,11 @@ static void *worker_main(void *arg) {
       si_log(SI_LOG_ERROR, "worker %s: claim: %s", id, si_error_format(&err, buf, sizeof buf));
       si_db_close(db);
       db = NULL;
-      wait_seconds(pool, IDLE_RECHECK_SECONDS);
+      wait_seconds(pool, cfg->poll_seconds);
       continue;
     }
     if (!found) {
-      wait_seconds(pool, IDLE_RECHECK_SECONDS);
+      wait_seconds(pool, cfg->poll_seconds);
       continue;
     }
     si_import_context ctx = {
@@ -142,6 +160,49 @@ static void *worker_main(void *arg) {
       si_db_close(db);
       db = NULL;
     }
+  }
+  si_db_close(db);
+  return NULL;
+}
+
+/* Wakes the pool when another process announces a job (PostgreSQL's
+ * LISTEN/NOTIFY, see si_store_enqueue), so that idle workers on every host
+ * take their share of a burst at once rather than at their next poll. The
+ * poll stays: it finds jobs whose lease ran out, and jobs announced while
+ * this connection was down. Ends at once on a backend without signals. */
+static void *listener_main(void *arg) {
+  si_worker_pool *pool = arg;
+  si_db *db = NULL;
+  si_error err;
+  int warned = 0;
+  while (!stopping(pool)) {
+    if (!db) {
+      si_status st = si_db_open(pool->cfg->database, &db, &err);
+      if (st == SI_OK)
+        st = si_db_listen(db, SI_STORE_JOBS_CHANNEL, &err);
+      if (st == SI_ERR_UNSUPPORTED)
+        break;
+      if (st != SI_OK) {
+        char buf[1024];
+        if (!warned++)
+          si_log(SI_LOG_WARN, "job announcements: %s (idle workers look for jobs every %d s)",
+                 si_error_format(&err, buf, sizeof buf), pool->cfg->poll_seconds);
+        si_db_close(db);
+        db = NULL;
+        pause_unless_stopping(pool, LISTEN_RETRY_SECONDS);
+        continue;
+      }
+      warned = 0;
+      si_worker_pool_wake(pool); /* for what was announced while we were away */
+    }
+    int signalled = 0;
+    if (si_db_wait_signal(db, LISTEN_SLICE_MS, &signalled, &err) != SI_OK) {
+      si_db_close(db);
+      db = NULL;
+      continue;
+    }
+    if (signalled)
+      si_worker_pool_wake(pool);
   }
   si_db_close(db);
   return NULL;
@@ -174,6 +235,7 @@ si_status si_worker_pool_start(const si_config *cfg, int threads, si_worker_pool
     }
     workers[i].started = 1;
   }
+  pool->listening = pthread_create(&pool->listener, NULL, listener_main, pool) == 0;
   *out = pool;
   return SI_OK;
 }
@@ -205,6 +267,8 @@ void si_worker_pool_stop(si_worker_pool *pool) {
   for (int i = 0; i < pool->count; i++)
     if (pool->workers[i].started)
       pthread_join(pool->workers[i].thread, NULL);
+  if (pool->listening)
+    pthread_join(pool->listener, NULL);
   pthread_cond_destroy(&pool->wake);
   pthread_mutex_destroy(&pool->lock);
   free(pool->workers);

@@ -94,6 +94,10 @@ static const key_def keys[] = {
     {"queue", "lease_seconds", KT_INT, F(lease_seconds), "60", "SENDIT_QUEUE_LEASE_SECONDS", NULL,
      5, 3600, NULL, NULL,
      "A job whose worker sent no heartbeat for this long goes back to the queue (5 to 3600)."},
+    {"queue", "poll_seconds", KT_INT, F(poll_seconds), "2", "SENDIT_QUEUE_POLL_SECONDS", NULL, 1,
+     3600, NULL, NULL,
+     "Idle workers look for jobs this often (1 to 3600): taken-over leases, and on SQLite jobs "
+     "other processes queued. On PostgreSQL new jobs wake them at once."},
     {"queue", "max_attempts", KT_INT, F(max_attempts), "5", "SENDIT_QUEUE_MAX_ATTEMPTS", NULL, 1,
      INT_MAX, NULL, NULL, "Attempts per job before it is marked failed."},
     {"import", "duplicates", KT_ENUM, F(duplicate_policy), "keep-first", "SENDIT_IMPORT_DUPLICATES",

@@ -90,6 +90,7 @@ static void assert_defaults(const si_config *c) {
   assert_string_equal(c->database, "./sendit.db");
   assert_int_equal(c->workers, 2);
   assert_int_equal(c->lease_seconds, 60);
+  assert_int_equal(c->poll_seconds, 2);
   assert_int_equal(c->max_attempts, 5);
   assert_int_equal(c->duplicate_policy, SI_DUP_KEEP_FIRST);
   assert_int_equal(c->skip_burned_in, 0);
@@ -113,6 +114,7 @@ static void assert_same_values(const si_config *a, const si_config *b) {
   assert_string_equal(a->database, b->database);
   assert_int_equal(a->workers, b->workers);
   assert_int_equal(a->lease_seconds, b->lease_seconds);
+  assert_int_equal(a->poll_seconds, b->poll_seconds);
   assert_int_equal(a->max_attempts, b->max_attempts);
   assert_int_equal(a->duplicate_policy, b->duplicate_policy);
   assert_int_equal(a->skip_burned_in, b->skip_burned_in);
@@ -281,6 +283,7 @@ static const bad_case bad_cases[] = {
     {"queue", "workers", "99999999999999999999", "whole number"},
     {"queue", "lease_seconds", "4", "from 5 to 3600"},
     {"queue", "lease_seconds", "3601", "from 5 to 3600"},
+    {"queue", "poll_seconds", "0", "from 1 to 3600"},
     {"queue", "max_attempts", "0", ">= 1"},
     {"input", "rescan_seconds", "-1", ">= 0"},
     {"input", "stable_seconds", "-5", ">= 0"},
@@ -407,7 +410,7 @@ static void expect_file_error(const char *text, int line, ...) {
 static void test_unknown_names_are_errors(void **state) {
   (void)state;
   expect_file_error("[queue]\nworkers = 2\nworkrs = 3\n", 3, "unknown key \"workrs\"", "[queue]",
-                    "workers, lease_seconds, max_attempts", NULL);
+                    "workers, lease_seconds, poll_seconds, max_attempts", NULL);
   expect_file_error("\n[queu]\nworkers = 2\n", 3, "unknown section [queu]", "queue", NULL);
   expect_file_error("workers = 2\n", 1, "outside any [section]", NULL);
   expect_file_error("[queue]\nworkers = 2\n\n[queue]\nWorkers = 3\n", 5, "[queue] workers", "again",

@@ -1155,6 +1155,63 @@ static void test_claim_many(void **state) {
   si_db_close(db);
 }
 
+/* A new job is announced to listeners of other connections at commit, once
+ * per transaction, not on rollback nor for a duplicate; SQLite has no
+ * signals and says so (its enqueue still works). */
+static void test_job_announcements(void **state) {
+  (void)state;
+  const char *path = fresh_path();
+  si_db *announcer = must_open(path), *listener = must_open(path);
+  si_error err;
+  int signalled = -1, created = 0;
+  if (!on_pg()) {
+    assert_int_equal(si_db_listen(listener, SI_STORE_JOBS_CHANNEL, &err), SI_ERR_UNSUPPORTED);
+    assert_int_equal(si_db_wait_signal(listener, 10, &signalled, &err), SI_ERR_UNSUPPORTED);
+    assert_int_equal(signalled, 0);
+    assert_int_equal(si_store_enqueue(announcer, "f1", "/in/f1", &created, &err), SI_OK);
+    assert_true(created);
+    si_db_close(listener);
+    si_db_close(announcer);
+    return;
+  }
+  assert_int_equal(si_db_listen(listener, "Not-An-Identifier", &err), SI_ERR_ARG);
+  assert_int_equal(si_db_listen(listener, SI_STORE_JOBS_CHANNEL, &err), SI_OK);
+  assert_int_equal(si_db_wait_signal(listener, 50, &signalled, &err), SI_OK);
+  assert_int_equal(signalled, 0);
+  /* Rolled back: nothing is heard. */
+  assert_int_equal(si_db_begin(announcer, &err), SI_OK);
+  assert_int_equal(si_store_enqueue(announcer, "f0", "/in/f0", &created, &err), SI_OK);
+  assert_int_equal(si_db_rollback(announcer), SI_OK);
+  assert_int_equal(si_db_wait_signal(listener, 200, &signalled, &err), SI_OK);
+  assert_int_equal(signalled, 0);
+  /* Three jobs in one transaction: heard at commit, not before. */
+  assert_int_equal(si_db_begin(announcer, &err), SI_OK);
+  assert_int_equal(si_store_enqueue(announcer, "f1", "/in/f1", &created, &err), SI_OK);
+  assert_int_equal(si_store_enqueue(announcer, "f2", "/in/f2", &created, &err), SI_OK);
+  assert_int_equal(si_store_enqueue(announcer, "f3", "/in/f3", &created, &err), SI_OK);
+  assert_int_equal(si_db_wait_signal(listener, 200, &signalled, &err), SI_OK);
+  assert_int_equal(signalled, 0);
+  assert_int_equal(si_db_commit(announcer, &err), SI_OK);
+  assert_int_equal(si_db_wait_signal(listener, 5000, &signalled, &err), SI_OK);
+  assert_int_equal(signalled, 1);
+  assert_int_equal(si_db_wait_signal(listener, 200, &signalled, &err), SI_OK);
+  assert_int_equal(signalled, 0);
+  /* A duplicate creates no job and announces nothing. */
+  assert_int_equal(si_store_enqueue(announcer, "f1", "/in/f1", &created, &err), SI_OK);
+  assert_false(created);
+  assert_int_equal(si_db_wait_signal(listener, 200, &signalled, &err), SI_OK);
+  assert_int_equal(signalled, 0);
+  /* A signal that arrives while the listener runs statements is kept. */
+  assert_int_equal(si_store_enqueue(announcer, "f4", "/in/f4", &created, &err), SI_OK);
+  assert_true(created);
+  for (int i = 0; i < 50 && query_int(listener, "SELECT count(*) FROM job", 0, NULL) < 4; i++)
+    usleep(10000);
+  assert_int_equal(si_db_wait_signal(listener, 5000, &signalled, &err), SI_OK);
+  assert_int_equal(signalled, 1);
+  si_db_close(listener);
+  si_db_close(announcer);
+}
+
 /* A worker whose lease ran out and was taken over can neither renew it nor
  * end or redirect the new holder's job; the lease clock is the database's. */
 static void test_lease_ownership(void **state) {
@@ -1427,6 +1484,7 @@ int main(void) {
       cmocka_unit_test(test_pg_claim_skips_locked_jobs),
       cmocka_unit_test(test_claim_one_running_job_per_folder),
       cmocka_unit_test(test_claim_many),
+      cmocka_unit_test(test_job_announcements),
       cmocka_unit_test(test_lease_ownership),
       cmocka_unit_test(test_enqueue_duplicate_in_transaction),
       cmocka_unit_test(test_pg_deferred_statements),
