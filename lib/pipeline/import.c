@@ -101,6 +101,8 @@ typedef struct run {
   char list_problem[600];
   char base[SI_PATH_MAX]; /* where this import's files go: storage/<uid>[/<folder name>] */
   int folder_rename;      /* the whole folder can become `base` in one rename */
+  int sync_base;          /* files were moved into `base`: its entries must reach the disk */
+  int sync_parent;        /* `base` appeared in its parent: the parent's entries too */
   unsigned char *moves;   /* per listed file: 1 when it goes to storage */
   si_import_result *res;
   char first_patient[SI_NAME_MAX];
@@ -537,7 +539,8 @@ static si_status mkdir_parent(const char *path, si_error *err) {
 
 /* Step 4: the files go to storage, in one rename of the whole folder when
  * it holds nothing else, else one by one. A failed move stops the import
- * (full disk, permissions): the file stays where it is. */
+ * (full disk, permissions): the file stays where it is. The folders whose
+ * entries changed are marked for sync_moves. */
 static void move_files(run *r, const si_file_list *files) {
   si_error ferr;
   si_error_clear(&ferr);
@@ -565,13 +568,37 @@ static void move_files(run *r, const si_file_list *files) {
       }
     }
   }
-  char parent[SI_PATH_MAX];
-  snprintf(parent, sizeof parent, "%s", r->base);
-  char *slash = strrchr(parent, '/');
+  /* A folder that arrived whole kept its entries; only its parent changed. */
+  r->sync_base = !r->res->folder_moved;
+  r->sync_parent = 1;
+}
+
+static void parent_of(const char *path, char *out, size_t size) {
+  snprintf(out, size, "%s", path);
+  char *slash = strrchr(out, '/');
   if (slash)
     *slash = 0;
-  if (si_fsync_dir(r->base, &ferr) != SI_OK || si_fsync_dir(parent, &ferr) != SI_OK)
-    batch_log(r, "warning", NULL, "%s", ferr.message);
+}
+
+/* The moves reach the disk before the finishing transaction records them:
+ * each changed folder is fsynced once, so a group whose folders all went
+ * into storage/ costs one fsync of storage/ rather than two per folder. */
+static void sync_moves(run **runs, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    run *r = runs[i];
+    si_error ferr;
+    char parent[SI_PATH_MAX];
+    parent_of(r->base, parent, sizeof parent);
+    int parent_done = !r->sync_parent;
+    for (size_t k = 0; k < i && !parent_done; k++) {
+      char other[SI_PATH_MAX];
+      parent_of(runs[k]->base, other, sizeof other);
+      parent_done = runs[k]->sync_parent && strcmp(parent, other) == 0;
+    }
+    if ((r->sync_base && si_fsync_dir(r->base, &ferr) != SI_OK) ||
+        (!parent_done && si_fsync_dir(parent, &ferr) != SI_OK))
+      batch_log(r, "warning", NULL, "%s", ferr.message);
+  }
 }
 
 static int histogram_row(void *user, int ncols, const char *const *v) {
@@ -816,6 +843,7 @@ static si_status import_alone(run *r, si_error *err) {
   free(plans);
   if (st == SI_OK && !r->res->interrupted && !r->res->fatal && heartbeat_if_due(r))
     move_files(r, files);
+  sync_moves(&r, 1);
   int finish = 0;
   if (st == SI_OK)
     st = wrap_up(r, &finish, err);
@@ -914,6 +942,12 @@ static si_status import_together(run **runs, size_t n, si_error *err) {
       ctx->progress(ctx->progress_user, (int64_t)r->files.count, (int64_t)r->files.count);
     if (!r->res->interrupted && !r->res->lease_lost && !r->res->fatal && heartbeat_if_due(r))
       move_files(r, &r->files);
+  }
+  sync_moves(runs, n);
+  for (size_t i = 0; st == SI_OK && i < n; i++) {
+    run *r = runs[i];
+    if (deferred[i])
+      continue;
     int finish = 0;
     st = wrap_up(r, &finish, err);
     if (finish)

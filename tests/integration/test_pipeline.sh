@@ -99,6 +99,22 @@ check_eq "GRPEMPTY is EMPTY" EMPTY "$(sql "SELECT status FROM batch WHERE uid = 
 check_eq "storage holds 3 + 1 + 300 files of them" 304 "$(find "$SITE/storage/GRPA" "$SITE/storage/GRPB" "$SITE/storage/GRPBIG" -type f | wc -l)"
 check_eq "GRPA's images are once in the database" 3 "$(sql "SELECT count(*) FROM image WHERE uid LIKE '1.2.826.0.1.3680043.10.1234.71.%'")"
 check "the input folders are gone" test ! -e "$SITE/stage/GRPA" -a ! -e "$SITE/stage/GRPB" -a ! -e "$SITE/stage/GRPBIG"
+# The moves of folders imported together reach the disk with one fsync of
+# storage/ before their rows say DONE, not two fsyncs per folder.
+if strace -o /dev/null true 2>/dev/null; then
+  for n in 4 5 6; do $MKDICOM "$SITE/stage/SYNC$n" 2 --sop-prefix "1.2.826.0.1.3680043.10.1234.7$n" >/dev/null; done
+  strace -f -y -e trace=fsync -o "$SITE/fsync.trace" "$SENDIT_BIN" import_dicomdir \
+    "$SITE/stage/SYNC4" "$SITE/stage/SYNC5" "$SITE/stage/SYNC6" --config "$SITE/sendit.ini" >/dev/null
+  check_eq "three folders imported together exit 0" 0 $?
+  check_eq "the three are DONE with 2 images each" "3" \
+    "$(sql "SELECT count(*) FROM batch WHERE uid LIKE 'SYNC%' AND status = 'DONE' AND image_count = 2")"
+  check_eq "storage/ is fsynced once for the three moves" 1 \
+    "$(grep -c "fsync([0-9]*<$(realpath "$SITE/storage")>)" "$SITE/fsync.trace")"
+  check_eq "no stored folder is fsynced (each arrived whole)" 0 \
+    "$(grep -c "fsync([0-9]*<$(realpath "$SITE/storage")/SYNC" "$SITE/fsync.trace")"
+else
+  echo "# skipped the fsync count: strace cannot trace here"
+fi
 check_eq "two folders of one batch are refused" 2 "$(mkdir -p "$SITE/stage/x1/SAME" "$SITE/stage/x2/SAME"; sendit import_dicomdir "$SITE/stage/x1/SAME" "$SITE/stage/x2/SAME" >/dev/null 2>&1; echo $?)"
 
 sendit stop_watcher >/dev/null
