@@ -8,6 +8,7 @@
 #include "testutil.h"
 
 #include <libpq-fe.h>
+#include <sqlite3.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,6 +212,20 @@ static void test_connection_settings(void **state) {
   assert_string_equal(mode, "wal");
   assert_int_equal(query_int(db, "PRAGMA synchronous", 0, NULL), 2); /* FULL */
   assert_int_equal(query_int(db, "PRAGMA foreign_keys", 0, NULL), 1);
+  /* A new database has 8 KiB pages... */
+  assert_int_equal(query_int(db, "PRAGMA page_size", 0, NULL), 8192);
+  si_db_close(db);
+  /* ...and one made by an older sendit keeps its 4 KiB pages. */
+  char old_path[4300];
+  snprintf(old_path, sizeof old_path, "%s/old-pages.sqlite", tu_tmp_dir());
+  sqlite3 *raw = NULL;
+  assert_int_equal(sqlite3_open(old_path, &raw), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(raw, "PRAGMA page_size=4096; CREATE TABLE t (x)", NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(raw);
+  db = must_open(old_path);
+  assert_int_equal(query_int(db, "PRAGMA page_size", 0, NULL), 4096);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM image", 0, NULL), 0);
   si_db_close(db);
 }
 
