@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "sendit/db.h"
+#include "turnstile.h"
 
 #if SQLITE_VERSION_NUMBER >= 3037000
 #define changes_of(h) sqlite3_changes64(h)
@@ -55,6 +56,8 @@ typedef struct sq_conn {
   int ncached;
   cached_stmt cache[CACHE_SIZE];
   struct timespec busy_since; /* start of the current wait for a lock */
+  si_turnstile *turnstile;    /* this file's in-process writer queue, or NULL */
+  int in_turnstile;           /* this connection's transaction holds it */
 } sq_conn;
 
 /* ---- errors ---- */
@@ -415,8 +418,8 @@ static si_status step_all(sq_conn *c, sqlite3_stmt *stmt, const char *sql, si_db
 /* SQLite's changes() keeps the count of the last INSERT/UPDATE/DELETE, so a
  * SELECT or DDL would report a stale number: use it only when this
  * statement moved the running total. */
-static si_status run(sq_conn *c, const char *sql, int nparams, const char *const *params,
-                     si_db_row_fn fn, void *user, int64_t *changes, si_error *err) {
+static si_status run_statement(sq_conn *c, const char *sql, int nparams, const char *const *params,
+                               si_db_row_fn fn, void *user, int64_t *changes, si_error *err) {
   if (changes)
     *changes = 0;
   /* PostgreSQL only warns here; matching it lets cleanup paths roll back
@@ -435,6 +438,22 @@ static si_status run(sq_conn *c, const char *sql, int nparams, const char *const
   if (s == SI_OK && changes && total_changes_of(c->db) != before)
     *changes = changes_of(c->db);
   release(stmt, slot);
+  return s;
+}
+
+/* A transaction waits for the other writers of this process in the
+ * turnstile (turnstile.h) before it asks SQLite for the lock, and leaves it
+ * when it ends, however it ends (COMMIT, ROLLBACK, or SQLite rolling back
+ * by itself after an error). */
+static si_status run(sq_conn *c, const char *sql, int nparams, const char *const *params,
+                     si_db_row_fn fn, void *user, int64_t *changes, si_error *err) {
+  if (c->turnstile && !c->in_turnstile && after_word(sql, "BEGIN") && sqlite3_get_autocommit(c->db))
+    c->in_turnstile = si_turnstile_enter(c->turnstile, BUSY_TIMEOUT_MS);
+  si_status s = run_statement(c, sql, nparams, params, fn, user, changes, err);
+  if (c->in_turnstile && sqlite3_get_autocommit(c->db)) {
+    si_turnstile_leave(c->turnstile);
+    c->in_turnstile = 0;
+  }
   return s;
 }
 
@@ -515,7 +534,10 @@ static void sq_disconnect(void *conn) {
     sqlite3_finalize(c->cache[i].stmt);
     free(c->cache[i].sql);
   }
-  sqlite3_close_v2(c->db);
+  sqlite3_close_v2(c->db); /* rolls back an open transaction */
+  if (c->in_turnstile)
+    si_turnstile_leave(c->turnstile);
+  si_turnstile_put(c->turnstile);
   free(c->path);
   free(c);
 }
@@ -550,6 +572,7 @@ static si_status sq_connect(const char *url, void **conn, si_error *err) {
     sq_disconnect(c);
     return s;
   }
+  c->turnstile = si_turnstile_for(sqlite3_db_filename(c->db, "main"));
   *conn = c;
   return SI_OK;
 }
