@@ -15,9 +15,10 @@ typedef struct si_watcher si_watcher;
 
 /* Called for every finished folder found (possibly more than once for the
  * same folder: the queue ignores a folder that already has a pending job).
- * After the folders of one pass (one read of inotify events, one scan) it
- * is called once with name and path NULL, so the consumer can queue a burst
- * of folders in one transaction. */
+ * After the folders of one pass it is called once with name and path NULL,
+ * so the consumer can queue a burst of folders in one transaction. A pass
+ * is one scan, or the inotify events of one burst: events are read until
+ * the input has been quiet for 2 ms (50 ms at most). */
 typedef void (*si_watch_fn)(void *user, const char *name, const char *path);
 
 si_status si_watcher_open(const si_config *cfg, si_watch_fn fn, void *user, si_watcher **out,

@@ -43,6 +43,7 @@ struct si_worker_pool {
   char pause_reason[256];
   worker *workers;
   int count;
+  int busy; /* workers holding claimed jobs */
   pthread_t listener;
   int listening; /* the listener thread was started */
 };
@@ -102,15 +103,29 @@ static int disk_allows_claim(si_worker_pool *pool) {
 }
 
 /* A worker takes its share of the queue, so that a burst of small folders
- * is imported in a few shared transactions (si_run_jobs) while every worker
- * of the pool still gets work: ceil(queued / workers), at most CLAIM_MAX. */
+ * is imported in a few shared transactions (si_run_jobs) while every idle
+ * worker of the pool still gets work: ceil(queued / idle workers, itself
+ * included), at most CLAIM_MAX. Busy workers are not counted: dividing by
+ * them too left the last worker to claim only half of what remained, and
+ * a burst trickled out in ever smaller claims of four commits each. */
 static size_t claim_size(si_worker_pool *pool, si_db *db) {
   int64_t queued = 0, running = 0;
   si_error err;
   if (si_store_queue_depth(db, &queued, &running, &err) != SI_OK || queued <= 1)
     return 1;
-  int64_t share = (queued + pool->count - 1) / pool->count;
+  pthread_mutex_lock(&pool->lock);
+  int64_t idle = pool->count - pool->busy;
+  pthread_mutex_unlock(&pool->lock);
+  if (idle < 1)
+    idle = 1;
+  int64_t share = (queued + idle - 1) / idle;
   return share > CLAIM_MAX ? CLAIM_MAX : (size_t)share;
+}
+
+static void set_busy(si_worker_pool *pool, int delta) {
+  pthread_mutex_lock(&pool->lock);
+  pool->busy += delta;
+  pthread_mutex_unlock(&pool->lock);
 }
 
 static void *worker_main(void *arg) {
@@ -150,7 +165,10 @@ static void *worker_main(void *arg) {
     }
     si_import_context ctx = {
         .cfg = cfg, .db = db, .worker = id, .job_id = w->jobs[0].id, .cancel = &pool->cancel};
-    if (si_run_jobs(&ctx, w->jobs, found, w->results, &err) != SI_OK) {
+    set_busy(pool, 1);
+    si_status run_status = si_run_jobs(&ctx, w->jobs, found, w->results, &err);
+    set_busy(pool, -1);
+    if (run_status != SI_OK) {
       char buf[1024];
       /* The leases run out and the jobs are retried: database trouble is
        * usually passing. */

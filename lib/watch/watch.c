@@ -262,6 +262,35 @@ static int drain_events(si_watcher *w) {
   }
 }
 
+/* A burst (a sender or a script moving many finished folders in) takes a
+ * millisecond or two, and the first read sees only its first few events.
+ * Reading on until the input has been quiet for BURST_QUIET_MS (BURST_MAX_MS
+ * at most) makes one pass of the whole burst: it is queued in one
+ * transaction, and the workers, woken once, split it evenly instead of
+ * taking its first folders one by one. A lone folder waits 2 ms more. */
+#define BURST_QUIET_MS 2
+#define BURST_MAX_MS 50
+
+static long elapsed_ms_since(const struct timespec *start) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (long)(now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+/* Returns 1 when a rescan is needed (overflow), like drain_events. */
+static int gather_burst(si_watcher *w) {
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  int rescan = drain_events(w);
+  while (elapsed_ms_since(&start) < BURST_MAX_MS) {
+    struct pollfd fds[2] = {{w->inotify_fd, POLLIN, 0}, {w->stop_fd, POLLIN, 0}};
+    if (poll(fds, 2, BURST_QUIET_MS) <= 0 || !(fds[0].revents & POLLIN))
+      break; /* quiet, or stopping: the caller's next poll sees the stop */
+    rescan |= drain_events(w);
+  }
+  return rescan;
+}
+
 static int poll_timeout_ms(si_watcher *w) {
   int timeout = -1;
   if (w->pending)
@@ -284,7 +313,7 @@ si_status si_watcher_run(si_watcher *w, si_error *err) {
                           strerror(errno));
     if (fds[1].revents & POLLIN)
       return SI_OK;
-    int rescan = (fds[0].revents & POLLIN) ? drain_events(w) : 0;
+    int rescan = (fds[0].revents & POLLIN) ? gather_burst(w) : 0;
     if (w->cfg->rescan_seconds > 0 && time(NULL) - w->last_rescan >= w->cfg->rescan_seconds)
       rescan = 1;
     if (rescan) {
