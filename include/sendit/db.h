@@ -54,6 +54,9 @@ typedef struct si_db_backend {
    * signal_sql is the statement that signals a channel, run inside the
    * writer's transaction so listeners hear of rows only once they are
    * committed ("%s" stands for the channel name). */
+  /* Non-zero when one INSERT of many rows is cheaper than as many
+   * single-row INSERTs (PostgreSQL: the server's cost per statement). */
+  int multi_row_insert;
   si_status (*listen)(void *conn, const char *channel, si_error *err);
   si_status (*wait_signal)(void *conn, int timeout_ms, int *signalled, si_error *err);
   const char *signal_sql;

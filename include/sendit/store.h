@@ -144,6 +144,32 @@ typedef struct si_image {
 
 /* Inserts; a UNIQUE violation on uid gives SI_ERR_STATE (duplicate). */
 si_status si_store_image_insert(si_db *db, const si_image *img, si_error *err);
+
+/* A new image row's values for si_store_image_insert_many, every string
+ * borrowed (NULL or "" for SQL NULL where the column allows it). */
+typedef struct si_image_values {
+  const char *uid;
+  int64_t batch_id;
+  const char *status;
+  const char *storage_path;
+  const char *original_name;
+  int64_t size_bytes;
+  const char *patient_id;
+  const char *accession_number;
+  const char *study_uid;
+  const char *series_uid;
+  const char *sop_class_uid;
+  const char *modality;
+  const char *study_date;
+} si_image_values;
+
+/* Inserts n rows, as n si_store_image_insert calls would (same errors; on
+ * failure some rows may be written: call it inside a transaction and roll
+ * back). Backends that profit from it (PostgreSQL: one statement's
+ * overhead on the server per row was most of its cost) get several rows per
+ * statement. */
+si_status si_store_image_insert_many(si_db *db, const si_image_values *rows, size_t n,
+                                     si_error *err);
 si_status si_store_image_get(si_db *db, const char *uid, si_image *out, int *found, si_error *err);
 si_status si_store_image_replace(si_db *db, const si_image *img, si_error *err);
 typedef int (*si_image_fn)(void *user, const si_image *img);

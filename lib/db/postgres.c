@@ -1066,6 +1066,7 @@ const si_db_backend si_postgres_backend = {
      * The table takes twice the space, fair for rows of a few hundred
      * bytes. */
     .update_heavy = " WITH (fillfactor = 50)",
+    .multi_row_insert = 1,
     .listen = pg_listen,
     .wait_signal = pg_wait_signal,
     .signal_sql = "NOTIFY %s",

@@ -5,6 +5,7 @@
 #include "rows.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,6 +416,84 @@ si_status si_store_image_insert(si_db *db, const si_image *img, si_error *err) {
                     "series_uid, sop_class_uid, modality, study_date, created_at) VALUES ($1, $2, "
                     "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                     15, params, NULL, NULL, NULL, err);
+}
+
+/* Rows per multi-row INSERT; 15 parameters each stays far below the
+ * protocol's 65,535. */
+#define INSERT_ROWS 32
+#define IMAGE_COLUMNS 15
+
+static const char image_insert_head[] =
+    "INSERT INTO image (uid, batch_id, status, storage_path, original_name, size_bytes, "
+    "content_hash, patient_id, accession_number, study_uid, series_uid, sop_class_uid, "
+    "modality, study_date, created_at) VALUES ";
+
+/* One row's parameters; the numbers are written into `num` (3 x 24 bytes). */
+static void image_params(const si_image_values *v, const char *now_s, char num[2][24],
+                         const char **out) {
+  const char *p[IMAGE_COLUMNS] = {v->uid,
+                                  si_rows_param_i64(num[0], v->batch_id),
+                                  v->status,
+                                  v->storage_path,
+                                  or_null(v->original_name),
+                                  si_rows_param_i64(num[1], v->size_bytes),
+                                  NULL,
+                                  or_null(v->patient_id),
+                                  or_null(v->accession_number),
+                                  or_null(v->study_uid),
+                                  or_null(v->series_uid),
+                                  or_null(v->sop_class_uid),
+                                  or_null(v->modality),
+                                  or_null(v->study_date),
+                                  now_s};
+  memcpy(out, p, sizeof p);
+}
+
+/* The statement texts for 1 and for INSERT_ROWS rows, built once. */
+static char insert_one_sql[sizeof image_insert_head + IMAGE_COLUMNS * 8];
+static char insert_many_sql[sizeof image_insert_head + INSERT_ROWS * IMAGE_COLUMNS * 8];
+
+static void build_insert(char *out, size_t size, size_t rows) {
+  size_t len = (size_t)snprintf(out, size, "%s", image_insert_head);
+  for (size_t r = 0; r < rows; r++) {
+    len += (size_t)snprintf(out + len, size - len, "%s(", r ? ", " : "");
+    for (size_t c = 1; c <= IMAGE_COLUMNS; c++)
+      len += (size_t)snprintf(out + len, size - len, "%s$%zu", c > 1 ? ", " : "",
+                              r * IMAGE_COLUMNS + c);
+    len += (size_t)snprintf(out + len, size - len, ")");
+  }
+}
+
+static void build_inserts(void) {
+  build_insert(insert_one_sql, sizeof insert_one_sql, 1);
+  build_insert(insert_many_sql, sizeof insert_many_sql, INSERT_ROWS);
+}
+
+/* n is 1 or INSERT_ROWS. */
+static si_status insert_rows(si_db *db, const si_image_values *rows, size_t n, si_error *err) {
+  static pthread_once_t built = PTHREAD_ONCE_INIT;
+  pthread_once(&built, build_inserts);
+  const char *params[INSERT_ROWS * IMAGE_COLUMNS];
+  char nums[INSERT_ROWS][2][24], now_s[24];
+  si_rows_param_i64(now_s, si_now_ms());
+  for (size_t r = 0; r < n; r++)
+    image_params(&rows[r], now_s, nums[r], params + r * IMAGE_COLUMNS);
+  return si_db_exec(db, n == 1 ? insert_one_sql : insert_many_sql, (int)(n * IMAGE_COLUMNS), params,
+                    NULL, NULL, NULL, err);
+}
+
+si_status si_store_image_insert_many(si_db *db, const si_image_values *rows, size_t n,
+                                     si_error *err) {
+  size_t per = si_db_get_backend(db)->multi_row_insert ? INSERT_ROWS : 1;
+  si_status st = SI_OK;
+  size_t i = 0;
+  for (; st == SI_OK && per > 1 && n - i >= per; i += per)
+    st = insert_rows(db, rows + i, per, err);
+  /* The rest row by row: one more statement text each would crowd the
+   * statement cache. */
+  for (; st == SI_OK && i < n; i++)
+    st = insert_rows(db, rows + i, 1, err);
+  return st;
 }
 
 si_status si_store_image_replace(si_db *db, const si_image *img, si_error *err) {

@@ -109,6 +109,10 @@ typedef struct run {
   char first_study[SI_UID_MAX];
   int warned_studies;
   int64_t last_heartbeat;
+  /* The chunk's new image rows, written together once it is decided. */
+  si_image_values *fresh;
+  char *fresh_paths; /* their storage paths, one after another */
+  size_t fresh_count, fresh_used, fresh_room;
 } run;
 
 static si_status batch_log(run *r, const char *level, const char *file, const char *fmt, ...)
@@ -355,7 +359,58 @@ static si_status decide(run *r, plan *p, const plan *earlier, size_t n_earlier, 
   if (found)
     return plan_known(r, p, &img, &known, NULL, err);
   p->act = ACT_MOVE;
-  return si_store_image_insert(r->ctx->db, &img, err);
+  /* Written with the chunk's other new rows (write_fresh_rows); the facts
+   * it points to live as long as the chunk's plans. */
+  size_t len = strlen(img.storage_path) + 1;
+  if (r->fresh_used + len > r->fresh_room)
+    return si_error_set(err, SI_ERR_STATE, p->file->path, SI_NO_OFFSET, SI_NO_TAG,
+                        "storage path longer than planned");
+  char *path = memcpy(r->fresh_paths + r->fresh_used, img.storage_path, len);
+  r->fresh_used += len;
+  const header_facts *f = &p->facts;
+  r->fresh[r->fresh_count++] = (si_image_values){.uid = f->uid,
+                                                 .batch_id = r->batch_id,
+                                                 .status = SI_IMAGE_NEW,
+                                                 .storage_path = path,
+                                                 .original_name = p->file->relative,
+                                                 .size_bytes = p->file->size,
+                                                 .patient_id = f->patient_id,
+                                                 .accession_number = f->accession_number,
+                                                 .study_uid = f->study_uid,
+                                                 .series_uid = f->series_uid,
+                                                 .sop_class_uid = f->sop_class_uid,
+                                                 .modality = f->modality,
+                                                 .study_date = f->study_date};
+  return SI_OK;
+}
+
+/* Room for the new rows of a chunk of n plans. */
+static si_status plan_fresh_rows(run *r, const plan *plans, size_t n, si_error *err) {
+  size_t room = 0, base = strlen(r->base);
+  for (size_t i = 0; i < n; i++)
+    room += base + 2 + strlen(plans[i].file->relative);
+  r->fresh = malloc((n ? n : 1) * sizeof *r->fresh);
+  r->fresh_paths = malloc(room ? room : 1);
+  r->fresh_count = r->fresh_used = 0;
+  r->fresh_room = room;
+  if (r->fresh && r->fresh_paths)
+    return SI_OK;
+  free(r->fresh);
+  free(r->fresh_paths);
+  r->fresh = NULL;
+  r->fresh_paths = NULL;
+  return si_error_set(err, SI_ERR_NOMEM, r->folder, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
+}
+
+static si_status write_fresh_rows(run *r, si_status st, si_error *err) {
+  if (st == SI_OK && r->fresh_count)
+    st = si_store_image_insert_many(r->ctx->db, r->fresh, r->fresh_count, err);
+  free(r->fresh);
+  free(r->fresh_paths);
+  r->fresh = NULL;
+  r->fresh_paths = NULL;
+  r->fresh_count = 0;
+  return st;
 }
 
 /* The batch row exists in the same transaction as the first rows: one
@@ -486,11 +541,13 @@ static si_status plan_chunk_in_tx(run *r, plan *plans, size_t n, size_t from, si
   if (st == SI_OK)
     st = find_known_uids(db, plans, n, err);
   mark_twins(plans, n);
+  if (st == SI_OK)
+    st = plan_fresh_rows(r, plans, n, err);
   for (size_t i = 0; st == SI_OK && i < n; i++) {
     st = decide(r, &plans[i], plans, i, err);
     r->moves[from + i] = plans[i].act == ACT_MOVE;
   }
-  return st;
+  return write_fresh_rows(r, st, err);
 }
 
 static si_status plan_chunk(run *r, plan *plans, size_t n, size_t from, si_error *err) {

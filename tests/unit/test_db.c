@@ -1136,6 +1136,77 @@ static void test_pg_claim_skips_locked_jobs(void **state) {
 
 /* Several jobs in one claim, never two of one folder: the second job of a
  * folder waits until the first ends. */
+/* Many image rows at once (PostgreSQL: 32 to a statement, the rest one by
+ * one): every value lands in its row, and a duplicate uid is the usual
+ * unique violation. */
+static void test_image_insert_many(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  si_error err;
+  int64_t batch_id = -1;
+  int reopened = 0;
+  assert_int_equal(si_store_batch_begin(db, "ACC-MANY", &batch_id, &reopened, &err), SI_OK);
+  enum { ROWS = 70 };
+  char uids[ROWS][64], paths[ROWS][64], names[ROWS][16];
+  si_image_values values[ROWS];
+  for (int i = 0; i < ROWS; i++) {
+    snprintf(uids[i], sizeof uids[i], "1.2.3.%d", i);
+    snprintf(paths[i], sizeof paths[i], "/storage/ACC-MANY/IM%04d", i);
+    snprintf(names[i], sizeof names[i], "IM%04d", i);
+    values[i] = (si_image_values){.uid = uids[i],
+                                  .batch_id = batch_id,
+                                  .status = "NEW",
+                                  .storage_path = paths[i],
+                                  .original_name = names[i],
+                                  .size_bytes = 1000 + i,
+                                  .patient_id = "P1",
+                                  .accession_number = i % 2 ? "" : "ACC-MANY",
+                                  .study_uid = "1.2.3",
+                                  .series_uid = "1.2.3.4",
+                                  .sop_class_uid = "1.2.840.10008.5.1.4.1.1.2",
+                                  .modality = "CT",
+                                  .study_date = "20240102"};
+  }
+  assert_int_equal(si_db_begin(db, &err), SI_OK);
+  assert_int_equal(si_store_image_insert_many(db, values, ROWS, &err), SI_OK);
+  assert_int_equal(si_db_commit(db, &err), SI_OK);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM image", 0, NULL), ROWS);
+  assert_int_equal(query_int(db, "SELECT sum(size_bytes) FROM image", 0, NULL),
+                   ROWS * 1000 + ROWS * (ROWS - 1) / 2);
+  assert_int_equal(
+      query_int(db, "SELECT count(*) FROM image WHERE accession_number IS NULL", 0, NULL),
+      ROWS / 2);
+  for (int i = 0; i < ROWS; i += 23) {
+    si_image img;
+    int found = 0;
+    assert_int_equal(si_store_image_get(db, uids[i], &img, &found, &err), SI_OK);
+    assert_true(found);
+    assert_string_equal(img.storage_path, paths[i]);
+    assert_string_equal(img.original_name, names[i]);
+    assert_string_equal(img.status, "NEW");
+    assert_string_equal(img.modality, "CT");
+    assert_string_equal(img.study_date, "20240102");
+    assert_int_equal(img.batch_id, batch_id);
+    assert_int_equal(img.size_bytes, 1000 + i);
+  }
+  /* A uid already stored, in the middle of a full statement's rows. */
+  for (int i = 0; i < ROWS; i++) {
+    snprintf(uids[i], sizeof uids[i], "1.2.4.%d", i);
+    snprintf(paths[i], sizeof paths[i], "/storage/ACC-MANY/again/IM%04d", i);
+  }
+  snprintf(uids[10], sizeof uids[10], "1.2.3.5");
+  assert_int_equal(si_db_begin(db, &err), SI_OK);
+  si_status st = si_store_image_insert_many(db, values, ROWS, &err);
+  if (st == SI_OK)
+    st = si_db_commit(db, &err);
+  else
+    si_db_rollback(db);
+  assert_int_equal(st, SI_ERR_STATE);
+  assert_true(si_db_error_is_unique(&err));
+  assert_int_equal(query_int(db, "SELECT count(*) FROM image", 0, NULL), ROWS);
+  si_db_close(db);
+}
+
 static void test_claim_many(void **state) {
   (void)state;
   si_db *db = must_open(fresh_path());
@@ -1499,6 +1570,7 @@ int main(void) {
       cmocka_unit_test(test_pg_claim_skips_locked_jobs),
       cmocka_unit_test(test_claim_one_running_job_per_folder),
       cmocka_unit_test(test_claim_many),
+      cmocka_unit_test(test_image_insert_many),
       cmocka_unit_test(test_job_announcements),
       cmocka_unit_test(test_lease_ownership),
       cmocka_unit_test(test_enqueue_duplicate_in_transaction),
