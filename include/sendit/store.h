@@ -154,6 +154,7 @@ typedef struct si_image_values {
   const char *storage_path;
   const char *original_name;
   int64_t size_bytes;
+  const char *content_hash;
   const char *patient_id;
   const char *accession_number;
   const char *study_uid;

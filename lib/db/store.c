@@ -393,31 +393,6 @@ si_status si_store_batch_logs(si_db *db, int64_t batch_id, si_log_row_fn fn, voi
 
 static const char *or_null(const char *s) { return s && s[0] ? s : NULL; }
 
-si_status si_store_image_insert(si_db *db, const si_image *img, si_error *err) {
-  char batch_s[24], size_s[24], now_s[24];
-  const char *params[] = {img->uid,
-                          si_rows_param_i64(batch_s, img->batch_id),
-                          img->status,
-                          img->storage_path,
-                          or_null(img->original_name),
-                          si_rows_param_i64(size_s, img->size_bytes),
-                          or_null(img->content_hash),
-                          or_null(img->patient_id),
-                          or_null(img->accession_number),
-                          or_null(img->study_uid),
-                          or_null(img->series_uid),
-                          or_null(img->sop_class_uid),
-                          or_null(img->modality),
-                          or_null(img->study_date),
-                          si_rows_param_i64(now_s, si_now_ms())};
-  return si_db_exec(db,
-                    "INSERT INTO image (uid, batch_id, status, storage_path, original_name, "
-                    "size_bytes, content_hash, patient_id, accession_number, study_uid, "
-                    "series_uid, sop_class_uid, modality, study_date, created_at) VALUES ($1, $2, "
-                    "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                    15, params, NULL, NULL, NULL, err);
-}
-
 /* Rows per multi-row INSERT; 15 parameters each stays far below the
  * protocol's 65,535. */
 #define INSERT_ROWS 32
@@ -437,7 +412,7 @@ static void image_params(const si_image_values *v, const char *now_s, char num[2
                                   v->storage_path,
                                   or_null(v->original_name),
                                   si_rows_param_i64(num[1], v->size_bytes),
-                                  NULL,
+                                  or_null(v->content_hash),
                                   or_null(v->patient_id),
                                   or_null(v->accession_number),
                                   or_null(v->study_uid),
@@ -480,6 +455,24 @@ static si_status insert_rows(si_db *db, const si_image_values *rows, size_t n, s
     image_params(&rows[r], now_s, nums[r], params + r * IMAGE_COLUMNS);
   return si_db_exec(db, n == 1 ? insert_one_sql : insert_many_sql, (int)(n * IMAGE_COLUMNS), params,
                     NULL, NULL, NULL, err);
+}
+
+si_status si_store_image_insert(si_db *db, const si_image *img, si_error *err) {
+  si_image_values v = {.uid = img->uid,
+                       .batch_id = img->batch_id,
+                       .status = img->status,
+                       .storage_path = img->storage_path,
+                       .original_name = img->original_name,
+                       .size_bytes = img->size_bytes,
+                       .content_hash = img->content_hash,
+                       .patient_id = img->patient_id,
+                       .accession_number = img->accession_number,
+                       .study_uid = img->study_uid,
+                       .series_uid = img->series_uid,
+                       .sop_class_uid = img->sop_class_uid,
+                       .modality = img->modality,
+                       .study_date = img->study_date};
+  return insert_rows(db, &v, 1, err);
 }
 
 si_status si_store_image_insert_many(si_db *db, const si_image_values *rows, size_t n,
