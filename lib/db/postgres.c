@@ -17,6 +17,9 @@
  * statement by statement on a fresh session. */
 #include <libpq-fe.h>
 
+#include <dlfcn.h>
+#include <pthread.h>
+
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -69,6 +72,41 @@ typedef struct pg_conn {
   int npending;
   pending queue[MAX_PENDING];
 } pg_conn;
+
+/* libpq is loaded with the first PostgreSQL connection, not when sendit
+ * starts: with its TLS, Kerberos and LDAP libraries it took 2.4 ms of CPU of
+ * every sendit command (measured on an empty program linked to it), SQLite
+ * sites included. */
+#define PQ_FUNCTIONS(X)                                                                            \
+  X(PQclear)                                                                                       \
+  X(PQcmdStatus) X(PQcmdTuples) X(PQconnectdbParams) X(PQconsumeInput) X(PQenterPipelineMode)      \
+      X(PQerrorMessage) X(PQexec) X(PQexecParams) X(PQexecPrepared) X(PQexitPipelineMode)          \
+          X(PQfinish) X(PQfreemem) X(PQgetResult) X(PQgetisnull) X(PQgetvalue) X(PQnfields)        \
+              X(PQnotifies) X(PQntuples) X(PQpipelineStatus) X(PQpipelineSync) X(PQprepare)        \
+                  X(PQreset) X(PQresultErrorField) X(PQresultStatus) X(PQsendPrepare)              \
+                      X(PQsendQueryParams) X(PQsendQueryPrepared) X(PQsetNoticeProcessor)          \
+                          X(PQsocket) X(PQstatus) X(PQtransactionStatus)
+
+static struct {
+#define PQ_DECLARE(name) __typeof__(name) *name;
+  PQ_FUNCTIONS(PQ_DECLARE)
+#undef PQ_DECLARE
+} pq;
+static char pq_problem[512]; /* why libpq could not be loaded, "" when it was */
+
+static void load_libpq(void) {
+  void *lib = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    snprintf(pq_problem, sizeof pq_problem, "%s", dlerror());
+    return;
+  }
+  /* POSIX's way to store dlsym's result in a function pointer. */
+#define PQ_RESOLVE(name)                                                                           \
+  if (!pq_problem[0] && !(*(void **)&pq.name = dlsym(lib, #name)))                                 \
+    snprintf(pq_problem, sizeof pq_problem, "libpq.so.5 has no %s", #name);
+  PQ_FUNCTIONS(PQ_RESOLVE)
+#undef PQ_RESOLVE
+}
 
 /* ---- text helpers ---- */
 
@@ -401,8 +439,8 @@ static const char *constraint_kind(const char *state) {
  * values in the detail are left out: they may be patient data. */
 static void unique_target(const PGresult *res, char *out, size_t size) {
   out[0] = '\0';
-  const char *table = PQresultErrorField(res, PG_DIAG_TABLE_NAME);
-  const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+  const char *table = pq.PQresultErrorField(res, PG_DIAG_TABLE_NAME);
+  const char *detail = pq.PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
   if (!table)
     return;
   const char *cols = detail && strncmp(detail, "Key (", 5) == 0 ? detail + 5 : NULL;
@@ -425,11 +463,11 @@ static void unique_target(const PGresult *res, char *out, size_t size) {
 /* Fills err for a failed statement (res may be NULL when libpq could not
  * even build a result). */
 static si_status result_error(pg_conn *c, const PGresult *res, const char *sql, si_error *err) {
-  const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-  const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+  const char *state = res ? pq.PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+  const char *primary = res ? pq.PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
   char msg[400];
-  one_line(msg, sizeof msg, primary ? primary : PQerrorMessage(c->pg));
-  if (PQstatus(c->pg) != CONNECTION_OK || is_connection_state(state))
+  one_line(msg, sizeof msg, primary ? primary : pq.PQerrorMessage(c->pg));
+  if (pq.PQstatus(c->pg) != CONNECTION_OK || is_connection_state(state))
     return si_error_set(err, SI_ERR_DB, c->where, SI_NO_OFFSET, SI_NO_TAG,
                         "postgresql: connection lost (%s); the statement's outcome is unknown "
                         "(sql: %.*s)",
@@ -476,12 +514,12 @@ static si_status reconnect(pg_conn *c, const char *sql, si_error *err) {
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   char why[400];
-  one_line(why, sizeof why, PQerrorMessage(c->pg));
+  one_line(why, sizeof why, pq.PQerrorMessage(c->pg));
   si_log(SI_LOG_WARN, "postgresql: connection lost (%s); reconnecting to %s", why, c->where);
   long delay_ms = 50;
   for (;;) {
-    PQreset(c->pg);
-    if (PQstatus(c->pg) == CONNECTION_OK) {
+    pq.PQreset(c->pg);
+    if (pq.PQstatus(c->pg) == CONNECTION_OK) {
       /* Prepared statements lived in the old session. */
       forget_prepared(c);
       si_log(SI_LOG_WARN, "postgresql: connection to %s re-established after %ld ms", c->where,
@@ -491,7 +529,7 @@ static si_status reconnect(pg_conn *c, const char *sql, si_error *err) {
     long spent = elapsed_ms(&start);
     if (spent >= RECONNECT_BUDGET_MS) {
       char msg[400];
-      one_line(msg, sizeof msg, PQerrorMessage(c->pg));
+      one_line(msg, sizeof msg, pq.PQerrorMessage(c->pg));
       return si_error_set(err, SI_ERR_DB, c->where, SI_NO_OFFSET, SI_NO_TAG,
                           "postgresql: connection lost and not re-established in %d s (%s) "
                           "(sql: %.*s)",
@@ -527,11 +565,11 @@ static si_status ensure_connected(pg_conn *c, const char *sql, si_error *err) {
                         "(sql: %.*s)",
                         SQL_QUOTE_CHARS, sql);
   /* The goodbye message and the end of the stream may take two reads. */
-  for (int i = 0; i < 4 && PQstatus(c->pg) == CONNECTION_OK &&
-                  PQtransactionStatus(c->pg) == PQTRANS_IDLE && readable(PQsocket(c->pg));
+  for (int i = 0; i < 4 && pq.PQstatus(c->pg) == CONNECTION_OK &&
+                  pq.PQtransactionStatus(c->pg) == PQTRANS_IDLE && readable(pq.PQsocket(c->pg));
        i++)
-    PQconsumeInput(c->pg);
-  if (PQstatus(c->pg) == CONNECTION_OK)
+    pq.PQconsumeInput(c->pg);
+  if (pq.PQstatus(c->pg) == CONNECTION_OK)
     return SI_OK;
   return reconnect(c, sql, err);
 }
@@ -557,7 +595,7 @@ static void cache_drop(pg_conn *c, prepared *e) {
 static prepared *cache_slot(pg_conn *c) {
   if (c->ncached < CACHE_SIZE)
     return &c->cache[c->ncached++];
-  if (PQtransactionStatus(c->pg) == PQTRANS_INERROR)
+  if (pq.PQtransactionStatus(c->pg) == PQTRANS_INERROR)
     return NULL;
   prepared *victim = &c->cache[0];
   for (int i = 1; i < CACHE_SIZE; i++)
@@ -565,9 +603,9 @@ static prepared *cache_slot(pg_conn *c) {
       victim = &c->cache[i];
   char sql[64];
   snprintf(sql, sizeof sql, "DEALLOCATE %s", victim->name);
-  PGresult *res = PQexec(c->pg, sql);
-  int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-  PQclear(res);
+  PGresult *res = pq.PQexec(c->pg, sql);
+  int ok = pq.PQresultStatus(res) == PGRES_COMMAND_OK;
+  pq.PQclear(res);
   if (!ok)
     return NULL;
   free(victim->sql);
@@ -632,17 +670,17 @@ static PGresult *run_statement(pg_conn *c, const char *sql, int nparams, const c
   if ((*st = lookup_prepared(c, sql, nparams, 1, &e, &fresh, err)) != SI_OK)
     return NULL;
   if (!e)
-    return PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    return pq.PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
   if (fresh) {
-    PGresult *res = PQprepare(c->pg, e->name, sql, 0, NULL);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+    PGresult *res = pq.PQprepare(c->pg, e->name, sql, 0, NULL);
+    if (pq.PQresultStatus(res) != PGRES_COMMAND_OK) {
       cache_drop(c, e);
       return res;
     }
-    PQclear(res);
+    pq.PQclear(res);
   }
-  PGresult *res = PQexecPrepared(c->pg, e->name, nparams, params, NULL, NULL, 0);
-  const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  PGresult *res = pq.PQexecPrepared(c->pg, e->name, nparams, params, NULL, NULL, 0);
+  const char *state = pq.PQresultErrorField(res, PG_DIAG_SQLSTATE);
   /* 26000: the session lost it (DISCARD ALL, a pooler); 0A000: "cached
    * plan must not change result type" after ALTER TABLE. */
   if (sqlstate_is(state, "26000") || sqlstate_is(state, "0A000")) {
@@ -664,7 +702,7 @@ static PGresult *run_statement(pg_conn *c, const char *sql, int nparams, const c
 
 static si_status connection_broke(pg_conn *c, const char *sql, si_error *err) {
   char msg[400];
-  one_line(msg, sizeof msg, PQerrorMessage(c->pg));
+  one_line(msg, sizeof msg, pq.PQerrorMessage(c->pg));
   c->npending = 0;
   c->lost_in_tx = 1;
   return si_error_set(err, SI_ERR_DB, c->where, SI_NO_OFFSET, SI_NO_TAG,
@@ -686,11 +724,11 @@ static si_status queue_statement(pg_conn *c, const char *sql, int nparams,
   si_status st = lookup_prepared(c, sql, nparams, 0, &e, &fresh, err);
   if (st != SI_OK)
     return st;
-  if (PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF && PQenterPipelineMode(c->pg) != 1)
+  if (pq.PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF && pq.PQenterPipelineMode(c->pg) != 1)
     return connection_broke(c, sql, err);
   pending *q = &c->queue[c->npending];
   if (!e) {
-    if (PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0) != 1)
+    if (pq.PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0) != 1)
       return connection_broke(c, sql, err);
     /* Unnamed: quote the caller's text now, it does not outlive the call. */
     *q = (pending){.is_prepare = 0};
@@ -699,14 +737,14 @@ static si_status queue_statement(pg_conn *c, const char *sql, int nparams,
     return SI_OK;
   }
   if (fresh) {
-    if (PQsendPrepare(c->pg, e->name, sql, 0, NULL) != 1)
+    if (pq.PQsendPrepare(c->pg, e->name, sql, 0, NULL) != 1)
       return connection_broke(c, sql, err);
     *q = (pending){.is_prepare = 1};
     snprintf(q->name, sizeof q->name, "%s", e->name);
     snprintf(q->quote, sizeof q->quote, "%.*s", SQL_QUOTE_CHARS, sql);
     q = &c->queue[++c->npending];
   }
-  if (PQsendQueryPrepared(c->pg, e->name, nparams, params, NULL, NULL, 0) != 1)
+  if (pq.PQsendQueryPrepared(c->pg, e->name, nparams, params, NULL, NULL, 0) != 1)
     return connection_broke(c, sql, err);
   *q = (pending){.is_prepare = 0};
   snprintf(q->name, sizeof q->name, "%s", e->name);
@@ -722,21 +760,21 @@ static si_status drain(pg_conn *c, PGresult **last, si_error *err) {
   si_status st = SI_OK;
   if (last)
     *last = NULL;
-  if (PQpipelineSync(c->pg) != 1)
+  if (pq.PQpipelineSync(c->pg) != 1)
     return connection_broke(c, c->npending ? c->queue[0].quote : "", err);
   int n = c->npending;
   for (int i = 0; i < n; i++) {
     pending *q = &c->queue[i];
-    PGresult *res = PQgetResult(c->pg);
+    PGresult *res = pq.PQgetResult(c->pg);
     if (!res)
       return st != SI_OK ? (c->npending = 0, c->lost_in_tx = 1, st)
                          : connection_broke(c, q->quote, err);
     /* Each statement's results end with a NULL. */
-    for (PGresult *extra; (extra = PQgetResult(c->pg));)
-      PQclear(extra);
-    ExecStatusType rs = PQresultStatus(res);
+    for (PGresult *extra; (extra = pq.PQgetResult(c->pg));)
+      pq.PQclear(extra);
+    ExecStatusType rs = pq.PQresultStatus(res);
     int ok = rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK || rs == PGRES_EMPTY_QUERY;
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *state = pq.PQresultErrorField(res, PG_DIAG_SQLSTATE);
     /* Never created; or gone or stale, as in run_statement. */
     if ((!ok && q->is_prepare) || sqlstate_is(state, "26000") || sqlstate_is(state, "0A000"))
       drop_prepared(c, q->name);
@@ -745,18 +783,18 @@ static si_status drain(pg_conn *c, PGresult **last, si_error *err) {
     if (last && i == n - 1 && st == SI_OK)
       *last = res;
     else
-      PQclear(res);
-    if (PQstatus(c->pg) != CONNECTION_OK)
+      pq.PQclear(res);
+    if (pq.PQstatus(c->pg) != CONNECTION_OK)
       return st != SI_OK ? (c->npending = 0, c->lost_in_tx = 1, st)
                          : connection_broke(c, q->quote, err);
   }
-  PGresult *sync = PQgetResult(c->pg);
-  int synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
-  PQclear(sync);
+  PGresult *sync = pq.PQgetResult(c->pg);
+  int synced = pq.PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+  pq.PQclear(sync);
   c->npending = 0;
-  if (!synced || PQexitPipelineMode(c->pg) != 1) {
+  if (!synced || pq.PQexitPipelineMode(c->pg) != 1) {
     if (last && *last) {
-      PQclear(*last);
+      pq.PQclear(*last);
       *last = NULL;
     }
     si_error lost;
@@ -788,20 +826,20 @@ static PGresult *run_in_pipeline(pg_conn *c, const char *sql, int nparams,
     return res;
   }
   *st = SI_OK;
-  return PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+  return pq.PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
 }
 
 static int can_defer(const pg_conn *c, const char *sql, si_db_row_fn fn, const int64_t *changes) {
   if (fn || changes || !worth_caching(sql))
     return 0;
-  return c->npending > 0 || PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
+  return c->npending > 0 || pq.PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
 }
 
 /* ---- execution ---- */
 
 static si_status deliver_rows(pg_conn *c, const PGresult *res, si_db_row_fn fn, void *user,
                               si_error *err) {
-  int nrows = PQntuples(res), ncols = PQnfields(res);
+  int nrows = pq.PQntuples(res), ncols = pq.PQnfields(res);
   const char *on_stack[STACK_COLUMNS];
   const char **values = on_stack;
   if (ncols > STACK_COLUMNS && !(values = malloc((size_t)ncols * sizeof *values)))
@@ -814,7 +852,7 @@ static si_status deliver_rows(pg_conn *c, const PGresult *res, si_db_row_fn fn, 
     char **copies = NULL;
     int stop = 0;
     for (int i = 0; i < ncols && st == SI_OK; i++) {
-      values[i] = PQgetisnull(res, r, i) ? NULL : PQgetvalue(res, r, i);
+      values[i] = pq.PQgetisnull(res, r, i) ? NULL : pq.PQgetvalue(res, r, i);
       if (!values[i] || !has_escapes(values[i]))
         continue;
       if (!copies)
@@ -844,11 +882,11 @@ static si_status deliver_rows(pg_conn *c, const PGresult *res, si_db_row_fn fn, 
 /* Rows changed, for the statements that change rows: PQcmdTuples also
  * counts what a SELECT returned, which db.h's `changes` must not. */
 static int64_t changed_rows(const PGresult *res) {
-  const char *tag = PQcmdStatus((PGresult *)res);
+  const char *tag = pq.PQcmdStatus((PGresult *)res);
   static const char *const verbs[] = {"INSERT", "UPDATE", "DELETE", "MERGE"};
   for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
     if (after_word(tag, verbs[i]))
-      return strtoll(PQcmdTuples((PGresult *)res), NULL, 10);
+      return strtoll(pq.PQcmdTuples((PGresult *)res), NULL, 10);
   return 0;
 }
 
@@ -860,8 +898,8 @@ static si_status exec_mapped(pg_conn *c, const char *sql, int nparams, const cha
     c->lost_in_tx = 0;
     /* Nothing to roll back (matching SQLite, and saving a round trip and a
      * warning), or the server already did when the connection broke. */
-    if (PQstatus(c->pg) != CONNECTION_OK ||
-        (c->npending == 0 && PQtransactionStatus(c->pg) == PQTRANS_IDLE))
+    if (pq.PQstatus(c->pg) != CONNECTION_OK ||
+        (c->npending == 0 && pq.PQtransactionStatus(c->pg) == PQTRANS_IDLE))
       return SI_OK;
   }
   si_status st = ensure_connected(c, sql, err);
@@ -874,12 +912,12 @@ static si_status exec_mapped(pg_conn *c, const char *sql, int nparams, const cha
       st = drain(c, NULL, err);
     return st;
   }
-  int in_tx = c->npending > 0 || PQtransactionStatus(c->pg) != PQTRANS_IDLE;
+  int in_tx = c->npending > 0 || pq.PQtransactionStatus(c->pg) != PQTRANS_IDLE;
   PGresult *res = NULL;
   if (c->npending > 0) {
     res = run_in_pipeline(c, sql, nparams, params, &st, err);
     if (st != SI_OK || !res) {
-      PQclear(res);
+      pq.PQclear(res);
       return st;
     }
   } else {
@@ -891,14 +929,14 @@ static si_status exec_mapped(pg_conn *c, const char *sql, int nparams, const cha
       /* Outside a transaction a stale statement failed harmlessly: once more. */
       if (!(stale && !in_tx && attempt == 0))
         break;
-      PQclear(res);
+      pq.PQclear(res);
     }
   }
-  ExecStatusType rs = PQresultStatus(res);
+  ExecStatusType rs = pq.PQresultStatus(res);
   if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
     /* COMMIT of a transaction that had failed answers "ROLLBACK", not an
      * error: the caller must not believe its writes were kept. */
-    if (is_commit(sql) && strcmp(PQcmdStatus(res), "ROLLBACK") == 0)
+    if (is_commit(sql) && strcmp(pq.PQcmdStatus(res), "ROLLBACK") == 0)
       st = si_error_set(err, SI_ERR_DB, c->where, SI_NO_OFFSET, SI_NO_TAG,
                         "postgresql: the transaction was rolled back, not committed (a statement "
                         "in it had failed) (sql: %.*s)",
@@ -913,10 +951,10 @@ static si_status exec_mapped(pg_conn *c, const char *sql, int nparams, const cha
   } else {
     st = result_error(c, res, sql, err);
     /* A failed COMMIT ends the transaction in db.c's eyes already. */
-    if (PQstatus(c->pg) != CONNECTION_OK && in_tx && !is_commit(sql))
+    if (pq.PQstatus(c->pg) != CONNECTION_OK && in_tx && !is_commit(sql))
       c->lost_in_tx = 1;
   }
-  PQclear(res);
+  pq.PQclear(res);
   return st;
 }
 
@@ -964,14 +1002,14 @@ static si_status pg_listen(void *conn, const char *channel, si_error *err) {
 /* Takes the notifications libpq has read; the payloads do not matter. */
 static int take_notifications(PGconn *pg) {
   int any = 0;
-  for (PGnotify *n; (n = PQnotifies(pg)) != NULL; PQfreemem(n))
+  for (PGnotify *n; (n = pq.PQnotifies(pg)) != NULL; pq.PQfreemem(n))
     any = 1;
   return any;
 }
 
 static si_status wait_lost(pg_conn *c, si_error *err) {
   char msg[400];
-  one_line(msg, sizeof msg, PQerrorMessage(c->pg));
+  one_line(msg, sizeof msg, pq.PQerrorMessage(c->pg));
   return si_error_set(err, SI_ERR_DB, c->where, SI_NO_OFFSET, SI_NO_TAG,
                       "postgresql: connection lost while waiting for signals (%s)", msg);
 }
@@ -979,14 +1017,14 @@ static si_status wait_lost(pg_conn *c, si_error *err) {
 static si_status pg_wait_signal(void *conn, int timeout_ms, int *signalled, si_error *err) {
   pg_conn *c = conn;
   *signalled = 0;
-  if (PQstatus(c->pg) != CONNECTION_OK || !PQconsumeInput(c->pg))
+  if (pq.PQstatus(c->pg) != CONNECTION_OK || !pq.PQconsumeInput(c->pg))
     return wait_lost(c, err);
   if ((*signalled = take_notifications(c->pg)))
     return SI_OK;
-  struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
+  struct pollfd p = {.fd = pq.PQsocket(c->pg), .events = POLLIN};
   if (poll(&p, 1, timeout_ms) <= 0)
     return SI_OK; /* the time is up, or a signal to the process: callers loop */
-  if (!PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK)
+  if (!pq.PQconsumeInput(c->pg) || pq.PQstatus(c->pg) != CONNECTION_OK)
     return wait_lost(c, err);
   *signalled = take_notifications(c->pg);
   return SI_OK;
@@ -997,12 +1035,19 @@ static void pg_disconnect(void *conn) {
   if (!c)
     return;
   forget_prepared(c);
-  PQfinish(c->pg);
+  pq.PQfinish(c->pg);
   free(c);
 }
 
 static si_status pg_connect(const char *url, void **conn, si_error *err) {
+  static pthread_once_t loaded = PTHREAD_ONCE_INIT;
+  pthread_once(&loaded, load_libpq);
   *conn = NULL;
+  if (pq_problem[0])
+    return si_error_set(err, SI_ERR_UNSUPPORTED, "", SI_NO_OFFSET, SI_NO_TAG,
+                        "PostgreSQL needs libpq (Debian package libpq5), which could not be "
+                        "loaded: %s",
+                        pq_problem);
   pg_conn *c = calloc(1, sizeof *c);
   if (!c)
     return si_error_set(err, SI_ERR_NOMEM, "", SI_NO_OFFSET, SI_NO_TAG, "PostgreSQL connection");
@@ -1027,16 +1072,16 @@ static si_status pg_connect(const char *url, void **conn, si_error *err) {
                           "-c tcp_keepalives_interval=10 -c tcp_keepalives_count=3",
                           url,
                           NULL};
-  c->pg = PQconnectdbParams(keys, values, 1);
-  if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+  c->pg = pq.PQconnectdbParams(keys, values, 1);
+  if (!c->pg || pq.PQstatus(c->pg) != CONNECTION_OK) {
     char msg[400];
-    one_line(msg, sizeof msg, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+    one_line(msg, sizeof msg, c->pg ? pq.PQerrorMessage(c->pg) : "out of memory");
     si_status s = si_error_set(err, SI_ERR_DB, c->where, SI_NO_OFFSET, SI_NO_TAG,
                                "cannot connect to PostgreSQL: %s", msg);
     pg_disconnect(c);
     return s;
   }
-  PQsetNoticeProcessor(c->pg, ignore_notice, NULL);
+  pq.PQsetNoticeProcessor(c->pg, ignore_notice, NULL);
   *conn = c;
   return SI_OK;
 }

@@ -16,6 +16,13 @@ check "pidfile holds a live pid" kill -0 "$(cat "$SITE/sendit.pid")"
 check "status sees the running watcher" grep -q "running" <<<"$(sendit status 2>&1 | head -3)"
 sendit start_watcher >/dev/null 2>&1
 check_eq "a second start_watcher is refused" 1 $?
+# libpq is loaded with the first PostgreSQL connection only.
+pq_maps=$(grep -c "libpq\.so" "/proc/$(cat "$SITE/sendit.pid")/maps")
+if is_pg; then
+  check "on PostgreSQL the daemon has loaded libpq" test "$pq_maps" -gt 0
+else
+  check_eq "on SQLite the daemon has not loaded libpq" 0 "$pq_maps"
+fi
 
 # --- the sender protocol: NAME.tmpXXXX, then rename ---------------------------
 $MKDICOM "$SITE/data/ACC001.tmp123" 5
