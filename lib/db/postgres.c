@@ -77,15 +77,41 @@ typedef struct pg_conn {
  * starts: with its TLS, Kerberos and LDAP libraries it took 2.4 ms of CPU of
  * every sendit command (measured on an empty program linked to it), SQLite
  * sites included. */
-#define PQ_FUNCTIONS(X)                                                                            \
-  X(PQclear)                                                                                       \
-  X(PQcmdStatus) X(PQcmdTuples) X(PQconnectdbParams) X(PQconsumeInput) X(PQenterPipelineMode)      \
-      X(PQerrorMessage) X(PQexec) X(PQexecParams) X(PQexecPrepared) X(PQexitPipelineMode)          \
-          X(PQfinish) X(PQfreemem) X(PQgetResult) X(PQgetisnull) X(PQgetvalue) X(PQnfields)        \
-              X(PQnotifies) X(PQntuples) X(PQpipelineStatus) X(PQpipelineSync) X(PQprepare)        \
-                  X(PQreset) X(PQresultErrorField) X(PQresultStatus) X(PQsendPrepare)              \
-                      X(PQsendQueryParams) X(PQsendQueryPrepared) X(PQsetNoticeProcessor)          \
-                          X(PQsocket) X(PQstatus) X(PQtransactionStatus)
+/* clang-format off */
+#define PQ_FUNCTIONS(X) \
+  X(PQclear) \
+  X(PQcmdStatus) \
+  X(PQcmdTuples) \
+  X(PQconnectdbParams) \
+  X(PQconsumeInput) \
+  X(PQenterPipelineMode) \
+  X(PQerrorMessage) \
+  X(PQexec) \
+  X(PQexecParams) \
+  X(PQexecPrepared) \
+  X(PQexitPipelineMode) \
+  X(PQfinish) \
+  X(PQfreemem) \
+  X(PQgetResult) \
+  X(PQgetisnull) \
+  X(PQgetvalue) \
+  X(PQnfields) \
+  X(PQnotifies) \
+  X(PQntuples) \
+  X(PQpipelineStatus) \
+  X(PQpipelineSync) \
+  X(PQprepare) \
+  X(PQreset) \
+  X(PQresultErrorField) \
+  X(PQresultStatus) \
+  X(PQsendPrepare) \
+  X(PQsendQueryParams) \
+  X(PQsendQueryPrepared) \
+  X(PQsetNoticeProcessor) \
+  X(PQsocket) \
+  X(PQstatus) \
+  X(PQtransactionStatus)
+/* clang-format on */
 
 static struct {
 #define PQ_DECLARE(name) __typeof__(name) *name;
