@@ -17,7 +17,6 @@
  * statement by statement on a fresh session. */
 #include <libpq-fe.h>
 
-#include <dlfcn.h>
 #include <pthread.h>
 
 #include <poll.h>
@@ -30,6 +29,7 @@
 
 #include "sendit/db.h"
 #include "sendit/log.h"
+#include "util/dl.h"
 
 /* The hot path has about twenty distinct statements; 64 leaves room. */
 #define CACHE_SIZE 64
@@ -120,19 +120,18 @@ static struct {
 } pq;
 static char pq_problem[512]; /* why libpq could not be loaded, "" when it was */
 
+/* POSIX's way to store dlsym's result in a function pointer: through a
+ * (void **) to the pointer. */
+#define PQ_NAME(name) #name,
+#define PQ_SLOT(name) (void **)&pq.name,
 static void load_libpq(void) {
-  void *lib = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
-  if (!lib) {
-    snprintf(pq_problem, sizeof pq_problem, "%s", dlerror());
-    return;
-  }
-  /* POSIX's way to store dlsym's result in a function pointer. */
-#define PQ_RESOLVE(name)                                                                           \
-  if (!pq_problem[0] && !(*(void **)&pq.name = dlsym(lib, #name)))                                 \
-    snprintf(pq_problem, sizeof pq_problem, "libpq.so.5 has no %s", #name);
-  PQ_FUNCTIONS(PQ_RESOLVE)
-#undef PQ_RESOLVE
+  static const char *const names[] = {PQ_FUNCTIONS(PQ_NAME)};
+  void **const slots[] = {PQ_FUNCTIONS(PQ_SLOT)};
+  si_dl_resolve("libpq.so.5", names, slots, sizeof names / sizeof names[0], pq_problem,
+                sizeof pq_problem);
 }
+#undef PQ_NAME
+#undef PQ_SLOT
 
 /* ---- text helpers ---- */
 

@@ -16,7 +16,12 @@ check "pidfile holds a live pid" kill -0 "$(cat "$SITE/sendit.pid")"
 check "status sees the running watcher" grep -q "running" <<<"$(sendit status 2>&1 | head -3)"
 sendit start_watcher >/dev/null 2>&1
 check_eq "a second start_watcher is refused" 1 $?
-# libpq is loaded with the first PostgreSQL connection only.
+# libpq is loaded with the first PostgreSQL connection only, libmicrohttpd
+# when the dashboard starts: other commands start without them.
+check_eq "the sendit binary links neither libpq nor libmicrohttpd" 0 \
+  "$(ldd "$SENDIT_BIN" | grep -cE 'libpq|libmicrohttpd')"
+check "the daemon serving the dashboard has loaded libmicrohttpd" \
+  grep -q "libmicrohttpd" "/proc/$(cat "$SITE/sendit.pid")/maps"
 pq_maps=$(grep -c "libpq\.so" "/proc/$(cat "$SITE/sendit.pid")/maps")
 if is_pg; then
   check "on PostgreSQL the daemon has loaded libpq" test "$pq_maps" -gt 0
