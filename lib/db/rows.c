@@ -22,6 +22,15 @@ int si_rows_first_i64(void *user, int ncols, const char *const *values) {
   return 1;
 }
 
+int si_rows_first_two_i64(void *user, int ncols, const char *const *values) {
+  int64_t *out = user;
+  if (ncols >= 2) {
+    out[0] = si_rows_i64(values[0]);
+    out[1] = si_rows_i64(values[1]);
+  }
+  return 1;
+}
+
 void si_rows_image(si_image *img, const char *const *v) {
   img->id = si_rows_i64(v[0]);
   SI_ROWS_TEXT(img->uid, v[1]);

@@ -33,6 +33,9 @@ const char *si_rows_param_i64(char *buf, int64_t v);
 /* Row callback: stores the first column of the first row as an integer
  * into *(int64_t *)user and stops. */
 int si_rows_first_i64(void *user, int ncols, const char *const *values);
+/* Row callback: stores the first two columns of the first row as integers
+ * into ((int64_t *)user)[0] and [1] and stops. */
+int si_rows_first_two_i64(void *user, int ncols, const char *const *values);
 
 /* Fill the struct from a row of the columns above (v must hold them all). */
 void si_rows_image(si_image *img, const char *const *v);

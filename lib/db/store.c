@@ -200,13 +200,16 @@ si_status si_store_job_finish(si_db *db, int64_t job_id, const char *worker, con
   return st;
 }
 
+/* One query: every worker asks before each claim. */
 si_status si_store_queue_depth(si_db *db, int64_t *queued, int64_t *running, si_error *err) {
-  *queued = *running = 0;
-  si_status st = si_db_exec(db, "SELECT count(*) FROM job WHERE state = 'queued'", 0, NULL,
-                            si_rows_first_i64, queued, NULL, err);
-  if (st == SI_OK)
-    st = si_db_exec(db, "SELECT count(*) FROM job WHERE state = 'running'", 0, NULL,
-                    si_rows_first_i64, running, NULL, err);
+  int64_t counts[2] = {0, 0};
+  si_status st = si_db_exec(db,
+                            "SELECT count(*) FILTER (WHERE state = 'queued'), count(*) FILTER "
+                            "(WHERE state = 'running') FROM job WHERE state IN ('queued', "
+                            "'running')",
+                            0, NULL, si_rows_first_two_i64, counts, NULL, err);
+  *queued = counts[0];
+  *running = counts[1];
   return st;
 }
 
@@ -403,7 +406,8 @@ static const char image_insert_head[] =
     "content_hash, patient_id, accession_number, study_uid, series_uid, sop_class_uid, "
     "modality, study_date, created_at) VALUES ";
 
-/* One row's parameters; the numbers are written into `num` (3 x 24 bytes). */
+/* One row's parameters in the INSERT's column order (created_at last);
+ * the numbers are written into `num`. */
 static void image_params(const si_image_values *v, const char *now_s, char num[2][24],
                          const char **out) {
   const char *p[IMAGE_COLUMNS] = {v->uid,
@@ -457,21 +461,25 @@ static si_status insert_rows(si_db *db, const si_image_values *rows, size_t n, s
                     NULL, NULL, NULL, err);
 }
 
+static si_image_values values_of(const si_image *img) {
+  return (si_image_values){.uid = img->uid,
+                           .batch_id = img->batch_id,
+                           .status = img->status,
+                           .storage_path = img->storage_path,
+                           .original_name = img->original_name,
+                           .size_bytes = img->size_bytes,
+                           .content_hash = img->content_hash,
+                           .patient_id = img->patient_id,
+                           .accession_number = img->accession_number,
+                           .study_uid = img->study_uid,
+                           .series_uid = img->series_uid,
+                           .sop_class_uid = img->sop_class_uid,
+                           .modality = img->modality,
+                           .study_date = img->study_date};
+}
+
 si_status si_store_image_insert(si_db *db, const si_image *img, si_error *err) {
-  si_image_values v = {.uid = img->uid,
-                       .batch_id = img->batch_id,
-                       .status = img->status,
-                       .storage_path = img->storage_path,
-                       .original_name = img->original_name,
-                       .size_bytes = img->size_bytes,
-                       .content_hash = img->content_hash,
-                       .patient_id = img->patient_id,
-                       .accession_number = img->accession_number,
-                       .study_uid = img->study_uid,
-                       .series_uid = img->series_uid,
-                       .sop_class_uid = img->sop_class_uid,
-                       .modality = img->modality,
-                       .study_date = img->study_date};
+  si_image_values v = values_of(img);
   return insert_rows(db, &v, 1, err);
 }
 
@@ -490,27 +498,16 @@ si_status si_store_image_insert_many(si_db *db, const si_image_values *rows, siz
 }
 
 si_status si_store_image_replace(si_db *db, const si_image *img, si_error *err) {
-  char batch_s[24], size_s[24];
-  const char *params[] = {img->uid,
-                          si_rows_param_i64(batch_s, img->batch_id),
-                          img->status,
-                          img->storage_path,
-                          or_null(img->original_name),
-                          si_rows_param_i64(size_s, img->size_bytes),
-                          or_null(img->content_hash),
-                          or_null(img->patient_id),
-                          or_null(img->accession_number),
-                          or_null(img->study_uid),
-                          or_null(img->series_uid),
-                          or_null(img->sop_class_uid),
-                          or_null(img->modality),
-                          or_null(img->study_date)};
+  si_image_values v = values_of(img);
+  const char *params[IMAGE_COLUMNS];
+  char nums[2][24];
+  image_params(&v, NULL, nums, params); /* the first 14, as the UPDATE numbers them */
   return si_db_exec(db,
                     "UPDATE image SET batch_id = $2, status = $3, storage_path = $4, "
                     "original_name = $5, size_bytes = $6, content_hash = $7, patient_id = $8, "
                     "accession_number = $9, study_uid = $10, series_uid = $11, "
                     "sop_class_uid = $12, modality = $13, study_date = $14 WHERE uid = $1",
-                    14, params, NULL, NULL, NULL, err);
+                    IMAGE_COLUMNS - 1, params, NULL, NULL, NULL, err);
 }
 
 typedef struct image_found {

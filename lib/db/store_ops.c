@@ -7,19 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int totals_row(void *user, int ncols, const char *const *v) {
-  int64_t *out = user;
-  if (ncols >= 2) {
-    out[0] = si_rows_i64(v[0]);
-    out[1] = si_rows_i64(v[1]);
-  }
-  return 1;
-}
-
 si_status si_store_image_totals(si_db *db, int64_t *count, int64_t *bytes, si_error *err) {
   int64_t out[2] = {0, 0};
   si_status st = si_db_exec(db, "SELECT count(*), COALESCE(sum(size_bytes), 0) FROM image", 0, NULL,
-                            totals_row, out, NULL, err);
+                            si_rows_first_two_i64, out, NULL, err);
   *count = out[0];
   *bytes = out[1];
   return st;

@@ -630,28 +630,27 @@ static void move_files(run *r, const si_file_list *files) {
   r->sync_parent = 1;
 }
 
-static void parent_of(const char *path, char *out, size_t size) {
-  snprintf(out, size, "%s", path);
-  char *slash = strrchr(out, '/');
-  if (slash)
-    *slash = 0;
+/* Length of the parent folder's part of `path` (all of it without a '/'). */
+static size_t parent_length(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? (size_t)(slash - path) : strlen(path);
 }
 
 /* The moves reach the disk before the finishing transaction records them:
  * each changed folder is fsynced once, so a group whose folders all went
- * into storage/ costs one fsync of storage/ rather than two per folder. */
+ * into storage/ costs one fsync of storage/ rather than two per folder.
+ * (Usually the first earlier run already has the same parent.) */
 static void sync_moves(run **runs, size_t n) {
   for (size_t i = 0; i < n; i++) {
     run *r = runs[i];
+    size_t len = parent_length(r->base);
+    int parent_done = !r->sync_parent;
+    for (size_t k = 0; k < i && !parent_done; k++)
+      parent_done = runs[k]->sync_parent && parent_length(runs[k]->base) == len &&
+                    memcmp(runs[k]->base, r->base, len) == 0;
     si_error ferr;
     char parent[SI_PATH_MAX];
-    parent_of(r->base, parent, sizeof parent);
-    int parent_done = !r->sync_parent;
-    for (size_t k = 0; k < i && !parent_done; k++) {
-      char other[SI_PATH_MAX];
-      parent_of(runs[k]->base, other, sizeof other);
-      parent_done = runs[k]->sync_parent && strcmp(parent, other) == 0;
-    }
+    snprintf(parent, sizeof parent, "%.*s", (int)len, r->base);
     if ((r->sync_base && si_fsync_dir(r->base, &ferr) != SI_OK) ||
         (!parent_done && si_fsync_dir(parent, &ferr) != SI_OK))
       batch_log(r, "warning", NULL, "%s", ferr.message);
