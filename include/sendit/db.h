@@ -60,6 +60,13 @@ typedef struct si_db_backend {
   si_status (*listen)(void *conn, const char *channel, si_error *err);
   si_status (*wait_signal)(void *conn, int timeout_ms, int *signalled, si_error *err);
   const char *signal_sql;
+  /* Relaxed transactions (si_db_begin_relaxed). set_durable (may be NULL)
+   * runs outside any transaction: with 0 just before a relaxed one begins,
+   * with 1 once it has ended (SQLite's synchronous level cannot change
+   * inside one). relaxed_sql (may be NULL) runs first inside a relaxed one
+   * (PostgreSQL: SET LOCAL synchronous_commit). */
+  si_status (*set_durable)(void *conn, int durable, si_error *err);
+  const char *relaxed_sql;
 } si_db_backend;
 
 /* Picks the backend from the URL ("postgresql://" or "postgres://" ->
@@ -79,6 +86,20 @@ si_status si_db_exec(si_db *db, const char *sql, int nparams, const char *const 
 si_status si_db_begin(si_db *db, si_error *err);
 si_status si_db_commit(si_db *db, si_error *err);
 si_status si_db_rollback(si_db *db);
+
+/* A write transaction, as si_db_begin's, whose commit does not wait for the
+ * disk. A crash of sendit itself (kill -9) never undoes it; a power cut, a
+ * crash of the operating system or of the PostgreSQL server may, together
+ * with every relaxed transaction committed after it, never partly and never
+ * one committed before the last durable (si_db_begin) commit: a durable
+ * commit makes everything committed before it durable too. Use it where
+ * such a loss is found and redone: a job's end, whose job then runs again;
+ * a queue entry that the start-up scan finds again. Never where something
+ * outside the database (a rename, a file sent) is done next on the
+ * strength of it. SQLite: synchronous=NORMAL for this transaction, so its
+ * commit does not fsync the WAL; PostgreSQL: synchronous_commit off. End it
+ * with si_db_commit or si_db_rollback. */
+si_status si_db_begin_relaxed(si_db *db, si_error *err);
 
 /* Signals: a way for one process to wake others that share the database
  * (PostgreSQL's LISTEN/NOTIFY). si_db_signal tells every connection

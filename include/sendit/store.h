@@ -171,6 +171,12 @@ typedef struct si_image_values {
  * statement. */
 si_status si_store_image_insert_many(si_db *db, const si_image_values *rows, size_t n,
                                      si_error *err);
+/* Inserts the row unless an image with its uid exists; *inserted says
+ * which. One statement does the lookup and the insert, through the uid's
+ * unique index (cheaper than asking first where a statement is cheap, as on
+ * SQLite). Other constraint violations are errors as for the insert. */
+si_status si_store_image_insert_new(si_db *db, const si_image_values *row, int *inserted,
+                                    si_error *err);
 si_status si_store_image_get(si_db *db, const char *uid, si_image *out, int *found, si_error *err);
 si_status si_store_image_replace(si_db *db, const si_image *img, si_error *err);
 typedef int (*si_image_fn)(void *user, const si_image *img);

@@ -14,6 +14,8 @@ struct si_db {
   void *conn;
   int version;
   int in_tx;
+  int relaxed;    /* the open transaction is relaxed (si_db_begin_relaxed) */
+  int level_down; /* the backend's durability is still lowered (set_durable) */
 };
 
 /* Defined by the backend sources in this folder. */
@@ -232,16 +234,47 @@ si_status si_db_exec(si_db *db, const char *sql, int nparams, const char *const 
   return db->backend->exec(db->conn, sql, nparams, params, fn, user, changes, err);
 }
 
-si_status si_db_begin(si_db *db, si_error *err) {
+static si_status begin_write(si_db *db, int durable, si_error *err) {
   if (!db)
     return si_error_set(err, SI_ERR_ARG, "", SI_NO_OFFSET, SI_NO_TAG, "si_db_begin: no database");
   if (db->in_tx)
     return si_error_set(err, SI_ERR_STATE, "", SI_NO_OFFSET, SI_NO_TAG,
                         "a transaction is already open on this connection");
-  si_status s = si_db_exec(db, db->backend->begin_write, 0, NULL, NULL, NULL, NULL, err);
+  const si_db_backend *b = db->backend;
+  si_status s = SI_OK;
+  if (b->set_durable && db->level_down == durable) {
+    s = b->set_durable(db->conn, durable, err);
+    db->level_down = s == SI_OK ? !durable : db->level_down;
+  }
   if (s == SI_OK)
+    s = si_db_exec(db, b->begin_write, 0, NULL, NULL, NULL, NULL, err);
+  if (s == SI_OK && !durable && b->relaxed_sql) {
+    s = si_db_exec(db, b->relaxed_sql, 0, NULL, NULL, NULL, NULL, err);
+    if (s != SI_OK)
+      si_db_exec(db, "ROLLBACK", 0, NULL, NULL, NULL, NULL, NULL);
+  }
+  if (s == SI_OK) {
     db->in_tx = 1;
+    db->relaxed = !durable;
+  } else if (db->level_down && b->set_durable && b->set_durable(db->conn, 1, NULL) == SI_OK) {
+    db->level_down = 0;
+  }
   return s;
+}
+
+si_status si_db_begin(si_db *db, si_error *err) { return begin_write(db, 1, err); }
+
+si_status si_db_begin_relaxed(si_db *db, si_error *err) { return begin_write(db, 0, err); }
+
+/* Every transaction but a relaxed one is durable, and so is a statement
+ * run outside any transaction: the level goes back as soon as the relaxed
+ * one ends, however it ended. Should that fail, the next si_db_begin tries
+ * again and fails rather than open a transaction that would not be durable. */
+static void end_tx(si_db *db) {
+  db->in_tx = 0;
+  db->relaxed = 0;
+  if (db->level_down && db->backend->set_durable(db->conn, 1, NULL) == SI_OK)
+    db->level_down = 0;
 }
 
 si_status si_db_commit(si_db *db, si_error *err) {
@@ -253,15 +286,16 @@ si_status si_db_commit(si_db *db, si_error *err) {
    * deferred constraint); close it so the connection is usable again. */
   if (s != SI_OK)
     si_db_exec(db, "ROLLBACK", 0, NULL, NULL, NULL, NULL, NULL);
-  db->in_tx = 0;
+  end_tx(db);
   return s;
 }
 
 si_status si_db_rollback(si_db *db) {
   if (!db || !db->in_tx)
     return SI_OK;
-  db->in_tx = 0;
-  return si_db_exec(db, "ROLLBACK", 0, NULL, NULL, NULL, NULL, NULL);
+  si_status s = si_db_exec(db, "ROLLBACK", 0, NULL, NULL, NULL, NULL, NULL);
+  end_tx(db);
+  return s;
 }
 
 int si_db_schema_version(si_db *db) { return db ? db->version : 0; }

@@ -1140,4 +1140,5 @@ const si_db_backend si_postgres_backend = {
     .listen = pg_listen,
     .wait_signal = pg_wait_signal,
     .signal_sql = "NOTIFY %s",
+    .relaxed_sql = "SET LOCAL synchronous_commit TO OFF",
 };

@@ -577,6 +577,15 @@ static si_status sq_connect(const char *url, void **conn, si_error *err) {
   return SI_OK;
 }
 
+/* In WAL mode, NORMAL writes a commit to the WAL without fsync: the OS
+ * keeps it through a crash of the program, a power cut may undo it. */
+static si_status sq_set_durable(void *conn, int durable, si_error *err) {
+  sq_conn *c = conn;
+  const char *sql = durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
+  int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+  return rc == SQLITE_OK ? SI_OK : db_error(c, rc, sql, err);
+}
+
 const si_db_backend si_sqlite_backend = {
     .name = "sqlite",
     .connect = sq_connect,
@@ -587,4 +596,5 @@ const si_db_backend si_sqlite_backend = {
     .skip_locked = "",
     .now_ms = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
     .serial_key = "INTEGER PRIMARY KEY AUTOINCREMENT",
+    .set_durable = sq_set_durable,
 };

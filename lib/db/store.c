@@ -428,8 +428,11 @@ static void image_params(const si_image_values *v, const char *now_s, char num[2
   memcpy(out, p, sizeof p);
 }
 
+#define IF_NEW " ON CONFLICT (uid) DO NOTHING"
+
 /* The statement texts for 1 and for INSERT_ROWS rows, built once. */
 static char insert_one_sql[sizeof image_insert_head + IMAGE_COLUMNS * 8];
+static char insert_new_sql[sizeof insert_one_sql + sizeof IF_NEW];
 static char insert_many_sql[sizeof image_insert_head + INSERT_ROWS * IMAGE_COLUMNS * 8];
 
 static void build_insert(char *out, size_t size, size_t rows) {
@@ -446,12 +449,14 @@ static void build_insert(char *out, size_t size, size_t rows) {
 static void build_inserts(void) {
   build_insert(insert_one_sql, sizeof insert_one_sql, 1);
   build_insert(insert_many_sql, sizeof insert_many_sql, INSERT_ROWS);
+  snprintf(insert_new_sql, sizeof insert_new_sql, "%s%s", insert_one_sql, IF_NEW);
 }
+
+static pthread_once_t inserts_built = PTHREAD_ONCE_INIT;
 
 /* n is 1 or INSERT_ROWS. */
 static si_status insert_rows(si_db *db, const si_image_values *rows, size_t n, si_error *err) {
-  static pthread_once_t built = PTHREAD_ONCE_INIT;
-  pthread_once(&built, build_inserts);
+  pthread_once(&inserts_built, build_inserts);
   const char *params[INSERT_ROWS * IMAGE_COLUMNS];
   char nums[INSERT_ROWS][2][24], now_s[24];
   si_rows_param_i64(now_s, si_now_ms());
@@ -494,6 +499,18 @@ si_status si_store_image_insert_many(si_db *db, const si_image_values *rows, siz
    * statement cache. */
   for (; st == SI_OK && i < n; i++)
     st = insert_rows(db, rows + i, 1, err);
+  return st;
+}
+
+si_status si_store_image_insert_new(si_db *db, const si_image_values *row, int *inserted,
+                                    si_error *err) {
+  pthread_once(&inserts_built, build_inserts);
+  const char *params[IMAGE_COLUMNS];
+  char nums[2][24], now_s[24];
+  image_params(row, si_rows_param_i64(now_s, si_now_ms()), nums, params);
+  int64_t changes = 0;
+  si_status st = si_db_exec(db, insert_new_sql, IMAGE_COLUMNS, params, NULL, NULL, &changes, err);
+  *inserted = st == SI_OK && changes > 0;
   return st;
 }
 

@@ -109,6 +109,11 @@ typedef struct run {
   char first_study[SI_UID_MAX];
   int warned_studies;
   int64_t last_heartbeat;
+  /* How new rows are written. Where a statement is cheap (SQLite), each is
+   * inserted as it is decided, and its insert finds a known uid; where it
+   * is not (PostgreSQL: a round trip), the chunk's known uids are looked up
+   * in one query first and its new rows written together at the end. */
+  int insert_first;
   /* The chunk's new image rows, written together once it is decided. */
   si_image_values *fresh;
   char *fresh_paths; /* their storage paths, one after another */
@@ -350,10 +355,40 @@ static si_status decide(run *r, plan *p, const plan *earlier, size_t n_earlier, 
     snprintf(known.uid, sizeof known.uid, "%s", img.uid);
     return plan_known(r, p, &img, &known, twin, err);
   }
+  const header_facts *f = &p->facts;
+  si_image_values row = {.uid = f->uid,
+                         .batch_id = r->batch_id,
+                         .status = SI_IMAGE_NEW,
+                         .storage_path = img.storage_path,
+                         .original_name = p->file->relative,
+                         .size_bytes = p->file->size,
+                         .patient_id = f->patient_id,
+                         .accession_number = f->accession_number,
+                         .study_uid = f->study_uid,
+                         .series_uid = f->series_uid,
+                         .sop_class_uid = f->sop_class_uid,
+                         .modality = f->modality,
+                         .study_date = f->study_date};
   si_image known;
   int found = 0;
-  si_status st =
-      p->maybe_known ? si_store_image_get(r->ctx->db, img.uid, &known, &found, err) : SI_OK;
+  si_status st = SI_OK;
+  if (r->insert_first) {
+    /* The insert is the lookup: it stops at the uid's index entry when
+     * there is one, and then the known row is read. */
+    int inserted = 0;
+    st = si_store_image_insert_new(r->ctx->db, &row, &inserted, err);
+    if (st == SI_OK && inserted) {
+      p->act = ACT_MOVE;
+      return SI_OK;
+    }
+    if (st == SI_OK)
+      st = si_store_image_get(r->ctx->db, img.uid, &known, &found, err);
+    if (st == SI_OK && !found)
+      return si_error_set(err, SI_ERR_STATE, p->file->path, SI_NO_OFFSET, SI_NO_TAG,
+                          "image %s was neither inserted nor found", img.uid);
+  } else if (p->maybe_known) {
+    st = si_store_image_get(r->ctx->db, img.uid, &known, &found, err);
+  }
   if (st != SI_OK)
     return st;
   if (found)
@@ -365,22 +400,9 @@ static si_status decide(run *r, plan *p, const plan *earlier, size_t n_earlier, 
   if (r->fresh_used + len > r->fresh_room)
     return si_error_set(err, SI_ERR_STATE, p->file->path, SI_NO_OFFSET, SI_NO_TAG,
                         "storage path longer than planned");
-  char *path = memcpy(r->fresh_paths + r->fresh_used, img.storage_path, len);
+  row.storage_path = memcpy(r->fresh_paths + r->fresh_used, img.storage_path, len);
   r->fresh_used += len;
-  const header_facts *f = &p->facts;
-  r->fresh[r->fresh_count++] = (si_image_values){.uid = f->uid,
-                                                 .batch_id = r->batch_id,
-                                                 .status = SI_IMAGE_NEW,
-                                                 .storage_path = path,
-                                                 .original_name = p->file->relative,
-                                                 .size_bytes = p->file->size,
-                                                 .patient_id = f->patient_id,
-                                                 .accession_number = f->accession_number,
-                                                 .study_uid = f->study_uid,
-                                                 .series_uid = f->series_uid,
-                                                 .sop_class_uid = f->sop_class_uid,
-                                                 .modality = f->modality,
-                                                 .study_date = f->study_date};
+  r->fresh[r->fresh_count++] = row;
   return SI_OK;
 }
 
@@ -538,7 +560,7 @@ static si_status plan_chunk_in_tx(run *r, plan *plans, size_t n, size_t from, si
     return st;
   if (r->batch_id < 0)
     st = open_batch(r, err);
-  if (st == SI_OK)
+  if (st == SI_OK && !r->insert_first)
     st = find_known_uids(db, plans, n, err);
   mark_twins(plans, n);
   if (st == SI_OK)
@@ -806,10 +828,14 @@ static si_status finish_in_tx(run *r, si_error *err) {
   return st;
 }
 
-/* Step 5 for several imports in one transaction: one commit ends them all. */
+/* Step 5 for several imports in one transaction: one commit ends them all.
+ * The transaction is relaxed (its commit does not wait for the disk): the
+ * moves it records were fsynced before it began, and should a power cut
+ * undo it, the jobs run again and finish the same rows (settle_moved_rows),
+ * as after any crash between steps 4 and 5. */
 static si_status finish_runs(run **runs, size_t n, si_error *err) {
   si_db *db = runs[0]->ctx->db;
-  si_status st = si_db_begin(db, err);
+  si_status st = si_db_begin_relaxed(db, err);
   for (size_t i = 0; st == SI_OK && i < n; i++)
     st = finish_in_tx(runs[i], err);
   if (st == SI_OK)
@@ -1030,6 +1056,7 @@ static si_status open_run(run *r, si_import_context *ctx, const si_import_item *
   r->folder = item->folder;
   r->res = item->result;
   r->batch_id = -1;
+  r->insert_first = !si_db_get_backend(ctx->db)->multi_row_insert;
   r->started = r->last_heartbeat = si_now_ms();
   si_error lerr;
   struct stat sb;

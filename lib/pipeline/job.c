@@ -119,7 +119,9 @@ static si_status claim_folder(si_import_context *ctx, si_job *job, char *work, s
 }
 
 /* The claimed folders' places, in one transaction. A job whose lease ran
- * out meanwhile is dropped (*proceed cleared): its new holder has it. */
+ * out meanwhile is dropped (*proceed cleared): its new holder has it. The
+ * transaction is relaxed: the place follows from the job (claim_folder
+ * finds it again), so a power cut that undoes the record loses nothing. */
 static si_status record_work_paths(si_import_context *ctx, si_job *jobs, size_t n,
                                    unsigned char *proceed, const unsigned char *record,
                                    si_error *err) {
@@ -128,7 +130,7 @@ static si_status record_work_paths(si_import_context *ctx, si_job *jobs, size_t 
     wanted += proceed[i] && record[i];
   if (!wanted)
     return SI_OK;
-  si_status st = si_db_begin(ctx->db, err);
+  si_status st = si_db_begin_relaxed(ctx->db, err);
   for (size_t i = 0; st == SI_OK && i < n; i++) {
     if (!proceed[i] || !record[i])
       continue;

@@ -117,7 +117,7 @@ if strace -o /dev/null true 2>/dev/null; then
   for n in 4 5 6; do $MKDICOM "$SITE/stage/SYNC$n" 2 --sop-prefix "1.2.826.0.1.3680043.10.1234.7$n" >/dev/null; done
   # LeakSanitizer cannot run under ptrace: the sanitizer build skips it here.
   ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-    strace -f -y -e trace=fsync -o "$SITE/fsync.trace" "$SENDIT_BIN" import_dicomdir \
+    strace -f -y -e trace=fsync,fdatasync -o "$SITE/fsync.trace" "$SENDIT_BIN" import_dicomdir \
     "$SITE/stage/SYNC4" "$SITE/stage/SYNC5" "$SITE/stage/SYNC6" --config "$SITE/sendit.ini" >/dev/null
   check_eq "three folders imported together exit 0" 0 $?
   check_eq "the three are DONE with 2 images each" "3" \
@@ -126,6 +126,22 @@ if strace -o /dev/null true 2>/dev/null; then
     "$(grep -c "fsync([0-9]*<$(realpath "$SITE/storage")>)" "$SITE/fsync.trace")"
   check_eq "no stored folder is fsynced (each arrived whole)" 0 \
     "$(grep -c "fsync([0-9]*<$(realpath "$SITE/storage")/SYNC" "$SITE/fsync.trace")"
+  if ! is_pg; then
+    # The rows' commit reaches the disk before the moves (the WAL is synced
+    # before storage/ is); the finishing commit is relaxed and does not wait.
+    # After the moves the WAL may only be synced by a checkpoint, which then
+    # syncs the database file too: count the WAL's syncs beyond those.
+    wal_syncs() {
+      awk -v store="<$(realpath "$SITE/storage")>)" -v want="$1" \
+        'index($0, store) && /fsync\(/ {after = 1; next}
+         /sendit\.db-wal>\)/ {n[after + 0]++}
+         /sendit\.db>\)/ {n[after + 0]--}
+         END {print n[want] + 0}' "$SITE/fsync.trace"
+    }
+    check "the rows' commit syncs the WAL before the moves" test "$(wal_syncs 0)" -ge 1
+    check_eq "no commit after the moves syncs the WAL (the finishing one is relaxed)" 0 \
+      "$(wal_syncs 1)"
+  fi
 else
   echo "# skipped the fsync count: strace cannot trace here"
 fi

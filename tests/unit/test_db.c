@@ -104,6 +104,11 @@ static int read_first_int(void *user, int ncols, const char *const *values) {
   return 1;
 }
 
+static int read_first_text(void *user, int ncols, const char *const *values) {
+  snprintf((char *)user, 16, "%s", ncols > 0 && values[0] ? values[0] : "");
+  return 1;
+}
+
 static long long query_int(si_db *db, const char *sql, int n, const char *const *params) {
   long long v = -2;
   si_error err;
@@ -1207,6 +1212,107 @@ static void test_image_insert_many(void **state) {
   si_db_close(db);
 }
 
+/* The durability level the connection commits at: SQLite's synchronous
+ * (2 FULL, 1 NORMAL), PostgreSQL's synchronous_commit (1 on, 0 off). */
+static int durability(si_db *db) {
+  char text[16] = "";
+  si_error err;
+  if (!on_pg())
+    return (int)query_int(db, "PRAGMA synchronous", 0, NULL);
+  assert_int_equal(
+      si_db_exec(db, "SHOW synchronous_commit", 0, NULL, read_first_text, text, NULL, &err), SI_OK);
+  return strcmp(text, "on") == 0 ? 1 : strcmp(text, "off") == 0 ? 0 : -1;
+}
+
+static void test_relaxed_transactions(void **state) {
+  (void)state;
+  const char *path = fresh_path();
+  si_db *db = must_open(path), *other = must_open(path);
+  si_error err;
+  const int durable = on_pg() ? 1 : 2, relaxed = on_pg() ? 0 : 1;
+  assert_int_equal(durability(db), durable);
+  /* Relaxed inside, durable again once it is committed. */
+  assert_int_equal(si_db_begin_relaxed(db, &err), SI_OK);
+  assert_int_equal(durability(db), relaxed);
+  insert_batch(db, "RELAXED-1");
+  assert_int_equal(si_db_begin(db, &err), SI_ERR_STATE);
+  assert_int_equal(si_db_begin_relaxed(db, &err), SI_ERR_STATE);
+  assert_int_equal(si_db_commit(db, &err), SI_OK);
+  assert_int_equal(durability(db), durable);
+  const char *p1[] = {"RELAXED-1"};
+  assert_int_equal(query_int(other, "SELECT count(*) FROM batch WHERE uid = $1", 1, p1), 1);
+  /* A durable transaction stays durable, before and after a relaxed one. */
+  assert_int_equal(si_db_begin(db, &err), SI_OK);
+  assert_int_equal(durability(db), durable);
+  assert_int_equal(si_db_commit(db, &err), SI_OK);
+  /* Rolled back: nothing written, and durable again. */
+  assert_int_equal(si_db_begin_relaxed(db, &err), SI_OK);
+  insert_batch(db, "RELAXED-2");
+  assert_int_equal(si_db_rollback(db), SI_OK);
+  assert_int_equal(durability(db), durable);
+  const char *p2[] = {"RELAXED-2"};
+  assert_int_equal(query_int(other, "SELECT count(*) FROM batch WHERE uid = $1", 1, p2), 0);
+  /* A failed commit (a unique violation PostgreSQL reports at COMMIT, as
+   * the statement was pipelined) leaves the level durable too. */
+  assert_int_equal(si_db_begin_relaxed(db, &err), SI_OK);
+  const char *dup[] = {"RELAXED-1", "QUEUE", "1000"};
+  si_status st = si_db_exec(db,
+                            "INSERT INTO batch (uid, status, created_at, updated_at) "
+                            "VALUES ($1, $2, $3, $3)",
+                            3, dup, NULL, NULL, NULL, &err);
+  if (st == SI_OK)
+    st = si_db_commit(db, &err);
+  else
+    si_db_rollback(db);
+  assert_int_equal(st, SI_ERR_STATE);
+  assert_int_equal(durability(db), durable);
+  si_db_close(other);
+  si_db_close(db);
+}
+
+static void test_image_insert_new(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  si_error err;
+  int64_t batch_id = -1;
+  int reopened = 0, inserted = -1;
+  assert_int_equal(si_store_batch_begin(db, "ACC-NEW", &batch_id, &reopened, &err), SI_OK);
+  si_image_values row = {.uid = "1.2.5.1",
+                         .batch_id = batch_id,
+                         .status = "NEW",
+                         .storage_path = "/storage/ACC-NEW/IM1",
+                         .original_name = "IM1",
+                         .size_bytes = 10,
+                         .modality = "MR"};
+  assert_int_equal(si_db_begin(db, &err), SI_OK);
+  assert_int_equal(si_store_image_insert_new(db, &row, &inserted, &err), SI_OK);
+  assert_int_equal(inserted, 1);
+  /* The same uid again, from another place: not inserted, no error, and the
+   * transaction goes on (PostgreSQL would abort it on a violation). */
+  row.storage_path = "/storage/ACC-NEW/IM1-again";
+  row.size_bytes = 99;
+  assert_int_equal(si_store_image_insert_new(db, &row, &inserted, &err), SI_OK);
+  assert_int_equal(inserted, 0);
+  row.uid = "1.2.5.2";
+  assert_int_equal(si_store_image_insert_new(db, &row, &inserted, &err), SI_OK);
+  assert_int_equal(inserted, 1);
+  assert_int_equal(si_db_commit(db, &err), SI_OK);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM image", 0, NULL), 2);
+  const char *p[] = {"1.2.5.1"};
+  assert_int_equal(query_int(db, "SELECT size_bytes FROM image WHERE uid = $1", 1, p), 10);
+  /* Another constraint is still an error: a new uid at a stored path. */
+  row.uid = "1.2.5.3";
+  row.storage_path = "/storage/ACC-NEW/IM1";
+  assert_int_equal(si_db_begin(db, &err), SI_OK);
+  si_status st = si_store_image_insert_new(db, &row, &inserted, &err);
+  si_db_rollback(db);
+  assert_int_equal(st, SI_ERR_STATE);
+  assert_true(si_db_error_is_unique(&err));
+  assert_int_equal(inserted, 0);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM image", 0, NULL), 2);
+  si_db_close(db);
+}
+
 static void test_claim_many(void **state) {
   (void)state;
   si_db *db = must_open(fresh_path());
@@ -1571,6 +1677,8 @@ int main(void) {
       cmocka_unit_test(test_claim_one_running_job_per_folder),
       cmocka_unit_test(test_claim_many),
       cmocka_unit_test(test_image_insert_many),
+      cmocka_unit_test(test_image_insert_new),
+      cmocka_unit_test(test_relaxed_transactions),
       cmocka_unit_test(test_job_announcements),
       cmocka_unit_test(test_lease_ownership),
       cmocka_unit_test(test_enqueue_duplicate_in_transaction),
