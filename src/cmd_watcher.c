@@ -54,9 +54,8 @@ typedef struct enqueue_ctx {
 
 /* A burst of folders (name NULL ends it) is queued in one transaction, and
  * the workers are woken once it is committed: they see the whole burst and
- * share it out. The transaction is relaxed (its commit does not wait for the
- * disk): a queue entry a power cut undoes belongs to a folder still in the
- * input, which the start-up scan queues again. */
+ * share it out. The commit is durable: the workers' claims that follow are
+ * not (store.c), and this is what finds their folders again. */
 static void enqueue_folder(void *user, const char *name, const char *path) {
   enqueue_ctx *ctx = user;
   si_error err;
@@ -74,7 +73,7 @@ static void enqueue_folder(void *user, const char *name, const char *path) {
     ctx->created = 0;
     return;
   }
-  if (!ctx->in_tx && si_db_begin_relaxed(ctx->db, &err) == SI_OK)
+  if (!ctx->in_tx && si_db_begin(ctx->db, &err) == SI_OK)
     ctx->in_tx = 1;
   int created = 0;
   char *abs = realpath(path, NULL);

@@ -13,10 +13,13 @@
  *      filesystems); the storage folders are fsynced;
  *   5. one transaction marks the rows DONE, writes the batch's status and
  *      metrics and ends the job.
- * Step 3's commits are durable: they reach the disk before step 4 moves a
- * file. Step 5's is relaxed (si_db_begin_relaxed): the moves reached the
- * disk before it began, and if a power cut undoes it the job runs again and
- * finishes the same rows, as after a crash between steps 4 and 5.
+ * Which commits wait for the disk (si_db_begin_relaxed): the job's queueing
+ * does; its claim and the record of the claimed folder's place need not, as
+ * a power cut that undoes them leaves the job queued and its folder where
+ * step 2 finds it again; step 3's commits do, before step 4 moves a file;
+ * step 5's need not: the moves reached the disk before it began, and if a
+ * power cut undoes it the job runs again and finishes the same rows, as
+ * after a crash between steps 4 and 5.
  * The storage place of an import is deterministic (storage/<uid> for a
  * batch's first data, storage/<uid>/<folder name> for later data), so a
  * restart at any point re-runs the job to the same end: rows that exist are

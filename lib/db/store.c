@@ -119,9 +119,14 @@ si_status si_store_claim_many(si_db *db, const char *worker, int lease_seconds, 
     return st;
   }
   /* One transaction, one commit. Inside it a claim sees the earlier ones,
-   * so no two jobs of one folder are taken together. */
+   * so no two jobs of one folder are taken together. The commit is relaxed:
+   * should a power cut undo it, the jobs are queued again (their queueing was
+   * durable), and whoever claims one next finds its folder in the work area
+   * under the job's name (pipeline.h, step 2); no import step that follows
+   * the claim reaches the disk without it, as every durable commit after it
+   * makes it durable too. */
   size_t claimed = 0;
-  si_status st = si_db_begin(db, err);
+  si_status st = si_db_begin_relaxed(db, err);
   while (st == SI_OK && claimed < max) {
     int found = 0;
     st = claim_one(db, worker, lease_seconds, &jobs[claimed], &found, err);

@@ -173,6 +173,19 @@ check_eq "$BIGN image rows in all" $BIGN "$(sql "SELECT count(*) FROM image WHER
 check_eq "$BIGN files in storage" $BIGN "$(count_files "$SITE/storage/BIG01")"
 check_eq "nothing left in the work area" 0 "$(count_files "$SITE/data/.work")"
 check_eq "nothing quarantined" 0 "$(sql "SELECT count(*) FROM quarantine WHERE batch_uid = 'BIG01'")"
+
+# A claim is committed without waiting for the disk: a power cut may undo it
+# after its folder was renamed into the work area. What is left then: a
+# queued job, and its folder in the work area under the job's name, gone
+# from the input. The job is claimed again and finds the folder there.
+sql "INSERT INTO job (folder, path, state, created_at, updated_at) VALUES ('LOST01', '$SITE/data/LOST01', 'queued', 1, 1)" >/dev/null
+lost_job="$(sql "SELECT id FROM job WHERE folder = 'LOST01'")"
+$MKDICOM "$SITE/data/.work/job-$lost_job-LOST01" 4 --sop-prefix 1.2.826.0.1.3680043.10.998
+check "a job whose claim was undone still imports its folder from the work area" \
+  wait_for 30 batch_is LOST01 DONE
+check_eq "LOST01's 4 images are stored once" "4 4" \
+  "$(sql "SELECT count(*) FROM image WHERE uid LIKE '1.2.826.0.1.3680043.10.998.%' AND status = 'DONE'") $(count_files "$SITE/storage/LOST01")"
+check_eq "the work area is empty again" 0 "$(count_files "$SITE/data/.work")"
 sendit stop_watcher >/dev/null
 
 # --- a full disk: storage on a 1 MiB tmpfs ----------------------------------
