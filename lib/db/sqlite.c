@@ -47,6 +47,10 @@ typedef struct cached_stmt {
   /* 1 when parameter $k has index k for every k (the usual case: the SQL
    * mentions them in order), -1 when not, 0 before the first bind. */
   int params_in_order;
+  /* Where the caller's text was last time. Hot statements come from the
+   * same static strings each run: a match there (confirmed by comparing
+   * the text) skips hashing a long INSERT's few hundred bytes. */
+  const char *seen_at;
 } cached_stmt;
 
 typedef struct sq_conn {
@@ -205,6 +209,15 @@ static int backoff_wait(backoff *b) {
 
 /* ---- statement cache ---- */
 
+static cached_stmt *cache_find_seen(sq_conn *c, const char *sql) {
+  for (int i = 0; i < c->ncached; i++) {
+    cached_stmt *e = &c->cache[i];
+    if (e->seen_at == sql && !e->in_use && strcmp(e->sql, sql) == 0)
+      return e;
+  }
+  return NULL;
+}
+
 static cached_stmt *cache_find(sq_conn *c, const char *sql, uint64_t h) {
   for (int i = 0; i < c->ncached; i++) {
     cached_stmt *e = &c->cache[i];
@@ -267,9 +280,14 @@ static si_status prepare(sq_conn *c, const char *sql, unsigned flags, sqlite3_st
 static si_status acquire(sq_conn *c, const char *sql, sqlite3_stmt **stmt, cached_stmt **slot,
                          si_error *err) {
   *slot = NULL;
-  int cacheable = worth_caching(sql);
-  uint64_t h = cacheable ? hash_sql(sql) : 0;
-  cached_stmt *e = cacheable ? cache_find(c, sql, h) : NULL;
+  cached_stmt *e = cache_find_seen(c, sql);
+  int cacheable = e != NULL;
+  uint64_t h = 0;
+  if (!e) {
+    cacheable = worth_caching(sql);
+    h = cacheable ? hash_sql(sql) : 0;
+    e = cacheable ? cache_find(c, sql, h) : NULL;
+  }
   if (!e) {
     si_status s = prepare(c, sql, cacheable ? SQLITE_PREPARE_PERSISTENT : 0, stmt, err);
     if (s != SI_OK)
@@ -285,6 +303,7 @@ static si_status acquire(sq_conn *c, const char *sql, sqlite3_stmt **stmt, cache
     e->stmt = *stmt;
   }
   e->in_use = 1;
+  e->seen_at = sql;
   e->last_used = ++c->tick;
   *stmt = e->stmt;
   *slot = e;

@@ -869,6 +869,15 @@ static void test_statement_cache_reuse(void **state) {
     assert_int_equal(
         query_int(db, "SELECT count(*) FROM pg_prepared_statements WHERE statement = $1", 1, q), 1);
   }
+  /* One buffer holding one statement, then another, then the first again:
+   * the cache knows statements by their text, not by where it is. */
+  char buffer[64];
+  for (int round = 0; round < 3; round++) {
+    for (int k = 1; k <= 3; k++) {
+      snprintf(buffer, sizeof buffer, "SELECT %d + 0 * count(*) FROM batch", k);
+      assert_int_equal(query_int(db, buffer, 0, NULL), k);
+    }
+  }
   si_db_close(db);
 }
 
