@@ -13,6 +13,13 @@
  *      filesystems); the storage folders are fsynced;
  *   5. one transaction marks the rows DONE, writes the batch's status and
  *      metrics and ends the job.
+ * Folders imported together (si_import_folders) whose folder goes to
+ * storage in one rename get their rows written DONE in step 3 already, which
+ * spares step 5 an update of every row: until the batch is finished such a
+ * row may say DONE while its file is still in the work area. If the rename
+ * does not happen, step 5 sets the rows of files not in storage back to NEW;
+ * after a crash in between, the job runs again, finds its rows and moves the
+ * files. The batch's status, not an image's, says that an import is over.
  * Which commits wait for the disk (si_db_begin_relaxed): the job's queueing
  * does; its claim and the record of the claimed folder's place need not, as
  * a power cut that undoes them leaves the job queued and its folder where

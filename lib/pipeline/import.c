@@ -101,9 +101,14 @@ typedef struct run {
   char list_problem[600];
   char base[SI_PATH_MAX]; /* where this import's files go: storage/<uid>[/<folder name>] */
   int folder_rename;      /* the whole folder can become `base` in one rename */
-  int sync_base;          /* files were moved into `base`: its entries must reach the disk */
-  int sync_parent;        /* `base` appeared in its parent: the parent's entries too */
-  unsigned char *moves;   /* per listed file: 1 when it goes to storage */
+  /* New rows are written DONE (see rows_status): the import runs with
+   * others (import_together), which move their folders right after. */
+  int optimistic;
+  int reused_new;        /* rows still NEW from an interrupted run are reused */
+  int64_t written_ahead; /* rows of files to move that say DONE already */
+  int sync_base;         /* files were moved into `base`: its entries must reach the disk */
+  int sync_parent;       /* `base` appeared in its parent: the parent's entries too */
+  unsigned char *moves;  /* per listed file: 1 when it goes to storage */
   si_import_result *res;
   char first_patient[SI_NAME_MAX];
   char first_study[SI_UID_MAX];
@@ -226,19 +231,36 @@ static void storage_path_for(const run *r, const si_file_entry *f, char *out, si
   snprintf(out, size, "%s/%s", r->base, f->relative);
 }
 
+/* The status new rows are written with. A folder that goes to storage in
+ * one rename right after its rows are committed gets them DONE at once: it
+ * saves updating every row after the move. Until the batch is finished a
+ * row may then say DONE while its file is on its way; should the rename not
+ * happen, the finish sets the rows back to NEW (reset_unmoved_rows), and a
+ * crash in between leaves the job to run again and move the files, as for
+ * rows written NEW (plan_known). */
+static const char *rows_status(const run *r) {
+  return r->optimistic && r->folder_rename ? SI_IMAGE_DONE : SI_IMAGE_NEW;
+}
+
 /* Decides what to do with a file whose SOPInstanceUID is already known. */
 static si_status plan_known(run *r, plan *p, si_image *img, const si_image *known,
                             const plan *same_chunk, si_error *err) {
   const si_file_entry *f = p->file;
   const char *other = same_chunk ? same_chunk->file->path : known->storage_path;
   struct stat sb;
-  if (!same_chunk && known->batch_id == r->batch_id && strcmp(known->status, SI_IMAGE_NEW) == 0 &&
+  if (!same_chunk && known->batch_id == r->batch_id &&
+      (strcmp(known->status, SI_IMAGE_NEW) == 0 || strcmp(known->status, SI_IMAGE_DONE) == 0) &&
       lstat(known->storage_path, &sb) != 0) {
-    /* Our own interrupted import: the row was written, the move was not. */
+    /* Our own interrupted import: the row was written (NEW, or DONE ahead of
+     * its folder's rename), the move was not. */
     char planned[SI_PATH_MAX];
     storage_path_for(r, f, planned, sizeof planned);
     *img = *known;
     p->act = ACT_MOVE;
+    if (strcmp(known->status, SI_IMAGE_NEW) == 0)
+      r->reused_new = 1;
+    else
+      r->written_ahead++;
     if (strcmp(planned, known->storage_path) == 0)
       return SI_OK;
     /* Planned elsewhere before (the storage layout changed meanwhile): the
@@ -267,6 +289,7 @@ static si_status plan_known(run *r, plan *p, si_image *img, const si_image *know
       return st;
     img->id = known->id;
     p->act = ACT_MOVE;
+    r->written_ahead += strcmp(img->status, SI_IMAGE_DONE) == 0;
     return si_store_image_replace(r->ctx->db, img, err);
   }
   p->act = ACT_NONE;
@@ -325,7 +348,7 @@ static void image_of(const run *r, const plan *p, si_image *img) {
   memcpy(img->study_date, f->study_date, sizeof img->study_date);
   img->batch_id = r->batch_id;
   img->size_bytes = p->file->size;
-  snprintf(img->status, sizeof img->status, "%s", SI_IMAGE_NEW);
+  snprintf(img->status, sizeof img->status, "%s", rows_status(r));
   snprintf(img->original_name, sizeof img->original_name, "%s", p->file->relative);
   storage_path_for(r, p->file, img->storage_path, sizeof img->storage_path);
 }
@@ -358,7 +381,7 @@ static si_status decide(run *r, plan *p, const plan *earlier, size_t n_earlier, 
   const header_facts *f = &p->facts;
   si_image_values row = {.uid = f->uid,
                          .batch_id = r->batch_id,
-                         .status = SI_IMAGE_NEW,
+                         .status = rows_status(r),
                          .storage_path = img.storage_path,
                          .original_name = p->file->relative,
                          .size_bytes = p->file->size,
@@ -379,6 +402,7 @@ static si_status decide(run *r, plan *p, const plan *earlier, size_t n_earlier, 
     st = si_store_image_insert_new(r->ctx->db, &row, &inserted, err);
     if (st == SI_OK && inserted) {
       p->act = ACT_MOVE;
+      r->written_ahead += strcmp(row.status, SI_IMAGE_DONE) == 0;
       return SI_OK;
     }
     if (st == SI_OK)
@@ -403,6 +427,7 @@ static si_status decide(run *r, plan *p, const plan *earlier, size_t n_earlier, 
   row.storage_path = memcpy(r->fresh_paths + r->fresh_used, img.storage_path, len);
   r->fresh_used += len;
   r->fresh[r->fresh_count++] = row;
+  r->written_ahead += strcmp(row.status, SI_IMAGE_DONE) == 0;
   return SI_OK;
 }
 
@@ -753,6 +778,34 @@ static si_status settle_moved_rows(run *r, si_error *err) {
   return st;
 }
 
+/* Rows written DONE ahead of a folder rename that did not happen (a move
+ * that failed, a lease lost first) go back to NEW unless their file is in
+ * storage; settle_moved_rows then treats them as any NEW row. The rows under
+ * `base` are this import's: `base` did not exist when it began. */
+static si_status reset_unmoved_rows(run *r, si_error *err) {
+  char id_s[24], prefix[SI_PATH_MAX + 1];
+  snprintf(id_s, sizeof id_s, "%" PRId64, r->batch_id);
+  snprintf(prefix, sizeof prefix, "%s/", r->base);
+  const char *params[] = {id_s, prefix};
+  pending_rows done = {0};
+  si_status st = si_db_exec(r->ctx->db,
+                            "SELECT uid, storage_path FROM image WHERE batch_id = $1 AND status = "
+                            "'DONE' AND substr(storage_path, 1, length($2)) = $2",
+                            2, params, collect_pending, &done, NULL, err);
+  for (size_t i = 0; st == SI_OK && i < done.count; i++) {
+    struct stat sb;
+    if (lstat(done.rows[i].path, &sb) == 0) {
+      r->res->imported++; /* moved on its own (the folder could not be) */
+      continue;
+    }
+    const char *uid[] = {done.rows[i].uid};
+    st = si_db_exec(r->ctx->db, "UPDATE image SET status = 'NEW' WHERE uid = $1", 1, uid, NULL,
+                    NULL, NULL, err);
+  }
+  free(done.rows);
+  return st;
+}
+
 /* Step 5 the fast way: after the whole folder became `base`, every NEW row
  * planned under it is stored (one import per batch runs at a time). */
 static si_status mark_folder_done(run *r, si_error *err) {
@@ -780,7 +833,20 @@ static si_status finish_in_tx(run *r, si_error *err) {
   si_status st = renew_lease_in_tx(r, err);
   if (st != SI_OK || r->res->lease_lost)
     return st;
-  st = r->res->folder_moved ? mark_folder_done(r, err) : settle_moved_rows(r, err);
+  /* Rows may say DONE ahead of the rename: this run's (rows_status), or an
+   * interrupted run's that this one reused (plan_known). */
+  int ahead = r->folder_rename && (r->optimistic || r->written_ahead);
+  if (r->res->folder_moved) {
+    /* Rows written DONE are; NEW ones of an interrupted run are reused. */
+    if (!ahead || r->reused_new)
+      st = mark_folder_done(r, err);
+    r->res->imported += r->written_ahead;
+  } else {
+    if (ahead)
+      st = reset_unmoved_rows(r, err);
+    if (st == SI_OK)
+      st = settle_moved_rows(r, err);
+  }
   int found;
   if (st == SI_OK)
     st = si_store_batch_get(db, r->uid, b, &found, err);
@@ -1007,9 +1073,12 @@ static si_status import_together(run **runs, size_t n, si_error *err) {
     st = defer_shared_uids(runs, plans, n, deferred, err);
   if (st == SI_OK && !cancelled) {
     st = si_db_begin(ctx->db, err);
-    for (size_t i = 0; st == SI_OK && i < n; i++)
-      if (plans[i] && !deferred[i])
-        st = plan_chunk_in_tx(runs[i], plans[i], runs[i]->files.count, 0, err);
+    for (size_t i = 0; st == SI_OK && i < n; i++) {
+      if (!plans[i] || deferred[i])
+        continue;
+      runs[i]->optimistic = 1; /* each folder moves right after this commit */
+      st = plan_chunk_in_tx(runs[i], plans[i], runs[i]->files.count, 0, err);
+    }
     st = st == SI_OK ? si_db_commit(ctx->db, err) : (si_db_rollback(ctx->db), st);
   }
   for (size_t i = 0; i < n; i++)

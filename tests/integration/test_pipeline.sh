@@ -186,6 +186,24 @@ check "a job whose claim was undone still imports its folder from the work area"
 check_eq "LOST01's 4 images are stored once" "4 4" \
   "$(sql "SELECT count(*) FROM image WHERE uid LIKE '1.2.826.0.1.3680043.10.998.%' AND status = 'DONE'") $(count_files "$SITE/storage/LOST01")"
 check_eq "the work area is empty again" 0 "$(count_files "$SITE/data/.work")"
+
+# A crash between the rows' commit and their folder's rename. Folders that
+# are imported together get their rows DONE ahead of the rename, so what is
+# left is: a batch in PROCESSING whose rows say DONE, none of their files in
+# storage, the folder in the work area, and a job whose lease ran out.
+ahead="$SITE/data/.work/crashed-AHEAD01"
+$MKDICOM "$ahead" 3 --sop-prefix 1.2.826.0.1.3680043.10.997
+sql "INSERT INTO batch (uid, status, created_at, updated_at) VALUES ('AHEAD01', 'PROCESSING', 1, 1)" >/dev/null
+for i in 1 2 3; do
+  sql "INSERT INTO image (uid, batch_id, status, storage_path, original_name, size_bytes, created_at) VALUES ('1.2.826.0.1.3680043.10.997.10000$i', (SELECT id FROM batch WHERE uid = 'AHEAD01'), 'DONE', '$SITE/storage/AHEAD01/IMG0000$i.dcm', 'IMG0000$i.dcm', $(stat -c %s "$ahead/IMG0000$i.dcm"), 1)" >/dev/null
+done
+sql "INSERT INTO job (folder, path, work_path, state, attempts, worker, lease_until, created_at, updated_at) VALUES ('AHEAD01', '$SITE/data/AHEAD01', '$ahead', 'running', 1, 'gone:1:1', 1, 1, 1)" >/dev/null
+check "the job is taken over and the batch finished" wait_for 30 batch_is AHEAD01 DONE
+check_eq "its 3 rows are DONE, once each, and its 3 files in storage" "3 3 3" \
+  "$(sql "SELECT count(*) FROM image WHERE uid LIKE '1.2.826.0.1.3680043.10.997.%'") $(sql "SELECT count(*) FROM image WHERE uid LIKE '1.2.826.0.1.3680043.10.997.%' AND status = 'DONE'") $(count_files "$SITE/storage/AHEAD01")"
+check_eq "nothing of it is quarantined, the work area is empty" "0 0" \
+  "$(sql "SELECT count(*) FROM quarantine WHERE batch_uid = 'AHEAD01'") $(count_files "$SITE/data/.work")"
+check_eq "the batch counts its 3 images" 3 "$(sql "SELECT image_count FROM batch WHERE uid = 'AHEAD01'")"
 sendit stop_watcher >/dev/null
 
 # --- a full disk: storage on a 1 MiB tmpfs ----------------------------------
@@ -200,6 +218,11 @@ if mount -t tmpfs -o size=1m tmpfs "$SITE/storage" 2>/dev/null; then
   total=$(( $(count_files "$SITE/storage") + $(count_files "$SITE/data/FULL01") ))
   check_eq "every file is still on disk (storage + input)" 20 "$total"
   check "the error names the cause" grep -qi "no space" <<<"$(sql "SELECT message FROM batch_log")"
+  # Its rows were written DONE ahead of the folder's rename, which could not
+  # happen: only the rows of files that reached storage stay DONE.
+  check_eq "rows are DONE exactly for the files in storage" \
+    "$(count_files "$SITE/storage/FULL01") $(count_files "$SITE/data/FULL01")" \
+    "$(sql "SELECT count(*) FROM image WHERE status = 'DONE'") $(sql "SELECT count(*) FROM image WHERE status = 'NEW'")"
   umount "$SITE/storage"
 else
   not_ok "cannot mount a tmpfs for the full-disk test (need root)"
