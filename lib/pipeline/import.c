@@ -704,20 +704,24 @@ static void sync_moves(run **runs, size_t n) {
   }
 }
 
-static int histogram_row(void *user, int ncols, const char *const *v) {
-  if (ncols >= 2)
-    json_object_set_new(user, v[0] && v[0][0] ? v[0] : "unknown",
-                        json_integer(strtoll(v[1] ? v[1] : "0", NULL, 10)));
-  return 0;
-}
+/* One row per StudyDate of the batch: all its images for the histogram
+ * (a missing date counts as "unknown"), those stored for the totals. */
+typedef struct batch_tally {
+  si_batch *batch;
+  json_t *histogram;
+} batch_tally;
 
-static int totals_row(void *user, int ncols, const char *const *v) {
-  si_batch *b = user;
-  if (ncols >= 2) {
-    b->image_count = v[0] ? strtoll(v[0], NULL, 10) : 0;
-    b->size_bytes = v[1] ? strtoll(v[1], NULL, 10) : 0;
-  }
-  return 1;
+static int tally_row(void *user, int ncols, const char *const *v) {
+  batch_tally *t = user;
+  if (ncols < 4)
+    return 1;
+  const char *date = v[0] && v[0][0] ? v[0] : "unknown";
+  json_int_t before = json_integer_value(json_object_get(t->histogram, date));
+  json_object_set_new(t->histogram, date,
+                      json_integer(before + strtoll(v[1] ? v[1] : "0", NULL, 10)));
+  t->batch->image_count += v[2] ? strtoll(v[2], NULL, 10) : 0;
+  t->batch->size_bytes += v[3] ? strtoll(v[3], NULL, 10) : 0;
+  return 0;
 }
 
 typedef struct pending_row {
@@ -853,17 +857,16 @@ static si_status finish_in_tx(run *r, si_error *err) {
   char id_s[24];
   snprintf(id_s, sizeof id_s, "%" PRId64, r->batch_id);
   const char *params[] = {id_s};
-  if (st == SI_OK)
-    st = si_db_exec(db,
-                    "SELECT count(*), COALESCE(sum(size_bytes), 0) FROM image "
-                    "WHERE batch_id = $1 AND status <> 'NEW'",
-                    1, params, totals_row, b, NULL, err);
   json_t *hist = json_object();
+  batch_tally tally = {b, hist};
+  b->image_count = b->size_bytes = 0;
   if (st == SI_OK)
-    st = si_db_exec(db,
-                    "SELECT study_date, count(*) FROM image WHERE batch_id = $1 "
-                    "GROUP BY study_date ORDER BY study_date",
-                    1, params, histogram_row, hist, NULL, err);
+    st =
+        si_db_exec(db,
+                   "SELECT study_date, count(*), sum(CASE WHEN status <> 'NEW' THEN 1 ELSE 0 END), "
+                   "sum(CASE WHEN status <> 'NEW' THEN size_bytes ELSE 0 END) FROM image "
+                   "WHERE batch_id = $1 GROUP BY study_date",
+                   1, params, tally_row, &tally, NULL, err);
   int64_t finished = si_now_ms();
   b->finished_at = finished;
   b->elapsed_ms = finished - r->started;
