@@ -242,9 +242,11 @@ static si_status begin_write(si_db *db, int durable, si_error *err) {
                         "a transaction is already open on this connection");
   const si_db_backend *b = db->backend;
   si_status s = SI_OK;
-  if (b->set_durable && db->level_down == durable) {
+  int want_down = !durable;
+  if (b->set_durable && db->level_down != want_down) {
     s = b->set_durable(db->conn, durable, err);
-    db->level_down = s == SI_OK ? !durable : db->level_down;
+    if (s == SI_OK)
+      db->level_down = want_down;
   }
   if (s == SI_OK)
     s = si_db_exec(db, b->begin_write, 0, NULL, NULL, NULL, NULL, err);

@@ -459,16 +459,18 @@ static void build_inserts(void) {
 
 static pthread_once_t inserts_built = PTHREAD_ONCE_INIT;
 
-/* n is 1 or INSERT_ROWS. */
-static si_status insert_rows(si_db *db, const si_image_values *rows, size_t n, si_error *err) {
+/* n is 1 or INSERT_ROWS; `if_new` (n == 1 only) skips a known uid, and
+ * `changes` (may be NULL) then says whether the row was written. */
+static si_status insert_rows(si_db *db, const si_image_values *rows, size_t n, int if_new,
+                             int64_t *changes, si_error *err) {
   pthread_once(&inserts_built, build_inserts);
   const char *params[INSERT_ROWS * IMAGE_COLUMNS];
   char nums[INSERT_ROWS][2][24], now_s[24];
   si_rows_param_i64(now_s, si_now_ms());
   for (size_t r = 0; r < n; r++)
     image_params(&rows[r], now_s, nums[r], params + r * IMAGE_COLUMNS);
-  return si_db_exec(db, n == 1 ? insert_one_sql : insert_many_sql, (int)(n * IMAGE_COLUMNS), params,
-                    NULL, NULL, NULL, err);
+  const char *sql = n > 1 ? insert_many_sql : if_new ? insert_new_sql : insert_one_sql;
+  return si_db_exec(db, sql, (int)(n * IMAGE_COLUMNS), params, NULL, NULL, changes, err);
 }
 
 static si_image_values values_of(const si_image *img) {
@@ -490,7 +492,7 @@ static si_image_values values_of(const si_image *img) {
 
 si_status si_store_image_insert(si_db *db, const si_image *img, si_error *err) {
   si_image_values v = values_of(img);
-  return insert_rows(db, &v, 1, err);
+  return insert_rows(db, &v, 1, 0, NULL, err);
 }
 
 si_status si_store_image_insert_many(si_db *db, const si_image_values *rows, size_t n,
@@ -499,22 +501,18 @@ si_status si_store_image_insert_many(si_db *db, const si_image_values *rows, siz
   si_status st = SI_OK;
   size_t i = 0;
   for (; st == SI_OK && per > 1 && n - i >= per; i += per)
-    st = insert_rows(db, rows + i, per, err);
+    st = insert_rows(db, rows + i, per, 0, NULL, err);
   /* The rest row by row: one more statement text each would crowd the
    * statement cache. */
   for (; st == SI_OK && i < n; i++)
-    st = insert_rows(db, rows + i, 1, err);
+    st = insert_rows(db, rows + i, 1, 0, NULL, err);
   return st;
 }
 
 si_status si_store_image_insert_new(si_db *db, const si_image_values *row, int *inserted,
                                     si_error *err) {
-  pthread_once(&inserts_built, build_inserts);
-  const char *params[IMAGE_COLUMNS];
-  char nums[2][24], now_s[24];
-  image_params(row, si_rows_param_i64(now_s, si_now_ms()), nums, params);
   int64_t changes = 0;
-  si_status st = si_db_exec(db, insert_new_sql, IMAGE_COLUMNS, params, NULL, NULL, &changes, err);
+  si_status st = insert_rows(db, row, 1, 1, &changes, err);
   *inserted = st == SI_OK && changes > 0;
   return st;
 }

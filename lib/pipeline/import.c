@@ -588,7 +588,7 @@ static si_status plan_chunk_in_tx(run *r, plan *plans, size_t n, size_t from, si
   if (st == SI_OK && !r->insert_first)
     st = find_known_uids(db, plans, n, err);
   mark_twins(plans, n);
-  if (st == SI_OK)
+  if (st == SI_OK && !r->insert_first)
     st = plan_fresh_rows(r, plans, n, err);
   for (size_t i = 0; st == SI_OK && i < n; i++) {
     st = decide(r, &plans[i], plans, i, err);
@@ -752,33 +752,50 @@ static int collect_pending(void *user, int ncols, const char *const *v) {
   return 0;
 }
 
+/* The batch's rows that select_sql picks ($1 the batch; $2, when nparams
+ * is 2, `base` + "/") whose file is in storage (stored = 1) or is not
+ * (stored = 0) get status `to`; *changed counts them, *kept the others
+ * (either may be NULL). */
+static si_status restatus_rows(run *r, const char *select_sql, int nparams, int stored,
+                               const char *to, int64_t *changed, int64_t *kept, si_error *err) {
+  char id_s[24], prefix[SI_PATH_MAX + 1];
+  snprintf(id_s, sizeof id_s, "%" PRId64, r->batch_id);
+  snprintf(prefix, sizeof prefix, "%s/", r->base);
+  const char *params[] = {id_s, prefix};
+  pending_rows rows = {0};
+  si_status st =
+      si_db_exec(r->ctx->db, select_sql, nparams, params, collect_pending, &rows, NULL, err);
+  for (size_t i = 0; st == SI_OK && i < rows.count; i++) {
+    struct stat sb;
+    if ((lstat(rows.rows[i].path, &sb) == 0) != stored) {
+      if (kept)
+        (*kept)++;
+      continue;
+    }
+    const char *change[] = {to, rows.rows[i].uid};
+    st = si_db_exec(r->ctx->db, "UPDATE image SET status = $1 WHERE uid = $2", 2, change, NULL,
+                    NULL, NULL, err);
+    if (changed)
+      (*changed)++;
+  }
+  free(rows.rows);
+  return st;
+}
+
 /* Step 5 the slow way, inside the finishing transaction: every NEW row of
  * the batch whose file is in storage becomes DONE. This also finishes rows
  * whose files were stored just before a crash. */
 static si_status settle_moved_rows(run *r, si_error *err) {
-  char id_s[24];
-  snprintf(id_s, sizeof id_s, "%" PRId64, r->batch_id);
-  const char *params[] = {id_s};
-  pending_rows pending = {0};
-  si_status st = si_db_exec(r->ctx->db,
-                            "SELECT uid, storage_path FROM image WHERE batch_id = $1 AND "
-                            "status = 'NEW'",
-                            1, params, collect_pending, &pending, NULL, err);
-  size_t settled = 0;
-  for (size_t i = 0; st == SI_OK && i < pending.count; i++) {
-    struct stat sb;
-    if (stat(pending.rows[i].path, &sb) != 0)
-      continue;
-    const char *uid[] = {pending.rows[i].uid};
-    st = si_db_exec(r->ctx->db, "UPDATE image SET status = 'DONE' WHERE uid = $1", 1, uid, NULL,
-                    NULL, NULL, err);
-    settled++;
-  }
+  int64_t settled = 0;
+  si_status st = restatus_rows(r,
+                               "SELECT uid, storage_path FROM image WHERE batch_id = $1 AND "
+                               "status = 'NEW'",
+                               1, 1, "DONE", &settled, NULL, err);
   if (st == SI_OK && settled)
-    si_log(SI_LOG_INFO, "batch %s: %zu images stored before an interruption are now recorded",
-           r->uid, settled);
-  r->res->imported += (int64_t)settled;
-  free(pending.rows);
+    si_log(SI_LOG_INFO,
+           "batch %s: %" PRId64 " images stored before an interruption are now recorded", r->uid,
+           settled);
+  r->res->imported += settled;
   return st;
 }
 
@@ -787,26 +804,13 @@ static si_status settle_moved_rows(run *r, si_error *err) {
  * storage; settle_moved_rows then treats them as any NEW row. The rows under
  * `base` are this import's: `base` did not exist when it began. */
 static si_status reset_unmoved_rows(run *r, si_error *err) {
-  char id_s[24], prefix[SI_PATH_MAX + 1];
-  snprintf(id_s, sizeof id_s, "%" PRId64, r->batch_id);
-  snprintf(prefix, sizeof prefix, "%s/", r->base);
-  const char *params[] = {id_s, prefix};
-  pending_rows done = {0};
-  si_status st = si_db_exec(r->ctx->db,
-                            "SELECT uid, storage_path FROM image WHERE batch_id = $1 AND status = "
-                            "'DONE' AND substr(storage_path, 1, length($2)) = $2",
-                            2, params, collect_pending, &done, NULL, err);
-  for (size_t i = 0; st == SI_OK && i < done.count; i++) {
-    struct stat sb;
-    if (lstat(done.rows[i].path, &sb) == 0) {
-      r->res->imported++; /* moved on its own (the folder could not be) */
-      continue;
-    }
-    const char *uid[] = {done.rows[i].uid};
-    st = si_db_exec(r->ctx->db, "UPDATE image SET status = 'NEW' WHERE uid = $1", 1, uid, NULL,
-                    NULL, NULL, err);
-  }
-  free(done.rows);
+  int64_t kept = 0; /* moved on their own (the folder could not be) */
+  si_status st =
+      restatus_rows(r,
+                    "SELECT uid, storage_path FROM image WHERE batch_id = $1 AND status = "
+                    "'DONE' AND substr(storage_path, 1, length($2)) = $2",
+                    2, 0, "NEW", NULL, &kept, err);
+  r->res->imported += kept;
   return st;
 }
 
