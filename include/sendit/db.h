@@ -67,6 +67,13 @@ typedef struct si_db_backend {
    * (PostgreSQL: SET LOCAL synchronous_commit). */
   si_status (*set_durable)(void *conn, int durable, si_error *err);
   const char *relaxed_sql;
+  /* Single-writer backends only (NULL elsewhere): non-zero while another
+   * thread of this process holds the write lock, so that a write
+   * transaction begun now would wait for it (si_db_writer_busy). */
+  int (*writer_busy)(void *conn);
+  /* Makes every commit so far durable without taking the write lock
+   * (si_db_sync); NULL when the backend cannot. */
+  si_status (*sync)(void *conn, si_error *err);
 } si_db_backend;
 
 /* Picks the backend from the URL ("postgresql://" or "postgres://" ->
@@ -100,6 +107,26 @@ si_status si_db_rollback(si_db *db);
  * commit does not fsync the WAL; PostgreSQL: synchronous_commit off. End it
  * with si_db_commit or si_db_rollback. */
 si_status si_db_begin_relaxed(si_db *db, si_error *err);
+
+/* Whether a write transaction begun now would wait for another writer:
+ * 1 when another thread of this process is inside one, 0 when none is
+ * (a writer of another process may still be), -1 on a backend whose
+ * writers do not take turns on one lock (PostgreSQL). A hint for callers
+ * that have other work to do meanwhile; it may be stale by the time they
+ * begin. */
+int si_db_writer_busy(si_db *db);
+
+/* Makes every transaction committed so far on this database, by any
+ * connection, relaxed ones included, as durable as a durable commit would,
+ * without holding the write lock while the disk catches up: so a single
+ * writer's relaxed commits plus one si_db_sync outside the lock stand for a
+ * durable commit, and the next writer need not wait for the disk. SQLite:
+ * fsync of the WAL. SI_ERR_UNSUPPORTED on a backend without it (PostgreSQL,
+ * whose durable commits do not keep other writers waiting); callers then
+ * commit durably instead. */
+si_status si_db_sync(si_db *db, si_error *err);
+/* Non-zero when si_db_sync is available on this connection's backend. */
+int si_db_can_sync(const si_db *db);
 
 /* Signals: a way for one process to wake others that share the database
  * (PostgreSQL's LISTEN/NOTIFY). si_db_signal tells every connection

@@ -7,7 +7,8 @@
  *      after the job, so no second worker or restart can take it;
  *   3. headers are read (no lock held), then image rows are written with
  *      status NEW and their final storage path, one transaction per chunk
- *      of files; unreadable and conflicting files go to quarantine;
+ *      of files; unreadable and conflicting files go to quarantine; the
+ *      rows reach the disk before step 4 begins;
  *   4. the files go to storage: the whole folder in one rename when it can,
  *      else file by file (rename, or copy + fsync + rename across
  *      filesystems); the storage folders are fsynced;
@@ -23,8 +24,12 @@
  * Which commits wait for the disk (si_db_begin_relaxed): the job's queueing
  * does; its claim and the record of the claimed folder's place need not, as
  * a power cut that undoes them leaves the job queued and its folder where
- * step 2 finds it again; step 3's commits do, before step 4 moves a file;
- * step 5's need not: the moves reached the disk before it began, and if a
+ * step 2 finds it again; step 3's rows must, before step 4 moves a file:
+ * by durable commits, or, where the backend can sync outside a commit
+ * (SQLite, si_db_sync), by relaxed commits and one sync after the last, so
+ * that no other worker waits on the write lock while the disk catches up
+ * (a power cut before the sync undoes rows whose files have not moved, and
+ * the job runs again); step 5's need not: the moves reached the disk before it began, and if a
  * power cut undoes it the job runs again and finishes the same rows, as
  * after a crash between steps 4 and 5.
  * The storage place of an import is deterministic (storage/<uid> for a
@@ -95,9 +100,10 @@ typedef struct si_import_item {
 
 /* Imports several folders, each into its own batch, with the outcome of
  * si_import_folder for each. Small folders (one chunk of files each) are
- * imported together: their rows are written in one transaction and they
- * are finished in another, so a burst of small studies costs two commits
- * instead of two per study. The steps and their order are those above, for
+ * imported together: their rows are written in one transaction (on SQLite,
+ * in a few, whenever the write lock is free while the headers are read)
+ * and they are finished in another, so a burst of small studies costs a few
+ * commits instead of two per study. The steps and their order are those above, for
  * each folder. ctx->job_id is ignored; each item names its job. A database
  * failure fails the call and leaves every item's job to be run again. */
 si_status si_import_folders(si_import_context *ctx, const si_import_item *items, size_t n,

@@ -177,6 +177,14 @@ si_status si_store_image_insert_many(si_db *db, const si_image_values *rows, siz
  * SQLite). Other constraint violations are errors as for the insert. */
 si_status si_store_image_insert_new(si_db *db, const si_image_values *row, int *inserted,
                                     si_error *err);
+/* Inserts all n rows when none of their uids is known, several per
+ * statement, and sets *inserted; when one is known, writes none (the rows
+ * written before it was found are undone) and sets *inserted to 0: the
+ * caller then decides row by row. Other constraint violations are errors
+ * as for the insert. Inside a transaction only (it uses a savepoint); the
+ * rows' uids must differ from each other. */
+si_status si_store_image_insert_all_new(si_db *db, const si_image_values *rows, size_t n,
+                                        int *inserted, si_error *err);
 si_status si_store_image_get(si_db *db, const char *uid, si_image *out, int *found, si_error *err);
 si_status si_store_image_replace(si_db *db, const si_image *img, si_error *err);
 typedef int (*si_image_fn)(void *user, const si_image *img);

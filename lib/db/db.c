@@ -268,6 +268,24 @@ si_status si_db_begin(si_db *db, si_error *err) { return begin_write(db, 1, err)
 
 si_status si_db_begin_relaxed(si_db *db, si_error *err) { return begin_write(db, 0, err); }
 
+si_status si_db_sync(si_db *db, si_error *err) {
+  if (!db || !db->backend->sync)
+    return si_error_set(err, SI_ERR_UNSUPPORTED, "", SI_NO_OFFSET, SI_NO_TAG,
+                        "this database backend cannot sync outside a commit");
+  if (db->in_tx)
+    return si_error_set(err, SI_ERR_STATE, "", SI_NO_OFFSET, SI_NO_TAG,
+                        "si_db_sync inside a transaction");
+  return db->backend->sync(db->conn, err);
+}
+
+int si_db_can_sync(const si_db *db) { return db && db->backend->sync != NULL; }
+
+int si_db_writer_busy(si_db *db) {
+  if (!db || !db->backend->writer_busy)
+    return -1;
+  return db->backend->writer_busy(db->conn) ? 1 : 0;
+}
+
 /* Every transaction but a relaxed one is durable, and so is a statement
  * run outside any transaction: the level goes back as soon as the relaxed
  * one ends, however it ended. Should that fail, the next si_db_begin tries

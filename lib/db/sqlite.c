@@ -44,9 +44,8 @@ typedef struct cached_stmt {
   /* Being stepped by a caller further up the stack: a row callback may run
    * the same SQL again, and must neither share nor evict this one. */
   int in_use;
-  /* 1 when parameter $k has index k for every k (the usual case: the SQL
-   * mentions them in order), -1 when not, 0 before the first bind. */
-  int params_in_order;
+  /* The statement's parameters are exactly $1..$N, each used. */
+  int params_dense;
   /* Where the caller's text was last time. Hot statements come from the
    * same static strings each run: a match there (confirmed by comparing
    * the text) skips hashing a long INSERT's few hundred bytes. */
@@ -62,6 +61,7 @@ typedef struct sq_conn {
   struct timespec busy_since; /* start of the current wait for a lock */
   si_turnstile *turnstile;    /* this file's in-process writer queue, or NULL */
   int in_turnstile;           /* this connection's transaction holds it */
+  int wal;                    /* journal_mode is WAL */
 } sq_conn;
 
 /* ---- errors ---- */
@@ -246,39 +246,123 @@ static cached_stmt *cache_slot(sq_conn *c) {
   return victim;
 }
 
+/* Calls fn for each "$N" of sql outside quotes and comments, with the
+ * offset of its '$' and N; stops when fn returns non-zero. */
+static void each_param(const char *sql, int (*fn)(void *user, size_t at, long n), void *user) {
+  for (const char *p = sql; *p; p++) {
+    if (*p == '\'' || *p == '"') {
+      const char *close = strchr(p + 1, *p);
+      if (!close)
+        return;
+      p = close;
+    } else if (p[0] == '-' && p[1] == '-') {
+      const char *eol = strchr(p, '\n');
+      if (!eol)
+        return;
+      p = eol;
+    } else if (p[0] == '/' && p[1] == '*') {
+      const char *end = strstr(p + 2, "*/");
+      if (!end)
+        return;
+      p = end + 1;
+    } else if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
+      char *end;
+      long n = strtol(p + 1, &end, 10);
+      if (fn(user, (size_t)(p - sql), n))
+        return;
+      p = end - 1;
+    }
+  }
+}
+
+typedef struct param_scan {
+  char *text;          /* the rewritten copy, or NULL while counting */
+  unsigned char *seen; /* seen[n] for n in 1..max */
+  long max;
+} param_scan;
+
+static int scan_param(void *user, size_t at, long n) {
+  param_scan *s = user;
+  if (!s->text) {
+    if (n > s->max)
+      s->max = n;
+    return 0;
+  }
+  s->text[at] = '?';
+  if (n >= 1 && n <= s->max)
+    s->seen[n] = 1;
+  return 0;
+}
+
+/* SQLite takes "$7" for a name, and finds a name by comparing it with every
+ * earlier one: compiling a statement of n parameters costs n^2 / 2 string
+ * comparisons (a 480-parameter INSERT took about a millisecond). "?7" is
+ * the number 7 and costs nothing, so the text SQLite compiles says "?N"
+ * where the caller's says "$N". Sets *max to the highest N and *all_used
+ * when each of $1..$max appears. NULL when memory is short; the caller
+ * frees the copy. */
+static char *numbered_params(const char *sql, long *max, int *all_used) {
+  param_scan s = {0};
+  each_param(sql, scan_param, &s);
+  s.text = strdup(sql);
+  s.seen = calloc((size_t)s.max + 1, 1);
+  if (!s.text || !s.seen) {
+    free(s.text);
+    free(s.seen);
+    return NULL;
+  }
+  each_param(sql, scan_param, &s);
+  *max = s.max;
+  *all_used = 1;
+  for (long n = 1; n <= s.max; n++)
+    *all_used &= s.seen[n];
+  free(s.seen);
+  return s.text;
+}
+
 /* Compiles exactly one statement: a second one would silently never run. */
 static si_status prepare(sq_conn *c, const char *sql, unsigned flags, sqlite3_stmt **out,
-                         si_error *err) {
+                         int *dense, si_error *err) {
+  long max = 0;
+  int all_used = 0;
+  char *text = numbered_params(sql, &max, &all_used);
+  if (!text)
+    return si_error_set(err, SI_ERR_NOMEM, c->path, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
   const char *tail = NULL;
   backoff bo;
   backoff_init(&bo);
   /* Compiling reads the schema, which another process creating the file
    * may have locked; compiling has no side effects, so always retry. */
   int rc;
-  while ((rc = sqlite3_prepare_v3(c->db, sql, -1, flags, out, &tail)) != SQLITE_OK &&
+  while ((rc = sqlite3_prepare_v3(c->db, text, -1, flags, out, &tail)) != SQLITE_OK &&
          (rc & 0xff) == SQLITE_BUSY && backoff_wait(&bo))
     ;
-  if (rc != SQLITE_OK)
-    return db_error(c, rc, sql, err);
-  if (!*out)
-    return arg_error(c, sql, err, "empty statement");
-  if (!tail || !*tail)
-    return SI_OK;
-  /* Blanks or comments may follow; anything that compiles may not. */
-  sqlite3_stmt *extra = NULL;
-  int more = sqlite3_prepare_v2(c->db, tail, -1, &extra, NULL) != SQLITE_OK || extra;
-  sqlite3_finalize(extra);
-  if (!more)
-    return SI_OK;
-  sqlite3_finalize(*out);
-  *out = NULL;
-  return arg_error(c, sql, err, "more than one statement");
+  si_status s = SI_OK;
+  if (rc != SQLITE_OK) {
+    s = db_error(c, rc, sql, err);
+  } else if (!*out) {
+    s = arg_error(c, sql, err, "empty statement");
+  } else if (tail && *tail) {
+    /* Blanks or comments may follow; anything that compiles may not. */
+    sqlite3_stmt *extra = NULL;
+    int more = sqlite3_prepare_v2(c->db, tail, -1, &extra, NULL) != SQLITE_OK || extra;
+    sqlite3_finalize(extra);
+    if (more) {
+      sqlite3_finalize(*out);
+      *out = NULL;
+      s = arg_error(c, sql, err, "more than one statement");
+    }
+  }
+  free(text);
+  /* No "?" or ":name" besides: SQLite counts every parameter. */
+  *dense = s == SI_OK && all_used && max == sqlite3_bind_parameter_count(*out);
+  return s;
 }
 
 /* Hands out a ready statement; *slot is NULL when it is not cached and must
- * be finalized by release(). */
+ * be finalized by release(). *dense: see cached_stmt.params_dense. */
 static si_status acquire(sq_conn *c, const char *sql, sqlite3_stmt **stmt, cached_stmt **slot,
-                         si_error *err) {
+                         int *dense, si_error *err) {
   *slot = NULL;
   cached_stmt *e = cache_find_seen(c, sql);
   int cacheable = e != NULL;
@@ -289,7 +373,7 @@ static si_status acquire(sq_conn *c, const char *sql, sqlite3_stmt **stmt, cache
     e = cacheable ? cache_find(c, sql, h) : NULL;
   }
   if (!e) {
-    si_status s = prepare(c, sql, cacheable ? SQLITE_PREPARE_PERSISTENT : 0, stmt, err);
+    si_status s = prepare(c, sql, cacheable ? SQLITE_PREPARE_PERSISTENT : 0, stmt, dense, err);
     if (s != SI_OK)
       return s;
     char *copy = cacheable ? strdup(sql) : NULL;
@@ -301,7 +385,9 @@ static si_status acquire(sq_conn *c, const char *sql, sqlite3_stmt **stmt, cache
     e->hash = h;
     e->sql = copy;
     e->stmt = *stmt;
+    e->params_dense = *dense;
   }
+  *dense = e->params_dense;
   e->in_use = 1;
   e->seen_at = sql;
   e->last_used = ++c->tick;
@@ -327,51 +413,22 @@ static void release(sqlite3_stmt *stmt, cached_stmt *slot) {
 /* Parameters are $1..$N; both directions must match, as PostgreSQL refuses
  * a parameter the statement does not use. Values are bound without copying:
  * they outlive the statement's run, and release() clears the bindings. */
-/* Whether every parameter $k of stmt has index k. */
-static int params_in_order(sqlite3_stmt *stmt, int nparams) {
-  for (int k = 1; k <= nparams; k++) {
-    const char *name = sqlite3_bind_parameter_name(stmt, k);
-    if (!name || name[0] != '$')
-      return -1;
-    char *end;
-    long v = strtol(name + 1, &end, 10);
-    if (*end || v != k)
-      return -1;
-  }
-  return 1;
-}
-
-static si_status bind_params(sq_conn *c, sqlite3_stmt *stmt, cached_stmt *slot, const char *sql,
+static si_status bind_params(sq_conn *c, sqlite3_stmt *stmt, int dense, const char *sql,
                              int nparams, const char *const *params, si_error *err) {
+  if (!dense) {
+    return arg_error(c, sql, err,
+                     "parameters must be $1..$N, each used (no '?' or ':name', none skipped)");
+  }
   if (sqlite3_bind_parameter_count(stmt) != nparams) {
     char what[96];
     snprintf(what, sizeof what, "statement takes %d parameters, %d given",
              sqlite3_bind_parameter_count(stmt), nparams);
     return arg_error(c, sql, err, what);
   }
-  /* Looking each name up costs a formatted string and a linear search per
-   * parameter on every run; the hot statements are cached, so learn once
-   * whether the names can be skipped. */
-  int in_order = slot ? slot->params_in_order : 0;
-  if (in_order == 0) {
-    in_order = params_in_order(stmt, nparams);
-    if (slot)
-      slot->params_in_order = in_order;
-  }
+  /* "$k" was compiled as "?k" (numbered_params): its index is k. */
   for (int i = 0; i < nparams; i++) {
-    char name[16];
-    int idx = i + 1;
-    if (in_order != 1) {
-      snprintf(name, sizeof name, "$%d", i + 1);
-      idx = sqlite3_bind_parameter_index(stmt, name);
-    }
-    if (idx == 0) {
-      char what[96];
-      snprintf(what, sizeof what, "parameter %s is not used (write parameters as $1..$N)", name);
-      return arg_error(c, sql, err, what);
-    }
-    int rc = params[i] ? sqlite3_bind_text(stmt, idx, params[i], -1, SQLITE_STATIC)
-                       : sqlite3_bind_null(stmt, idx);
+    int rc = params[i] ? sqlite3_bind_text(stmt, i + 1, params[i], -1, SQLITE_STATIC)
+                       : sqlite3_bind_null(stmt, i + 1);
     if (rc != SQLITE_OK)
       return db_error(c, rc, sql, err);
   }
@@ -447,11 +504,12 @@ static si_status run_statement(sq_conn *c, const char *sql, int nparams, const c
     return SI_OK;
   sqlite3_stmt *stmt = NULL;
   cached_stmt *slot = NULL;
-  si_status s = acquire(c, sql, &stmt, &slot, err);
+  int dense = 0;
+  si_status s = acquire(c, sql, &stmt, &slot, &dense, err);
   if (s != SI_OK)
     return s;
   int64_t before = total_changes_of(c->db);
-  s = bind_params(c, stmt, slot, sql, nparams, params, err);
+  s = bind_params(c, stmt, dense, sql, nparams, params, err);
   if (s == SI_OK)
     s = step_all(c, stmt, sql, fn, user, err);
   if (s == SI_OK && changes && total_changes_of(c->db) != before)
@@ -507,6 +565,7 @@ static si_status configure(sq_conn *c, si_error *err) {
    * just as durable with synchronous=FULL, so that is not an error. */
   if (s == SI_OK)
     s = pragma(c, "PRAGMA journal_mode=WAL", value, err);
+  c->wal = s == SI_OK && strcmp(value, "wal") == 0;
   if (s == SI_OK)
     s = pragma(c, "PRAGMA synchronous=FULL", value, err);
   if (s == SI_OK)
@@ -605,6 +664,30 @@ static si_status sq_set_durable(void *conn, int durable, si_error *err) {
   return rc == SQLITE_OK ? SI_OK : db_error(c, rc, sql, err);
 }
 
+/* Every commit so far is in the WAL, which one fsync makes durable (a
+ * frame that a checkpoint moved into the database file was synced there
+ * first, at either level, before the WAL could start over). Asked through
+ * SQLite's own handle on the WAL. In rollback-journal mode every commit
+ * syncs the database file, at NORMAL too: nothing is left to do. */
+static si_status sq_sync(void *conn, si_error *err) {
+  sq_conn *c = conn;
+  if (!c->wal)
+    return SI_OK;
+  sqlite3_file *wal = NULL;
+  int rc = sqlite3_file_control(c->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
+  if (rc == SQLITE_OK && wal && wal->pMethods)
+    rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+  else if (rc == SQLITE_OK)
+    return si_error_set(err, SI_ERR_DB, c->path, SI_NO_OFFSET, SI_NO_TAG,
+                        "cannot sync the WAL: this connection has not opened it");
+  return rc == SQLITE_OK ? SI_OK : db_error(c, rc, "sync of the WAL", err);
+}
+
+static int sq_writer_busy(void *conn) {
+  sq_conn *c = conn;
+  return c->turnstile && si_turnstile_taken(c->turnstile);
+}
+
 const si_db_backend si_sqlite_backend = {
     .name = "sqlite",
     .connect = sq_connect,
@@ -616,4 +699,6 @@ const si_db_backend si_sqlite_backend = {
     .now_ms = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
     .serial_key = "INTEGER PRIMARY KEY AUTOINCREMENT",
     .set_durable = sq_set_durable,
+    .writer_busy = sq_writer_busy,
+    .sync = sq_sync,
 };

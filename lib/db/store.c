@@ -439,6 +439,7 @@ static void image_params(const si_image_values *v, const char *now_s, char num[2
 static char insert_one_sql[sizeof image_insert_head + IMAGE_COLUMNS * 8];
 static char insert_new_sql[sizeof insert_one_sql + sizeof IF_NEW];
 static char insert_many_sql[sizeof image_insert_head + INSERT_ROWS * IMAGE_COLUMNS * 8];
+static char insert_many_new_sql[sizeof insert_many_sql + sizeof IF_NEW];
 
 static void build_insert(char *out, size_t size, size_t rows) {
   size_t len = (size_t)snprintf(out, size, "%s", image_insert_head);
@@ -455,12 +456,13 @@ static void build_inserts(void) {
   build_insert(insert_one_sql, sizeof insert_one_sql, 1);
   build_insert(insert_many_sql, sizeof insert_many_sql, INSERT_ROWS);
   snprintf(insert_new_sql, sizeof insert_new_sql, "%s%s", insert_one_sql, IF_NEW);
+  snprintf(insert_many_new_sql, sizeof insert_many_new_sql, "%s%s", insert_many_sql, IF_NEW);
 }
 
 static pthread_once_t inserts_built = PTHREAD_ONCE_INIT;
 
-/* n is 1 or INSERT_ROWS; `if_new` (n == 1 only) skips a known uid, and
- * `changes` (may be NULL) then says whether the row was written. */
+/* n is 1 or INSERT_ROWS; `if_new` skips rows of known uids, and `changes`
+ * (may be NULL) then says how many were written. */
 static si_status insert_rows(si_db *db, const si_image_values *rows, size_t n, int if_new,
                              int64_t *changes, si_error *err) {
   pthread_once(&inserts_built, build_inserts);
@@ -469,7 +471,8 @@ static si_status insert_rows(si_db *db, const si_image_values *rows, size_t n, i
   si_rows_param_i64(now_s, si_now_ms());
   for (size_t r = 0; r < n; r++)
     image_params(&rows[r], now_s, nums[r], params + r * IMAGE_COLUMNS);
-  const char *sql = n > 1 ? insert_many_sql : if_new ? insert_new_sql : insert_one_sql;
+  const char *sql = n > 1 ? (if_new ? insert_many_new_sql : insert_many_sql)
+                          : (if_new ? insert_new_sql : insert_one_sql);
   return si_db_exec(db, sql, (int)(n * IMAGE_COLUMNS), params, NULL, NULL, changes, err);
 }
 
@@ -514,6 +517,36 @@ si_status si_store_image_insert_new(si_db *db, const si_image_values *row, int *
   int64_t changes = 0;
   si_status st = insert_rows(db, row, 1, 1, &changes, err);
   *inserted = st == SI_OK && changes > 0;
+  return st;
+}
+
+/* Inside a savepoint, so that a known uid undoes the rows written before
+ * it was found: whole statements of INSERT_ROWS rows count their changes. */
+si_status si_store_image_insert_all_new(si_db *db, const si_image_values *rows, size_t n,
+                                        int *inserted, si_error *err) {
+  *inserted = 0;
+  si_status st = si_db_exec(db, "SAVEPOINT image_insert_all_new", 0, NULL, NULL, NULL, NULL, err);
+  int64_t written = 0;
+  size_t i = 0;
+  for (; st == SI_OK && n - i >= INSERT_ROWS && written == (int64_t)i; i += INSERT_ROWS) {
+    int64_t changes = 0;
+    st = insert_rows(db, rows + i, INSERT_ROWS, 1, &changes, err);
+    written += changes;
+  }
+  for (; st == SI_OK && i < n && written == (int64_t)i; i++) {
+    int64_t changes = 0;
+    st = insert_rows(db, rows + i, 1, 1, &changes, err);
+    written += changes;
+  }
+  if (st != SI_OK)
+    return st; /* the caller rolls the transaction back */
+  *inserted = written == (int64_t)n;
+  if (!*inserted)
+    st = si_db_exec(db, "ROLLBACK TO image_insert_all_new", 0, NULL, NULL, NULL, NULL, err);
+  if (st == SI_OK)
+    st = si_db_exec(db, "RELEASE image_insert_all_new", 0, NULL, NULL, NULL, NULL, err);
+  if (st != SI_OK)
+    *inserted = 0;
   return st;
 }
 

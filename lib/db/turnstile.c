@@ -94,3 +94,10 @@ void si_turnstile_leave(si_turnstile *t) {
   pthread_cond_signal(&t->free);
   pthread_mutex_unlock(&t->lock);
 }
+
+int si_turnstile_taken(si_turnstile *t) {
+  pthread_mutex_lock(&t->lock);
+  int taken = t->inside && !pthread_equal(t->holder, pthread_self());
+  pthread_mutex_unlock(&t->lock);
+  return taken;
+}

@@ -28,4 +28,7 @@ void si_turnstile_put(si_turnstile *t);
 int si_turnstile_enter(si_turnstile *t, long timeout_ms);
 void si_turnstile_leave(si_turnstile *t);
 
+/* Non-zero while another thread is inside: an entry now would wait. */
+int si_turnstile_taken(si_turnstile *t);
+
 #endif

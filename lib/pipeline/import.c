@@ -14,6 +14,8 @@
 #include "sendit/fs.h"
 #include "sendit/log.h"
 #include "sendit/pipeline.h"
+#include "readers.h"
+#include "uid_set.h"
 
 #define CHUNK_FILES 256
 /* Headers held at once by imports that run together (plans of ~6.5 KB each). */
@@ -114,14 +116,16 @@ typedef struct run {
   char first_study[SI_UID_MAX];
   int warned_studies;
   int64_t last_heartbeat;
-  /* How new rows are written. Where a statement is cheap (SQLite), each is
-   * inserted as it is decided, and its insert finds a known uid; where it
-   * is not (PostgreSQL: a round trip), the chunk's known uids are looked up
-   * in one query first and its new rows written together at the end. */
+  /* How a known uid is found. Where a statement is cheap (SQLite), the
+   * rows are inserted unless known, and the insert finds it; where it is
+   * not (PostgreSQL: a round trip), the chunk's known uids are looked up in
+   * one query first. */
   int insert_first;
-  /* The chunk's new image rows, written together once it is decided. */
+  /* The chunk's new image rows (with insert_first: those that seem new),
+   * written together once it is decided, several per statement. */
   si_image_values *fresh;
-  char *fresh_paths; /* their storage paths, one after another */
+  struct plan **fresh_plans; /* the plan of each */
+  char *fresh_paths;         /* their storage paths, one after another */
   size_t fresh_count, fresh_used, fresh_room;
 } run;
 
@@ -277,9 +281,15 @@ static si_status plan_known(run *r, plan *p, si_image *img, const si_image *know
     return batch_log(r, "info", f->relative, "byte-identical copy of %s ignored", known->uid);
   }
   char reason[1024];
-  snprintf(reason, sizeof reason,
-           "duplicate SOPInstanceUID %s with different content (kept the one from %s)", known->uid,
-           same_chunk ? same_chunk->file->relative : known->original_name);
+  const char *kept = same_chunk ? same_chunk->file->relative : known->original_name;
+  if (same < 0) /* e.g. the kept copy is still on its way to storage (another worker's) */
+    snprintf(reason, sizeof reason,
+             "duplicate SOPInstanceUID %s, not compared with the copy kept from %s: %s", known->uid,
+             kept, err->message);
+  else
+    snprintf(reason, sizeof reason,
+             "duplicate SOPInstanceUID %s with different content (kept the one from %s)",
+             known->uid, kept);
   if (r->ctx->cfg->duplicate_policy == SI_DUP_KEEP_LAST && !same_chunk && same == 0) {
     /* Newest wins: the stored file goes to quarantine, the new one takes its place. */
     si_file_entry old = {(char *)known->storage_path, (char *)known->original_name, 0};
@@ -303,23 +313,51 @@ static const plan *find_in_chunk(const plan *plans, size_t n, const char *uid) {
   return NULL;
 }
 
+static void read_one(plan *p, const si_file_entry *file) {
+  memset(p, 0, sizeof *p);
+  p->file = file;
+  si_error perr;
+  si_error_clear(&perr);
+  if (read_facts(p->file->path, &p->facts, &perr) != SI_OK) {
+    char detail[1100], problem[1200];
+    snprintf(problem, sizeof problem, "not readable as DICOM: %s",
+             si_error_format(&perr, detail, sizeof detail));
+    p->problem = strdup(problem);
+    return;
+  }
+  p->readable = 1;
+}
+
 /* Reads the headers of a chunk: no database, no lock held. */
 static void read_chunk(const si_file_list *files, size_t from, size_t to, plan *plans) {
-  for (size_t i = from; i < to; i++) {
-    plan *p = &plans[i - from];
-    memset(p, 0, sizeof *p);
-    p->file = &files->items[i];
-    si_error perr;
-    si_error_clear(&perr);
-    if (read_facts(p->file->path, &p->facts, &perr) != SI_OK) {
-      char detail[1100], problem[1200];
-      snprintf(problem, sizeof problem, "not readable as DICOM: %s",
-               si_error_format(&perr, detail, sizeof detail));
-      p->problem = strdup(problem);
-      continue;
-    }
-    p->readable = 1;
+  for (size_t i = from; i < to; i++)
+    read_one(&plans[i - from], &files->items[i]);
+}
+
+typedef struct chunk_reads {
+  const si_file_list *files;
+  size_t from;
+  plan *plans;
+} chunk_reads;
+
+static void read_file_of_chunk(void *user, size_t i) {
+  chunk_reads *c = user;
+  read_one(&c->plans[i], &c->files->items[c->from + i]);
+}
+
+/* The same on the reader threads, for a big folder's chunks. */
+static void read_chunk_on_all_cores(const si_file_list *files, size_t from, size_t to,
+                                    plan *plans) {
+  chunk_reads c = {files, from, plans};
+  si_readers *readers =
+      si_readers_start(to - from, si_readers_default_helpers(), read_file_of_chunk, &c);
+  if (!readers) {
+    read_chunk(files, from, to, plans);
+    return;
   }
+  for (size_t i = 0; i < to - from; i++)
+    si_readers_wait(readers, i);
+  si_readers_stop(readers);
 }
 
 static void free_problems(plan *plans, size_t n) {
@@ -353,6 +391,8 @@ static void image_of(const run *r, const plan *p, si_image *img) {
   storage_path_for(r, p->file, img->storage_path, sizeof img->storage_path);
 }
 
+static si_status write_fresh_rows(run *r, si_error *err);
+
 /* Step 3 for one file, inside the chunk's transaction. */
 static si_status decide(run *r, plan *p, const plan *earlier, size_t n_earlier, si_error *err) {
   if (!p->readable)
@@ -371,6 +411,11 @@ static si_status decide(run *r, plan *p, const plan *earlier, size_t n_earlier, 
   si_image img;
   image_of(r, p, &img);
   check_consistency(r, p->file, &img);
+  /* Whether an earlier file of the chunk took this uid is known once the
+   * rows that seemed new are in. */
+  si_status st = p->maybe_twin && r->insert_first ? write_fresh_rows(r, err) : SI_OK;
+  if (st != SI_OK)
+    return st;
   const plan *twin = p->maybe_twin ? find_in_chunk(earlier, n_earlier, img.uid) : NULL;
   if (twin) {
     si_image known;
@@ -394,25 +439,8 @@ static si_status decide(run *r, plan *p, const plan *earlier, size_t n_earlier, 
                          .study_date = f->study_date};
   si_image known;
   int found = 0;
-  si_status st = SI_OK;
-  if (r->insert_first) {
-    /* The insert is the lookup: it stops at the uid's index entry when
-     * there is one, and then the known row is read. */
-    int inserted = 0;
-    st = si_store_image_insert_new(r->ctx->db, &row, &inserted, err);
-    if (st == SI_OK && inserted) {
-      p->act = ACT_MOVE;
-      r->written_ahead += strcmp(row.status, SI_IMAGE_DONE) == 0;
-      return SI_OK;
-    }
-    if (st == SI_OK)
-      st = si_store_image_get(r->ctx->db, img.uid, &known, &found, err);
-    if (st == SI_OK && !found)
-      return si_error_set(err, SI_ERR_STATE, p->file->path, SI_NO_OFFSET, SI_NO_TAG,
-                          "image %s was neither inserted nor found", img.uid);
-  } else if (p->maybe_known) {
+  if (!r->insert_first && p->maybe_known)
     st = si_store_image_get(r->ctx->db, img.uid, &known, &found, err);
-  }
   if (st != SI_OK)
     return st;
   if (found)
@@ -426,6 +454,7 @@ static si_status decide(run *r, plan *p, const plan *earlier, size_t n_earlier, 
                         "storage path longer than planned");
   row.storage_path = memcpy(r->fresh_paths + r->fresh_used, img.storage_path, len);
   r->fresh_used += len;
+  r->fresh_plans[r->fresh_count] = p;
   r->fresh[r->fresh_count++] = row;
   r->written_ahead += strcmp(row.status, SI_IMAGE_DONE) == 0;
   return SI_OK;
@@ -437,26 +466,63 @@ static si_status plan_fresh_rows(run *r, const plan *plans, size_t n, si_error *
   for (size_t i = 0; i < n; i++)
     room += base + 2 + strlen(plans[i].file->relative);
   r->fresh = malloc((n ? n : 1) * sizeof *r->fresh);
+  r->fresh_plans = malloc((n ? n : 1) * sizeof *r->fresh_plans);
   r->fresh_paths = malloc(room ? room : 1);
   r->fresh_count = r->fresh_used = 0;
   r->fresh_room = room;
-  if (r->fresh && r->fresh_paths)
+  if (r->fresh && r->fresh_plans && r->fresh_paths)
     return SI_OK;
-  free(r->fresh);
-  free(r->fresh_paths);
-  r->fresh = NULL;
-  r->fresh_paths = NULL;
   return si_error_set(err, SI_ERR_NOMEM, r->folder, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
 }
 
-static si_status write_fresh_rows(run *r, si_status st, si_error *err) {
-  if (st == SI_OK && r->fresh_count)
-    st = si_store_image_insert_many(r->ctx->db, r->fresh, r->fresh_count, err);
+static void free_fresh_rows(run *r) {
   free(r->fresh);
+  free(r->fresh_plans);
   free(r->fresh_paths);
   r->fresh = NULL;
+  r->fresh_plans = NULL;
   r->fresh_paths = NULL;
   r->fresh_count = 0;
+}
+
+/* The rows that seemed new, inserted one by one: a known uid is decided as
+ * plan_known decides, the others are written. */
+static si_status insert_or_decide(run *r, si_error *err) {
+  si_status st = SI_OK;
+  for (size_t k = 0; st == SI_OK && k < r->fresh_count; k++) {
+    int inserted = 0, found = 0;
+    st = si_store_image_insert_new(r->ctx->db, &r->fresh[k], &inserted, err);
+    if (st != SI_OK || inserted)
+      continue;
+    plan *p = r->fresh_plans[k];
+    r->written_ahead -= strcmp(r->fresh[k].status, SI_IMAGE_DONE) == 0;
+    si_image img, known;
+    image_of(r, p, &img);
+    st = si_store_image_get(r->ctx->db, img.uid, &known, &found, err);
+    if (st == SI_OK && !found)
+      st = si_error_set(err, SI_ERR_STATE, p->file->path, SI_NO_OFFSET, SI_NO_TAG,
+                        "image %s was neither inserted nor found", img.uid);
+    if (st == SI_OK)
+      st = plan_known(r, p, &img, &known, NULL, err);
+  }
+  return st;
+}
+
+/* Writes the chunk's new rows decided so far. With insert_first they were
+ * only thought new: they go in together when none is known (the usual
+ * case), else one by one. */
+static si_status write_fresh_rows(run *r, si_error *err) {
+  si_status st = SI_OK;
+  size_t n = r->fresh_count;
+  if (n && r->insert_first) {
+    int all = 0;
+    st = si_store_image_insert_all_new(r->ctx->db, r->fresh, n, &all, err);
+    if (st == SI_OK && !all)
+      st = insert_or_decide(r, err);
+  } else if (n) {
+    st = si_store_image_insert_many(r->ctx->db, r->fresh, n, err);
+  }
+  r->fresh_count = r->fresh_used = 0;
   return st;
 }
 
@@ -588,18 +654,23 @@ static si_status plan_chunk_in_tx(run *r, plan *plans, size_t n, size_t from, si
   if (st == SI_OK && !r->insert_first)
     st = find_known_uids(db, plans, n, err);
   mark_twins(plans, n);
-  if (st == SI_OK && !r->insert_first)
+  if (st == SI_OK)
     st = plan_fresh_rows(r, plans, n, err);
-  for (size_t i = 0; st == SI_OK && i < n; i++) {
+  for (size_t i = 0; st == SI_OK && i < n; i++)
     st = decide(r, &plans[i], plans, i, err);
+  if (st == SI_OK)
+    st = write_fresh_rows(r, err);
+  free_fresh_rows(r);
+  /* Known only now: a row that seemed new may have been known. */
+  for (size_t i = 0; st == SI_OK && i < n; i++)
     r->moves[from + i] = plans[i].act == ACT_MOVE;
-  }
-  return write_fresh_rows(r, st, err);
+  return st;
 }
 
+/* Relaxed where si_db_sync follows before the moves (import_alone). */
 static si_status plan_chunk(run *r, plan *plans, size_t n, size_t from, si_error *err) {
   si_db *db = r->ctx->db;
-  si_status st = si_db_begin(db, err);
+  si_status st = si_db_can_sync(db) ? si_db_begin_relaxed(db, err) : si_db_begin(db, err);
   if (st == SI_OK)
     st = plan_chunk_in_tx(r, plans, n, from, err);
   if (st == SI_OK && !r->res->lease_lost)
@@ -987,7 +1058,7 @@ static si_status import_alone(run *r, si_error *err) {
     size_t to = from + CHUNK_FILES < files->count ? from + CHUNK_FILES : files->count;
     if (!heartbeat_if_due(r))
       break;
-    read_chunk(files, from, to, plans);
+    read_chunk_on_all_cores(files, from, to, plans);
     st = plan_chunk(r, plans, to - from, from, err);
     free_problems(plans, to - from);
     if (r->res->lease_lost)
@@ -996,6 +1067,8 @@ static si_status import_alone(run *r, si_error *err) {
       ctx->progress(ctx->progress_user, (int64_t)to, (int64_t)files->count);
   }
   free(plans);
+  if (st == SI_OK && si_db_can_sync(ctx->db))
+    st = si_db_sync(ctx->db, err);
   if (st == SI_OK && !r->res->interrupted && !r->res->fatal && heartbeat_if_due(r))
     move_files(r, files);
   sync_moves(&r, 1);
@@ -1007,90 +1080,108 @@ static si_status import_alone(run *r, si_error *err) {
   return st;
 }
 
-typedef struct uid_owner {
-  const char *uid;
-  size_t member;
-} uid_owner;
+/* What the readers of a group share: member i's plans land in plans[i]
+ * (NULL with short_of_memory[i] set when they could not be allocated). */
+typedef struct group_reads {
+  run **runs;
+  plan **plans;
+  unsigned char *short_of_memory;
+} group_reads;
 
-static int by_uid_then_member(const void *a, const void *b) {
-  const uid_owner *x = a, *y = b;
-  int c = strcmp(x->uid, y->uid);
-  return c ? c : (x->member > y->member) - (x->member < y->member);
+static void read_member(void *user, size_t i) {
+  group_reads *g = user;
+  const si_file_list *files = &g->runs[i]->files;
+  plan *plans = alloc_plans(files->count);
+  if (plans)
+    read_chunk(files, 0, files->count, plans);
+  g->plans[i] = plans;
+  g->short_of_memory[i] = !plans;
 }
 
-/* Marks the imports that hold a SOPInstanceUID an earlier one of the group
- * holds too. Which copy stays, and whether they are the same bytes, is
- * decided against the copy in storage, and the earlier one's files reach
- * storage only after the group's rows: so these run alone, afterwards. */
-static si_status defer_shared_uids(run **runs, plan **plans, size_t n, unsigned char *deferred,
-                                   si_error *err) {
-  size_t total = 0;
-  for (size_t i = 0; i < n; i++)
-    total += plans[i] ? runs[i]->files.count : 0;
-  uid_owner *owners = malloc((total ? total : 1) * sizeof *owners);
-  if (!owners)
-    return si_error_set(err, SI_ERR_NOMEM, runs[0]->folder, SI_NO_OFFSET, SI_NO_TAG,
-                        "out of memory");
-  size_t count = 0;
-  for (size_t i = 0; i < n; i++)
-    for (size_t k = 0; plans[i] && k < runs[i]->files.count; k++)
-      if (plans[i][k].readable && plans[i][k].facts.uid[0])
-        owners[count++] = (uid_owner){plans[i][k].facts.uid, i};
-  qsort(owners, count, sizeof *owners, by_uid_then_member);
-  for (size_t i = 1; i < count; i++)
-    if (owners[i].member != owners[i - 1].member && !strcmp(owners[i].uid, owners[i - 1].uid))
-      deferred[owners[i].member] = 1;
-  free(owners);
+/* Defers a member (runs it alone after the group) when it holds a
+ * SOPInstanceUID an earlier member holds too: which copy stays, and
+ * whether they are the same bytes, is decided against the copy in storage,
+ * and the earlier one's files reach storage only after the group's rows. */
+static si_status defer_if_shared(run *r, plan *plans, si_uid_set *held, unsigned char *deferred,
+                                 si_error *err) {
+  for (size_t k = 0; k < r->files.count && !*deferred; k++)
+    if (plans[k].readable && plans[k].facts.uid[0] && si_uid_set_has(held, plans[k].facts.uid))
+      *deferred = 1;
+  for (size_t k = 0; k < r->files.count; k++)
+    if (plans[k].readable && plans[k].facts.uid[0] && !si_uid_set_add(held, plans[k].facts.uid))
+      return si_error_set(err, SI_ERR_STATE, r->folder, SI_NO_OFFSET, SI_NO_TAG,
+                          "more uids than files in the group");
   return SI_OK;
 }
 
 /* Small imports together: each is one chunk, and they share their two
  * transactions (rows, then finish), so a burst of small folders costs two
- * commits rather than two per folder. Their headers are all read before the
- * first transaction opens, and every folder moves between the two. */
+ * commits rather than two per folder. Helper threads read the members'
+ * headers while this thread writes the rows of the members read already,
+ * in order, in one transaction; where the backend can sync outside a
+ * commit (SQLite), that transaction is relaxed and one si_db_sync follows,
+ * so no other writer waits for the disk. Then every folder moves, then all
+ * finish in one transaction. */
 static si_status import_together(run **runs, size_t n, si_error *err) {
   si_import_context *ctx = runs[0]->ctx;
   si_status st = SI_OK;
   plan **plans = calloc(n, sizeof *plans);
   run **to_finish = calloc(n, sizeof *to_finish);
-  unsigned char *deferred = calloc(n, 1);
-  if (!plans || !to_finish || !deferred) {
+  unsigned char *deferred = calloc(n, 1), *short_of_memory = calloc(n, 1);
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++)
+    total += runs[i]->files.count;
+  si_uid_set held = {0};
+  if (!plans || !to_finish || !deferred || !short_of_memory || !si_uid_set_init(&held, total)) {
     free(plans);
     free(to_finish);
     free(deferred);
+    free(short_of_memory);
+    si_uid_set_free(&held);
     return si_error_set(err, SI_ERR_NOMEM, runs[0]->folder, SI_NO_OFFSET, SI_NO_TAG,
                         "out of memory");
   }
+  group_reads reads = {runs, plans, short_of_memory};
   int cancelled = ctx->cancel && *ctx->cancel;
+  int sync_after = si_db_can_sync(ctx->db), in_tx = 0;
+  si_readers *readers =
+      cancelled ? NULL : si_readers_start(n, si_readers_default_helpers(), read_member, &reads);
   for (size_t i = 0; st == SI_OK && i < n; i++) {
     run *r = runs[i];
     if (cancelled) {
       r->res->interrupted = 1;
       continue;
     }
-    if (!heartbeat_if_due(r))
-      continue;
-    plans[i] = alloc_plans(r->files.count);
-    if (!plans[i])
-      st = si_error_set(err, SI_ERR_NOMEM, r->folder, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
+    if (readers)
+      si_readers_wait(readers, i);
     else
-      read_chunk(&r->files, 0, r->files.count, plans[i]);
-  }
-  if (st == SI_OK && !cancelled)
-    st = defer_shared_uids(runs, plans, n, deferred, err);
-  if (st == SI_OK && !cancelled) {
-    st = si_db_begin(ctx->db, err);
-    for (size_t i = 0; st == SI_OK && i < n; i++) {
-      if (!plans[i] || deferred[i])
-        continue;
-      runs[i]->optimistic = 1; /* each folder moves right after this commit */
-      st = plan_chunk_in_tx(runs[i], plans[i], runs[i]->files.count, 0, err);
+      read_member(&reads, i);
+    if (short_of_memory[i])
+      st = si_error_set(err, SI_ERR_NOMEM, r->folder, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
+    if (st == SI_OK)
+      st = defer_if_shared(r, plans[i], &held, &deferred[i], err);
+    if (st != SI_OK || deferred[i])
+      continue;
+    /* Begun once the first member is read, not before: the write lock is
+     * held only while there are rows to write. */
+    if (!in_tx) {
+      st = sync_after ? si_db_begin_relaxed(ctx->db, err) : si_db_begin(ctx->db, err);
+      in_tx = st == SI_OK;
     }
-    st = st == SI_OK ? si_db_commit(ctx->db, err) : (si_db_rollback(ctx->db), st);
+    r->optimistic = 1; /* each folder moves right after the group's rows */
+    if (st == SI_OK)
+      st = plan_chunk_in_tx(r, plans[i], r->files.count, 0, err);
   }
+  si_readers_stop(readers);
+  if (in_tx)
+    st = st == SI_OK ? si_db_commit(ctx->db, err) : (si_db_rollback(ctx->db), st);
+  if (st == SI_OK && in_tx && sync_after)
+    st = si_db_sync(ctx->db, err);
+  si_uid_set_free(&held);
   for (size_t i = 0; i < n; i++)
     free_plans(plans[i], runs[i]->files.count);
   free(plans);
+  free(short_of_memory);
   size_t finishing = 0;
   for (size_t i = 0; st == SI_OK && i < n; i++) {
     run *r = runs[i];
@@ -1150,44 +1241,89 @@ static si_status open_run(run *r, si_import_context *ctx, const si_import_item *
              : si_error_set(err, SI_ERR_NOMEM, r->folder, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
 }
 
+typedef struct opening {
+  run *runs;
+  si_import_context *ctx;
+  const si_import_item *items;
+  si_status *status;
+  si_error *errors;
+} opening;
+
+static void open_one(void *user, size_t i) {
+  opening *o = user;
+  o->status[i] = open_run(&o->runs[i], o->ctx, &o->items[i], &o->errors[i]);
+}
+
+/* Lists every folder, on the reader threads too: a listing stats each file. */
+static si_status open_runs(si_import_context *ctx, const si_import_item *items, size_t n, run *runs,
+                           si_error *err) {
+  si_status *status = calloc(n ? n : 1, sizeof *status);
+  si_error *errors = calloc(n ? n : 1, sizeof *errors);
+  if (!status || !errors) {
+    free(status);
+    free(errors);
+    return si_error_set(err, SI_ERR_NOMEM, NULL, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
+  }
+  opening o = {runs, ctx, items, status, errors};
+  si_readers *readers =
+      n > 1 ? si_readers_start(n, si_readers_default_helpers(), open_one, &o) : NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (readers)
+      si_readers_wait(readers, i);
+    else
+      open_one(&o, i);
+  }
+  si_readers_stop(readers);
+  si_status st = SI_OK;
+  for (size_t i = 0; st == SI_OK && i < n; i++)
+    if ((st = status[i]) != SI_OK)
+      *err = errors[i];
+  free(status);
+  free(errors);
+  return st;
+}
+
 si_status si_import_folders(si_import_context *ctx, const si_import_item *items, size_t n,
                             si_error *err) {
   run *runs = calloc(n ? n : 1, sizeof *runs);
   run **together = calloc(n ? n : 1, sizeof *together);
-  si_status st = runs && together ? SI_OK
-                                  : si_error_set(err, SI_ERR_NOMEM, NULL, SI_NO_OFFSET, SI_NO_TAG,
-                                                 "out of memory");
-  size_t opened = 0, grouped = 0, group_files = 0;
-  for (; st == SI_OK && opened < n; opened++)
-    st = open_run(&runs[opened], ctx, &items[opened], err);
-  /* One chunk each, at most GROUP_FILES headers held at once, and one
-   * import per batch (a second folder for a batch is late data: it follows). */
-  for (size_t i = 0; st == SI_OK && i < n; i++) {
-    size_t count = runs[i].files.count;
-    int same_batch = 0;
-    for (size_t g = 0; g < grouped && !same_batch; g++)
-      same_batch = !strcmp(together[g]->uid, runs[i].uid);
-    if (count > 0 && count <= CHUNK_FILES && !runs[i].res->fatal && !same_batch &&
-        group_files + count <= GROUP_FILES) {
-      together[grouped++] = &runs[i];
-      group_files += count;
+  unsigned char *placed = calloc(n ? n : 1, 1);
+  si_status st = runs && together && placed ? SI_OK
+                                            : si_error_set(err, SI_ERR_NOMEM, NULL, SI_NO_OFFSET,
+                                                           SI_NO_TAG, "out of memory");
+  if (st == SI_OK)
+    st = open_runs(ctx, items, n, runs, err);
+  /* Groups of imports that run together: one chunk each, at most
+   * GROUP_FILES headers held at once, and one import per batch (a second
+   * folder for a batch is late data: it follows). */
+  for (int more = 1; st == SI_OK && more;) {
+    size_t grouped = 0, group_files = 0;
+    for (size_t i = 0; i < n; i++) {
+      size_t count = runs[i].files.count;
+      int same_batch = 0;
+      for (size_t g = 0; g < grouped && !same_batch; g++)
+        same_batch = !strcmp(together[g]->uid, runs[i].uid);
+      if (!placed[i] && count > 0 && count <= CHUNK_FILES && !runs[i].res->fatal && !same_batch &&
+          group_files + count <= GROUP_FILES) {
+        together[grouped++] = &runs[i];
+        group_files += count;
+        placed[i] = 1;
+      }
     }
+    more = grouped > 0;
+    if (more)
+      st = import_together(together, grouped, err);
   }
-  if (st == SI_OK && grouped)
-    st = import_together(together, grouped, err);
-  for (size_t i = 0, g = 0; st == SI_OK && i < n; i++) {
-    if (g < grouped && together[g] == &runs[i]) {
-      g++;
-      continue;
-    }
-    st = import_alone(&runs[i], err);
-  }
-  for (size_t i = 0; i < opened; i++) {
+  for (size_t i = 0; st == SI_OK && i < n; i++)
+    if (!placed[i])
+      st = import_alone(&runs[i], err);
+  for (size_t i = 0; runs && i < n; i++) {
     free(runs[i].moves);
     si_file_list_free(&runs[i].files);
   }
   free(runs);
   free(together);
+  free(placed);
   return st;
 }
 

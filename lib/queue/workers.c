@@ -16,8 +16,9 @@
 #include "sendit/store.h"
 
 #define PAUSED_RECHECK_SECONDS 5
-/* Most jobs a worker claims at once (see claim_size). */
-#define CLAIM_MAX 16
+/* Most jobs a worker claims at once (see claim_size): a burst of small
+ * folders up to the import's group size (2,048 files) in one claim. */
+#define CLAIM_MAX 32
 /* How often the signal listener looks whether the pool is stopping, and
  * how long it waits before connecting again after losing its connection. */
 #define LISTEN_SLICE_MS 250
@@ -107,12 +108,19 @@ static int disk_allows_claim(si_worker_pool *pool) {
  * worker of the pool still gets work: ceil(queued / idle workers, itself
  * included), at most CLAIM_MAX. Busy workers are not counted: dividing by
  * them too left the last worker to claim only half of what remained, and
- * a burst trickled out in ever smaller claims of four commits each. */
+ * a burst trickled out in ever smaller claims of four commits each.
+ * Where writers take turns on one lock (SQLite), the first worker takes
+ * the whole burst instead: its import reads headers on every core
+ * (lib/pipeline/readers.h) and writes all the rows in one transaction,
+ * where two workers' transactions would only wait for each other and each
+ * rewrite the indexes' pages. */
 static size_t claim_size(si_worker_pool *pool, si_db *db) {
   int64_t queued = 0, running = 0;
   si_error err;
   if (si_store_queue_depth(db, &queued, &running, &err) != SI_OK || queued <= 1)
     return 1;
+  if (si_db_writer_busy(db) >= 0)
+    return queued > CLAIM_MAX ? CLAIM_MAX : (size_t)queued;
   pthread_mutex_lock(&pool->lock);
   int64_t idle = pool->count - pool->busy;
   pthread_mutex_unlock(&pool->lock);

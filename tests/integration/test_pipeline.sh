@@ -127,8 +127,9 @@ if strace -o /dev/null true 2>/dev/null; then
   check_eq "no stored folder is fsynced (each arrived whole)" 0 \
     "$(grep -c "fsync([0-9]*<$(realpath "$SITE/storage")/SYNC" "$SITE/fsync.trace")"
   if ! is_pg; then
-    # The rows' commit reaches the disk before the moves (the WAL is synced
-    # before storage/ is); the finishing commit is relaxed and does not wait.
+    # The rows reach the disk before the moves (their commit is relaxed, and
+    # si_db_sync syncs the WAL before storage/ is); the finishing commit is
+    # relaxed and does not wait.
     # After the moves the WAL may only be synced by a checkpoint, which then
     # syncs the database file too: count the WAL's syncs beyond those.
     wal_syncs() {
@@ -138,7 +139,7 @@ if strace -o /dev/null true 2>/dev/null; then
          /sendit\.db>\)/ {n[after + 0]--}
          END {print n[want] + 0}' "$SITE/fsync.trace"
     }
-    check "the rows' commit syncs the WAL before the moves" test "$(wal_syncs 0)" -ge 1
+    check "the rows are synced in the WAL before the moves" test "$(wal_syncs 0)" -ge 1
     check_eq "no commit after the moves syncs the WAL (the finishing one is relaxed)" 0 \
       "$(wal_syncs 1)"
   fi

@@ -401,6 +401,10 @@ static void test_parameter_mismatch(void **state) {
   assert_non_null(strstr(err.message, "SELECT $1"));
   assert_int_equal(si_db_exec(db, "SELECT $1, $2", 1, p, NULL, NULL, NULL, &err), SI_ERR_ARG);
   assert_int_equal(si_db_exec(db, "SELECT ?", 1, p, NULL, NULL, NULL, &err), SI_ERR_ARG);
+  const char *three[] = {"a", "b", "c"};
+  assert_int_equal(si_db_exec(db, "SELECT $1, $3", 3, three, NULL, NULL, NULL, &err), SI_ERR_ARG);
+  assert_int_equal(si_db_exec(db, "SELECT $1, $2, ?", 2, three, NULL, NULL, NULL, &err),
+                   SI_ERR_ARG);
   assert_int_equal(si_db_exec(db, "SELECT 1; SELECT 2", 0, NULL, NULL, NULL, NULL, &err),
                    SI_ERR_ARG);
   assert_non_null(strstr(err.message, "more than one statement"));
@@ -858,9 +862,9 @@ static void test_statement_cache_reuse(void **state) {
   /* Generous: prepared once this is about a millisecond, even under ASan. */
   assert_true(elapsed < 2.0);
   /* Where SQLite exposes its prepared statements, check that it really was
-   * one statement run 1000 times. */
+   * one statement run 1000 times (compiled with "?1" for "$1"). */
   if (!on_pg() && has_stmt_vtab(db)) {
-    const char *q[] = {sql};
+    const char *q[] = {"SELECT count(*) FROM batch WHERE uid = ?1"};
     assert_int_equal(query_int(db, "SELECT run FROM sqlite_stmt WHERE sql = $1", 1, q), 1000);
   }
   /* PostgreSQL: prepared once on this connection, under one name. */
@@ -1322,6 +1326,158 @@ static void test_image_insert_new(void **state) {
   si_db_close(db);
 }
 
+/* "$N" in quotes or comments is text, not a parameter; statements with
+ * hundreds of parameters (multi-row INSERTs) bind every one. */
+static void test_numbered_parameters(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  si_error err;
+  char got[16] = "";
+  const char *one[] = {"x"};
+  assert_int_equal(
+      si_db_exec(db, "SELECT '$2' || $1 -- $3\n", 1, one, read_first_text, got, NULL, &err), SI_OK);
+  assert_string_equal(got, "$2x");
+  assert_int_equal(si_db_exec(db, "SELECT /* $2 */ $1", 1, one, read_first_text, got, NULL, &err),
+                   SI_OK);
+  assert_string_equal(got, "x");
+  enum { MANY = 500 };
+  static char sql[MANY * 8 + 64];
+  const char *params[MANY];
+  static char values[MANY][8];
+  int len = snprintf(sql, sizeof sql, "SELECT $%d WHERE $1 IN (", MANY);
+  for (int k = 1; k < MANY; k++) {
+    len += snprintf(sql + len, sizeof sql - (size_t)len, "%s$%d", k > 1 ? ", " : "", k);
+    snprintf(values[k - 1], sizeof values[0], "%d", k == MANY - 1 ? 7 : k + 1000);
+    params[k - 1] = values[k - 1];
+  }
+  snprintf(sql + len, sizeof sql - (size_t)len, ")");
+  params[MANY - 1] = "last";
+  /* $1 is 1001, in the list as $1 itself: the row comes, with $500. */
+  assert_int_equal(si_db_exec(db, sql, MANY, params, read_first_text, got, NULL, &err), SI_OK);
+  assert_string_equal(got, "last");
+  si_db_close(db);
+}
+
+/* All or none: a known uid anywhere undoes the rows written before it. */
+static void test_image_insert_all_new(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  si_error err;
+  int64_t batch_id = -1;
+  int reopened = 0, inserted = -1;
+  assert_int_equal(si_store_batch_begin(db, "ACC-ALL", &batch_id, &reopened, &err), SI_OK);
+  enum { ROWS = 45 }; /* more than one statement's worth, and a rest */
+  static char uids[ROWS][32], paths[ROWS][48];
+  si_image_values many[ROWS];
+  for (int i = 0; i < ROWS; i++) {
+    snprintf(uids[i], sizeof uids[0], "1.2.6.%d", i);
+    snprintf(paths[i], sizeof paths[0], "/storage/ACC-ALL/IM%d", i);
+    many[i] = (si_image_values){.uid = uids[i],
+                                .batch_id = batch_id,
+                                .status = "DONE",
+                                .storage_path = paths[i],
+                                .size_bytes = i,
+                                .modality = "CT"};
+  }
+  assert_int_equal(si_db_begin(db, &err), SI_OK);
+  assert_int_equal(si_store_image_insert_all_new(db, many, 10, &inserted, &err), SI_OK);
+  assert_int_equal(inserted, 1);
+  /* Rows 0..9 are known now: 5..44 holds five of them, in its first statement. */
+  assert_int_equal(si_store_image_insert_all_new(db, many + 5, ROWS - 5, &inserted, &err), SI_OK);
+  assert_int_equal(inserted, 0);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM image", 0, NULL), 10);
+  /* Known only in the rest, after a whole statement was written. */
+  si_image_values late[ROWS - 10 + 1];
+  memcpy(late, many + 10, (ROWS - 10) * sizeof many[0]);
+  late[ROWS - 10] = many[3];
+  assert_int_equal(si_store_image_insert_all_new(db, late, ROWS - 10 + 1, &inserted, &err), SI_OK);
+  assert_int_equal(inserted, 0);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM image", 0, NULL), 10);
+  /* The transaction goes on, and the new ones go in. */
+  assert_int_equal(si_store_image_insert_all_new(db, many + 10, ROWS - 10, &inserted, &err), SI_OK);
+  assert_int_equal(inserted, 1);
+  assert_int_equal(si_db_commit(db, &err), SI_OK);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM image", 0, NULL), ROWS);
+  assert_int_equal(query_int(db, "SELECT sum(size_bytes) FROM image", 0, NULL),
+                   ROWS * (ROWS - 1) / 2);
+  /* Another constraint is an error: a new uid at a stored path. */
+  si_image_values clash = many[0];
+  clash.uid = "1.2.6.999";
+  assert_int_equal(si_db_begin(db, &err), SI_OK);
+  si_status st = si_store_image_insert_all_new(db, &clash, 1, &inserted, &err);
+  si_db_rollback(db);
+  assert_int_equal(st, SI_ERR_STATE);
+  assert_true(si_db_error_is_unique(&err));
+  assert_int_equal(inserted, 0);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM image", 0, NULL), ROWS);
+  si_db_close(db);
+}
+
+/* A sync outside any transaction stands for a durable commit where the
+ * backend has one (SQLite; strace shows the WAL's fsync in
+ * test_pipeline.sh); whether a writer would wait is known on SQLite only. */
+typedef struct held_writer {
+  si_db *db;
+  pthread_mutex_t lock;
+  pthread_cond_t changed;
+  int inside, release;
+} held_writer;
+
+/* Opens a write transaction on its own thread and holds it until told. */
+static void *hold_writer(void *arg) {
+  held_writer *h = arg;
+  si_error err;
+  assert_int_equal(si_db_begin_relaxed(h->db, &err), SI_OK);
+  insert_batch(h->db, "SYNC-1");
+  assert_int_equal(si_db_sync(h->db, &err), SI_ERR_STATE); /* not inside one */
+  pthread_mutex_lock(&h->lock);
+  h->inside = 1;
+  pthread_cond_broadcast(&h->changed);
+  while (!h->release)
+    pthread_cond_wait(&h->changed, &h->lock);
+  pthread_mutex_unlock(&h->lock);
+  assert_int_equal(si_db_commit(h->db, &err), SI_OK);
+  return NULL;
+}
+
+static void test_sync_and_writer_busy(void **state) {
+  (void)state;
+  const char *path = fresh_path();
+  si_db *a = must_open(path);
+  si_error err;
+  if (on_pg()) {
+    assert_false(si_db_can_sync(a));
+    assert_int_equal(si_db_sync(a, &err), SI_ERR_UNSUPPORTED);
+    assert_int_equal(si_db_writer_busy(a), -1);
+    si_db_close(a);
+    return;
+  }
+  assert_true(si_db_can_sync(a));
+  assert_int_equal(si_db_writer_busy(a), 0);
+  held_writer h = {.db = must_open(path)};
+  pthread_mutex_init(&h.lock, NULL);
+  pthread_cond_init(&h.changed, NULL);
+  pthread_t thread;
+  assert_int_equal(pthread_create(&thread, NULL, hold_writer, &h), 0);
+  pthread_mutex_lock(&h.lock);
+  while (!h.inside)
+    pthread_cond_wait(&h.changed, &h.lock);
+  /* Another thread holds the write lock: a begin here would wait. */
+  assert_int_equal(si_db_writer_busy(a), 1);
+  h.release = 1;
+  pthread_cond_broadcast(&h.changed);
+  pthread_mutex_unlock(&h.lock);
+  pthread_join(thread, NULL);
+  assert_int_equal(si_db_writer_busy(a), 0);
+  assert_int_equal(si_db_sync(h.db, &err), SI_OK);
+  assert_int_equal(si_db_sync(a, &err), SI_OK);
+  assert_int_equal(query_int(a, "SELECT count(*) FROM batch", 0, NULL), 1);
+  pthread_cond_destroy(&h.changed);
+  pthread_mutex_destroy(&h.lock);
+  si_db_close(h.db);
+  si_db_close(a);
+}
+
 static void test_claim_many(void **state) {
   (void)state;
   si_db *db = must_open(fresh_path());
@@ -1687,6 +1843,9 @@ int main(void) {
       cmocka_unit_test(test_claim_many),
       cmocka_unit_test(test_image_insert_many),
       cmocka_unit_test(test_image_insert_new),
+      cmocka_unit_test(test_image_insert_all_new),
+      cmocka_unit_test(test_numbered_parameters),
+      cmocka_unit_test(test_sync_and_writer_busy),
       cmocka_unit_test(test_relaxed_transactions),
       cmocka_unit_test(test_job_announcements),
       cmocka_unit_test(test_lease_ownership),
