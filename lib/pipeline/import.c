@@ -20,6 +20,10 @@
 #define CHUNK_FILES 256
 /* Headers held at once by imports that run together (plans of ~6.5 KB each). */
 #define GROUP_FILES 2048
+/* The longest a group's rows transaction stays open while its headers are
+ * read, in ms: on slow storage the others wait at most this long for the
+ * write lock (SQLite), and then one more commit. */
+#define GROUP_TX_MS 1000
 
 int si_folder_is_finished(const char *name) {
   if (!name[0] || name[0] == '.')
@@ -1143,7 +1147,8 @@ static si_status import_together(run **runs, size_t n, si_error *err) {
   }
   group_reads reads = {runs, plans, short_of_memory};
   int cancelled = ctx->cancel && *ctx->cancel;
-  int sync_after = si_db_can_sync(ctx->db), in_tx = 0;
+  int sync_after = si_db_can_sync(ctx->db), in_tx = 0, wrote = 0;
+  int64_t tx_began = 0;
   si_readers *readers =
       cancelled ? NULL : si_readers_start(n, si_readers_default_helpers(), read_member, &reads);
   for (size_t i = 0; st == SI_OK && i < n; i++) {
@@ -1166,16 +1171,21 @@ static si_status import_together(run **runs, size_t n, si_error *err) {
      * held only while there are rows to write. */
     if (!in_tx) {
       st = sync_after ? si_db_begin_relaxed(ctx->db, err) : si_db_begin(ctx->db, err);
-      in_tx = st == SI_OK;
+      in_tx = wrote = st == SI_OK;
+      tx_began = si_now_ms();
     }
     r->optimistic = 1; /* each folder moves right after the group's rows */
     if (st == SI_OK)
       st = plan_chunk_in_tx(r, plans[i], r->files.count, 0, err);
+    if (st == SI_OK && i + 1 < n && si_now_ms() - tx_began >= GROUP_TX_MS) {
+      in_tx = 0;
+      st = si_db_commit(ctx->db, err);
+    }
   }
   si_readers_stop(readers);
   if (in_tx)
     st = st == SI_OK ? si_db_commit(ctx->db, err) : (si_db_rollback(ctx->db), st);
-  if (st == SI_OK && in_tx && sync_after)
+  if (st == SI_OK && wrote && sync_after)
     st = si_db_sync(ctx->db, err);
   si_uid_set_free(&held);
   for (size_t i = 0; i < n; i++)
