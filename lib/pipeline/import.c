@@ -1148,7 +1148,7 @@ static si_status import_together(run **runs, size_t n, si_error *err) {
   group_reads reads = {runs, plans, short_of_memory};
   int cancelled = ctx->cancel && *ctx->cancel;
   int sync_after = si_db_can_sync(ctx->db), in_tx = 0, wrote = 0;
-  int64_t tx_began = 0;
+  int64_t tx_began = 0, swept = si_now_ms();
   si_readers *readers =
       cancelled ? NULL : si_readers_start(n, si_readers_default_helpers(), read_member, &reads);
   for (size_t i = 0; st == SI_OK && i < n; i++) {
@@ -1156,6 +1156,13 @@ static si_status import_together(run **runs, size_t n, si_error *err) {
     if (cancelled) {
       r->res->interrupted = 1;
       continue;
+    }
+    /* The members still to be written keep their leases while the
+     * headers are read (each renews its own as its rows go in). */
+    if (si_now_ms() - swept >= (int64_t)ctx->cfg->lease_seconds * 1000 / 3) {
+      for (size_t k = i; k < n; k++)
+        heartbeat_if_due(runs[k]);
+      swept = si_now_ms();
     }
     if (readers)
       si_readers_wait(readers, i);
