@@ -498,17 +498,21 @@ si_status si_store_image_insert(si_db *db, const si_image *img, si_error *err) {
   return insert_rows(db, &v, 1, 0, NULL, err);
 }
 
+/* Rows for the next statement: INSERT_ROWS while that many are left, then
+ * the rest row by row (one more statement text per count would crowd the
+ * statement cache). */
+static size_t next_statement_rows(size_t left, int multi_row) {
+  return multi_row && left >= INSERT_ROWS ? INSERT_ROWS : 1;
+}
+
 si_status si_store_image_insert_many(si_db *db, const si_image_values *rows, size_t n,
                                      si_error *err) {
-  size_t per = si_db_get_backend(db)->multi_row_insert ? INSERT_ROWS : 1;
+  int multi_row = si_db_get_backend(db)->multi_row_insert;
   si_status st = SI_OK;
-  size_t i = 0;
-  for (; st == SI_OK && per > 1 && n - i >= per; i += per)
-    st = insert_rows(db, rows + i, per, 0, NULL, err);
-  /* The rest row by row: one more statement text each would crowd the
-   * statement cache. */
-  for (; st == SI_OK && i < n; i++)
-    st = insert_rows(db, rows + i, 1, 0, NULL, err);
+  for (size_t i = 0, step = 0; st == SI_OK && i < n; i += step) {
+    step = next_statement_rows(n - i, multi_row);
+    st = insert_rows(db, rows + i, step, 0, NULL, err);
+  }
   return st;
 }
 
@@ -527,15 +531,10 @@ si_status si_store_image_insert_all_new(si_db *db, const si_image_values *rows, 
   *inserted = 0;
   si_status st = si_db_exec(db, "SAVEPOINT image_insert_all_new", 0, NULL, NULL, NULL, NULL, err);
   int64_t written = 0;
-  size_t i = 0;
-  for (; st == SI_OK && n - i >= INSERT_ROWS && written == (int64_t)i; i += INSERT_ROWS) {
+  for (size_t i = 0, step = 0; st == SI_OK && i < n && written == (int64_t)i; i += step) {
     int64_t changes = 0;
-    st = insert_rows(db, rows + i, INSERT_ROWS, 1, &changes, err);
-    written += changes;
-  }
-  for (; st == SI_OK && i < n && written == (int64_t)i; i++) {
-    int64_t changes = 0;
-    st = insert_rows(db, rows + i, 1, 1, &changes, err);
+    step = next_statement_rows(n - i, 1);
+    st = insert_rows(db, rows + i, step, 1, &changes, err);
     written += changes;
   }
   if (st != SI_OK)

@@ -353,15 +353,7 @@ static void read_file_of_chunk(void *user, size_t i) {
 static void read_chunk_on_all_cores(const si_file_list *files, size_t from, size_t to,
                                     plan *plans) {
   chunk_reads c = {files, from, plans};
-  si_readers *readers =
-      si_readers_start(to - from, si_readers_default_helpers(), read_file_of_chunk, &c);
-  if (!readers) {
-    read_chunk(files, from, to, plans);
-    return;
-  }
-  for (size_t i = 0; i < to - from; i++)
-    si_readers_wait(readers, i);
-  si_readers_stop(readers);
+  si_readers_run_all(to - from, si_readers_default_helpers(), read_file_of_chunk, &c);
 }
 
 static void free_problems(plan *plans, size_t n) {
@@ -1282,15 +1274,7 @@ static si_status open_runs(si_import_context *ctx, const si_import_item *items, 
     return si_error_set(err, SI_ERR_NOMEM, NULL, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
   }
   opening o = {runs, ctx, items, status, errors};
-  si_readers *readers =
-      n > 1 ? si_readers_start(n, si_readers_default_helpers(), open_one, &o) : NULL;
-  for (size_t i = 0; i < n; i++) {
-    if (readers)
-      si_readers_wait(readers, i);
-    else
-      open_one(&o, i);
-  }
-  si_readers_stop(readers);
+  si_readers_run_all(n, si_readers_default_helpers(), open_one, &o);
   si_status st = SI_OK;
   for (size_t i = 0; st == SI_OK && i < n; i++)
     if ((st = status[i]) != SI_OK)

@@ -88,6 +88,17 @@ void si_readers_stop(si_readers *r) {
   free(r);
 }
 
+void si_readers_run_all(size_t n, int helpers, si_read_fn fn, void *user) {
+  si_readers *r = n > 1 ? si_readers_start(n, helpers, fn, user) : NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (r)
+      si_readers_wait(r, i);
+    else
+      fn(user, i);
+  }
+  si_readers_stop(r);
+}
+
 int si_readers_default_helpers(void) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   if (cpus <= 2)

@@ -26,6 +26,11 @@ si_readers *si_readers_start(size_t n, int helpers, si_read_fn fn, void *user);
 void si_readers_wait(si_readers *r, size_t i);
 void si_readers_stop(si_readers *r);
 
+/* Runs every item, on helper threads and the calling thread, and returns
+ * once all are done (on the calling thread alone when n < 2 or no pool
+ * could start). */
+void si_readers_run_all(size_t n, int helpers, si_read_fn fn, void *user);
+
 /* Helper threads worth starting on this machine: one per online CPU but
  * one, at least 1 and at most 8. The caller's thread is the last reader:
  * with a helper on every core it waited, ready to write, for a core

@@ -48,6 +48,19 @@ static void test_every_item_once(void **state) {
   }
 }
 
+static void test_run_all(void **state) {
+  (void)state;
+  size_t sizes[] = {0, 1, 2, ITEMS};
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    counts *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    si_readers_run_all(sizes[s], 2, count_item, c);
+    for (size_t i = 0; i < ITEMS; i++)
+      assert_int_equal(c->runs[i], i < sizes[s] ? 1 : 0);
+    free(c);
+  }
+}
+
 static void test_waiter_reads_too(void **state) {
   (void)state;
   counts *c = calloc(1, sizeof *c);
@@ -135,11 +148,9 @@ static void test_uid_set(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_every_item_once),
-      cmocka_unit_test(test_waiter_reads_too),
-      cmocka_unit_test(test_stop_takes_no_more),
-      cmocka_unit_test(test_nothing_to_read),
-      cmocka_unit_test(test_uid_set),
+      cmocka_unit_test(test_every_item_once),  cmocka_unit_test(test_run_all),
+      cmocka_unit_test(test_waiter_reads_too), cmocka_unit_test(test_stop_takes_no_more),
+      cmocka_unit_test(test_nothing_to_read),  cmocka_unit_test(test_uid_set),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
