@@ -14,6 +14,7 @@
 #include "sendit/log.h"
 #include "sendit/pipeline.h"
 #include "sendit/store.h"
+#include "sendit/watch.h"
 
 const char cmd_start_queue_usage[] =
     "Usage: sendit start_queue [--number N] [--subfolder S] [--config PATH]\n\n"
@@ -70,50 +71,96 @@ int cmd_start_queue(int argc, char **argv) {
     app_close(&a);
     return rc;
   }
-  char *root = sub ? si_path_join(a.cfg.input_dir, sub) : strdup(a.cfg.input_dir);
+  /* The input folder is resolved (the operator chose it); a --subfolder
+   * must be a real folder in it, and its entries are never resolved. */
+  char *named = sub ? si_path_join(a.cfg.input_dir, sub) : strdup(a.cfg.input_dir);
+  const char *refusal = sub && named ? si_watch_entry_refusal(named) : NULL;
+  char *root = named && !refusal ? realpath(named, NULL) : NULL;
   DIR *d = root ? opendir(root) : NULL;
   if (!d) {
-    fprintf(stderr, "sendit start_queue: cannot read %s\n", root ? root : a.cfg.input_dir);
+    fprintf(stderr, "sendit start_queue: cannot read %s%s%s\n", named ? named : a.cfg.input_dir,
+            refusal ? ": " : "", refusal ? refusal : "");
     free(root);
+    free(named);
     app_close(&a);
     return CLI_EXIT_FAILURE;
   }
-  long queued = 0, skipped = 0, pending = 0;
+  si_error err;
+  si_log_open(NULL, SI_LOG_WARN, &err); /* SKIPPED lines, escaped as in the log file */
+  long queued = 0, skipped = 0, pending = 0, refused = 0;
   int tty = isatty(STDERR_FILENO);
   struct dirent *de;
   rc = CLI_EXIT_OK;
   while ((de = readdir(d)) != NULL && (limit < 0 || queued < limit)) {
+    if (de->d_name[0] == '.')
+      continue;
     char *path = si_path_join(root, de->d_name);
-    char *abs = path ? realpath(path, NULL) : NULL;
-    struct stat st;
-    if (abs && de->d_name[0] != '.' && stat(abs, &st) == 0 && S_ISDIR(st.st_mode)) {
-      if (!si_folder_is_finished(de->d_name)) {
-        skipped++;
-      } else {
-        si_error err;
-        int created = 0;
-        if (si_store_enqueue(a.db, de->d_name, abs, &created, &err) != SI_OK) {
-          cli_print_error("start_queue", &err);
-          rc = CLI_EXIT_FAILURE;
-        }
-        created ? queued++ : pending++;
-        if (tty)
-          fprintf(stderr, "\rqueued %ld folders", queued);
+    const char *why = path ? si_watch_entry_refusal(path) : NULL;
+    if (!path || (why && !strcmp(why, "gone"))) {
+      /* renamed or claimed while we read the folder */
+    } else if (why) {
+      si_log(SI_LOG_WARN, "SKIPPED %s: %s", path, why);
+      refused++;
+    } else if (!si_folder_is_finished(de->d_name)) {
+      skipped++;
+    } else {
+      int created = 0;
+      if (si_store_enqueue(a.db, de->d_name, path, &created, &err) != SI_OK) {
+        cli_print_error("start_queue", &err);
+        rc = CLI_EXIT_FAILURE;
       }
+      created ? queued++ : pending++;
+      if (tty)
+        fprintf(stderr, "\rqueued %ld folders", queued);
     }
-    free(abs);
     free(path);
   }
   closedir(d);
   if (tty && queued)
     fputc('\n', stderr);
-  printf("queued %ld folders from %s (%ld already pending, %ld unfinished left alone)\n", queued,
-         root, pending, skipped);
+  printf("queued %ld folders from %s (%ld already pending, %ld unfinished left alone, %ld links or "
+         "non-folders skipped)\n",
+         queued, root, pending, skipped, refused);
   if (!app_running_pid(&a.cfg))
     printf("note: no watcher is running; start it with 'sendit start_watcher' to import them\n");
   free(root);
+  free(named);
   app_close(&a);
+  si_log_close();
   return rc;
+}
+
+/* Whether `abs` is `dir` or below it (dir resolved; absent = never). */
+static int is_inside(const char *abs, const char *dir) {
+  char *real = realpath(dir, NULL);
+  size_t n = real ? strlen(real) : 0;
+  int inside = real && !strncmp(abs, real, n) && (abs[n] == '\0' || abs[n] == '/' || n == 1);
+  free(real);
+  return inside;
+}
+
+/* An argument is the operator's, but often a script's glob over the input
+ * (`import_dicomdir data/*`): it is taken only as a real folder, never
+ * through a link, and never from sendit's own storage, work area or
+ * quarantine, whose files it would import again and move. Returns why not,
+ * or NULL with *abs set (the folder's absolute path, the caller frees). */
+static const char *refuse_argument(const si_config *cfg, const char *arg, char **abs) {
+  *abs = NULL;
+  const char *why = si_watch_entry_refusal(arg);
+  if (why)
+    return strcmp(why, "gone") ? why : "not a folder";
+  if ((*abs = realpath(arg, NULL)) == NULL)
+    return "not a folder";
+  const char *const dirs[] = {cfg->storage_dir, cfg->work_dir, cfg->quarantine_dir};
+  static const char *const what[] = {"inside sendit's storage", "inside sendit's work area",
+                                     "inside the quarantine (use 'sendit quarantine requeue')"};
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+    if (dirs[i] && is_inside(*abs, dirs[i])) {
+      free(*abs);
+      *abs = NULL;
+      return what[i];
+    }
+  return NULL;
 }
 
 int cmd_import_dicomdir(int argc, char **argv) {
@@ -134,10 +181,9 @@ int cmd_import_dicomdir(int argc, char **argv) {
     rc = CLI_EXIT_FAILURE;
   }
   for (size_t i = 0; rc == CLI_EXIT_OK && i < n; i++) {
-    struct stat st;
-    if (stat(argv[i + 1], &st) != 0 || !S_ISDIR(st.st_mode) ||
-        (abs[i] = realpath(argv[i + 1], NULL)) == NULL) {
-      fprintf(stderr, "sendit import_dicomdir: %s is not a folder\n", argv[i + 1]);
+    const char *why = refuse_argument(&a.cfg, argv[i + 1], &abs[i]);
+    if (why) {
+      fprintf(stderr, "sendit import_dicomdir: %s is %s: not imported\n", argv[i + 1], why);
       rc = CLI_EXIT_FAILURE;
       break;
     }

@@ -76,14 +76,14 @@ static void enqueue_folder(void *user, const char *name, const char *path) {
   if (!ctx->in_tx && si_db_begin(ctx->db, &err) == SI_OK)
     ctx->in_tx = 1;
   int created = 0;
-  char *abs = realpath(path, NULL);
-  if (si_store_enqueue(ctx->db, name, abs ? abs : path, &created, &err) != SI_OK) {
+  /* `path` is the entry itself below the (resolved) input folder, never a
+   * link's target (watch.h): it is queued as it is. */
+  if (si_store_enqueue(ctx->db, name, path, &created, &err) != SI_OK) {
     si_log(SI_LOG_ERROR, "cannot queue %s: %s", path, si_error_format(&err, buf, sizeof buf));
   } else if (created) {
     si_log(SI_LOG_INFO, "QUEUED %s", path);
     ctx->created++;
   }
-  free(abs);
 }
 
 /* web dashboard (issue #4): a retry from the web wakes idle workers. */

@@ -48,10 +48,14 @@ typedef struct si_job {
  * next poll. */
 #define SI_STORE_JOBS_CHANNEL "sendit_jobs"
 
-/* Adds a queued job for the folder at `path` unless one is already queued
- * or running for that path. *created tells which (may be NULL). A new job
- * is announced on SI_STORE_JOBS_CHANNEL (at commit when inside a
- * transaction). */
+/* Adds a queued job for the folder at `path` unless a job already holds
+ * that path: one queued, or running while its folder is still there (no
+ * work path yet, or importing in place). A running job whose folder has
+ * moved into the work area does not hold it: late data renamed in under the
+ * same name is queued, and imported into the same batch once that job ends
+ * (the claim never runs two jobs of one folder name at once). *created
+ * tells which (may be NULL). A new job is announced on SI_STORE_JOBS_CHANNEL
+ * (at commit when inside a transaction). */
 si_status si_store_enqueue(si_db *db, const char *folder, const char *path, int *created,
                            si_error *err);
 /* Atomically takes the oldest queued job, or a running one whose lease has

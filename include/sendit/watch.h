@@ -21,6 +21,16 @@ typedef struct si_watcher si_watcher;
  * the input has been quiet for 2 ms (50 ms at most). */
 typedef void (*si_watch_fn)(void *user, const char *name, const char *path);
 
+/* Why the input entry at `path` is not a folder to import, judged by
+ * lstat without resolving anything: "a symbolic link (never followed)",
+ * "not a folder", "gone" (no such entry); NULL for a real folder. The
+ * returned text is static. Shared by the watcher and `start_queue`. */
+const char *si_watch_entry_refusal(const char *path);
+
+/* The input folders (the configured folder or its subfolders) are resolved
+ * once to absolute paths; their entries are never resolved: each is judged
+ * with si_watch_entry_refusal and reported with its own path below the
+ * input folder. Links, files and other non-folders are logged as SKIPPED. */
 si_status si_watcher_open(const si_config *cfg, si_watch_fn fn, void *user, si_watcher **out,
                           si_error *err);
 /* Scans the input folders once, reporting finished folders. */

@@ -87,7 +87,22 @@ static const char *const migration_1[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1};
+/* A job whose folder has left the input (moved into the work area: its
+ * work_path is set and is not its input path) no longer holds the input
+ * name, so late data renamed in under the same name while it runs is queued
+ * at once (issue 11). Two jobs of one folder name still never import at the
+ * same time: the claim takes no job whose batch another live job holds
+ * (store.c). A job importing in place (work_path = path) keeps the name. The
+ * predicate must stay the text of SI_STORE_JOB_PENDING (store.c's ON
+ * CONFLICT target). */
+static const char *const migration_2[] = {
+    "DROP INDEX job_pending",
+    "CREATE UNIQUE INDEX job_pending ON job(path) WHERE state = 'queued' OR (state = 'running' "
+    "AND (work_path IS NULL OR work_path = path))",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2};
 
 int si_schema_latest_version(void) { return (int)(sizeof migrations / sizeof migrations[0]); }
 

@@ -19,18 +19,27 @@ int64_t si_now_ms(void) {
 
 /* ---- queue ---- */
 
+/* The jobs that hold their input path: queued ones, and running ones whose
+ * folder is still in the input (not yet claimed, or imported in place). The
+ * text of the partial index job_pending (schema.c, migration 2): ON
+ * CONFLICT names the index by repeating its predicate. */
+#define JOB_HOLDS_PATH                                                                             \
+  "state = 'queued' OR (state = 'running' AND (work_path IS NULL OR work_path = path))"
+
 si_status si_store_enqueue(si_db *db, const char *folder, const char *path, int *created,
                            si_error *err) {
   char now[24];
   const char *params[] = {folder, path, si_rows_param_i64(now, si_now_ms())};
   int64_t changes = 0;
   /* ON CONFLICT rather than catching the violation: callers enqueue inside
-   * transactions too, and on PostgreSQL a violation aborts the transaction. */
+   * transactions too, and on PostgreSQL a violation aborts the transaction.
+   * No NOT EXISTS in front of it: on PostgreSQL its snapshot could still see
+   * a job whose claim is committing, while the index waits for that commit
+   * and then lets the late folder in. */
   si_status st = si_db_exec(db,
                             "INSERT INTO job (folder, path, state, created_at, updated_at) "
-                            "SELECT $1, $2, 'queued', $3, $3 WHERE NOT EXISTS (SELECT 1 FROM job "
-                            "WHERE path = $2 AND state IN ('queued', 'running')) "
-                            "ON CONFLICT (path) WHERE state IN ('queued', 'running') DO NOTHING",
+                            "VALUES ($1, $2, 'queued', $3, $3) "
+                            "ON CONFLICT (path) WHERE " JOB_HOLDS_PATH " DO NOTHING",
                             3, params, NULL, NULL, &changes, err);
   if (st == SI_OK && changes > 0)
     st = si_db_signal(db, SI_STORE_JOBS_CHANNEL, err);

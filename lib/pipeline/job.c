@@ -76,6 +76,27 @@ static int taken_by_another_job(si_import_context *ctx, const si_job *job) {
   return found;
 }
 
+/* What a claim refuses to import: anything but a real folder. An input
+ * entry is never resolved: a symbolic link data/EVIL -> storage/A would
+ * make the import take A's stored files for new data (issue 11). NULL when
+ * `path` is a folder or absent (the rename below tells what absent means). */
+static const char *not_a_folder(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0)
+    return NULL;
+  if (S_ISLNK(st.st_mode))
+    return "a symbolic link (never followed)";
+  return S_ISDIR(st.st_mode) ? NULL : "not a folder";
+}
+
+static si_status refuse_claim(si_import_context *ctx, const si_job *job, const char *path,
+                              const char *what, si_import_result *result, si_error *err) {
+  char msg[SI_PATH_MAX + 128];
+  snprintf(msg, sizeof msg, "%s is %s: not imported, nothing moved", path, what);
+  si_log(SI_LOG_ERROR, "job %" PRId64 " (%s): %s", job->id, job->folder, msg);
+  return fail_job(ctx, job, msg, result, err);
+}
+
 /* Step 2 of pipeline.h: take the folder out of the input by one rename. The
  * target name is derived from the job id, so a restart finds it again.
  * *record is set when the work path is new and must be recorded on the job
@@ -83,6 +104,9 @@ static int taken_by_another_job(si_import_context *ctx, const si_job *job) {
 static si_status claim_folder(si_import_context *ctx, si_job *job, char *work, size_t size,
                               si_import_result *result, si_error *err, int *proceed, int *record) {
   *proceed = *record = 0;
+  const char *bad = not_a_folder(job->work_path[0] ? job->work_path : job->path);
+  if (bad)
+    return refuse_claim(ctx, job, job->work_path[0] ? job->work_path : job->path, bad, result, err);
   if (job->work_path[0]) {
     snprintf(work, size, "%s", job->work_path);
     *proceed = 1;
@@ -112,6 +136,13 @@ static si_status claim_folder(si_import_context *ctx, si_job *job, char *work, s
       si_log(SI_LOG_ERROR, "job %" PRId64 " (%s): %s", job->id, job->path, msg);
       return fail_job(ctx, job, msg, result, err);
     }
+  }
+  /* Swapped for a link between the check and the rename: put it back. */
+  if ((bad = not_a_folder(work)) != NULL) {
+    if (strcmp(work, job->path) != 0 && rename(work, job->path) != 0)
+      si_log(SI_LOG_ERROR, "job %" PRId64 ": cannot put %s back as %s: %s", job->id, work,
+             job->path, strerror(errno));
+    return refuse_claim(ctx, job, job->path, bad, result, err);
   }
   snprintf(job->work_path, sizeof job->work_path, "%s", work);
   *proceed = *record = 1;
@@ -143,6 +174,24 @@ static si_status record_work_paths(si_import_context *ctx, si_job *jobs, size_t 
     }
   }
   return st == SI_OK ? si_db_commit(ctx->db, err) : (si_db_rollback(ctx->db), st);
+}
+
+/* Late data: a folder renamed in under a claimed job's name before its
+ * claim was recorded found the input name still held (store.h) and was not
+ * queued. Once the claim is committed the name is free: queue what is there
+ * now. Anything later is queued by the watcher itself. */
+static void queue_late_data(si_import_context *ctx, const si_job *job) {
+  struct stat st;
+  if (!strcmp(job->work_path, job->path) || lstat(job->path, &st) != 0 || !S_ISDIR(st.st_mode))
+    return;
+  int created = 0;
+  si_error e;
+  char buf[1024];
+  if (si_store_enqueue(ctx->db, job->folder, job->path, &created, &e) != SI_OK)
+    si_log(SI_LOG_ERROR, "cannot queue late data %s: %s", job->path,
+           si_error_format(&e, buf, sizeof buf));
+  else if (created)
+    si_log(SI_LOG_INFO, "QUEUED %s (late data for batch %s)", job->path, job->folder);
 }
 
 /* What follows an import: the log line, and the job's end when the import
@@ -199,6 +248,9 @@ si_status si_run_jobs(si_import_context *ctx, si_job *jobs, size_t n, si_import_
   }
   if (st == SI_OK)
     st = record_work_paths(ctx, jobs, n, proceed, record, err);
+  for (size_t i = 0; st == SI_OK && i < n; i++)
+    if (proceed[i] && record[i])
+      queue_late_data(ctx, &jobs[i]);
   size_t count = 0;
   for (size_t i = 0; st == SI_OK && i < n; i++) {
     if (!proceed[i])

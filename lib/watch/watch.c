@@ -48,9 +48,13 @@ static si_status add_root(si_watcher *w, const char *path, si_error *err) {
   si_status st = si_mkdir_p(path, err);
   if (st != SI_OK)
     return st;
-  char *copy = strdup(path);
+  /* The input folder itself is the operator's choice and may be reached
+   * through links; it is resolved once here, so that jobs get absolute
+   * paths. Its entries never are (consider). */
+  char *copy = realpath(path, NULL);
   if (!copy)
-    return si_error_set(err, SI_ERR_NOMEM, path, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
+    return si_error_set(err, errno == ENOMEM ? SI_ERR_NOMEM : SI_ERR_IO, path, SI_NO_OFFSET,
+                        SI_NO_TAG, "cannot resolve the input folder: %s", strerror(errno));
   w->roots[w->root_count++] = copy;
   return SI_OK;
 }
@@ -116,16 +120,36 @@ static int is_pending(si_watcher *w, const char *path) {
   return 0;
 }
 
+const char *si_watch_entry_refusal(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0)
+    return "gone";
+  if (S_ISLNK(st.st_mode))
+    return "a symbolic link (never followed)";
+  return S_ISDIR(st.st_mode) ? NULL : "not a folder";
+}
+
+/* An entry of the input is judged by lstat, never resolved: a link
+ * data/EVIL -> storage/A queued as its target would import A's stored files
+ * as new data. Links and anything else but a folder are left where they
+ * are, with a log line; the job gets the entry's own path. */
 static void consider(si_watcher *w, const char *root, const char *name, const char *event) {
   char *path = si_path_join(root, name);
-  struct stat st;
-  if (!path || stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+  if (!path)
+    return;
+  const char *refusal = si_watch_entry_refusal(path);
+  if (refusal && !strcmp(refusal, "gone")) { /* already claimed, or renamed on */
+    free(path);
+    return;
+  }
+  if (event)
+    si_log(SI_LOG_INFO, "%s %s", event, path);
+  if (refusal) {
+    si_log(SI_LOG_WARN, "SKIPPED %s: %s", path, refusal);
     free(path);
     return;
   }
   int finished = si_folder_is_finished(name);
-  if (event)
-    si_log(SI_LOG_INFO, "%s %s", event, path);
   if (!finished) {
     si_log(SI_LOG_INFO, "NOTFINISHED %s", path);
     free(path);
@@ -209,8 +233,10 @@ static void check_pending(si_watcher *w) {
   time_t now = time(NULL);
   for (pending **pp = &w->pending; *pp;) {
     pending *p = *pp;
-    struct stat st;
-    int gone = stat(p->path, &st) != 0;
+    const char *refusal = si_watch_entry_refusal(p->path);
+    int gone = refusal != NULL;
+    if (gone && strcmp(refusal, "gone") != 0)
+      si_log(SI_LOG_WARN, "SKIPPED %s: %s", p->path, refusal);
     if (!gone && now - newest_mtime(p->path, 0) < w->cfg->stable_seconds) {
       pp = &p->next;
       continue;
@@ -255,7 +281,9 @@ static int drain_events(si_watcher *w) {
         continue;
       }
       const char *root = root_of(w, ev->wd);
-      if (!root || !ev->len || !(ev->mask & IN_ISDIR) || ev->name[0] == '.')
+      /* Not only folders (IN_ISDIR): a link or a file moved in is logged
+       * as skipped rather than ignored without a word. */
+      if (!root || !ev->len || ev->name[0] == '.')
         continue;
       consider(w, root, ev->name, ev->mask & IN_MOVED_TO ? "MOVEDTO EVENT" : "CREATE EVENT");
     }

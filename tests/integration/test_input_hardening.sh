@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Issue 11, items 1 and 2, at the level of the input folder: an entry of the
+# input is never resolved (a symbolic link or a file is skipped with a log
+# line, wherever it is seen: start-up scan, inotify, start_queue, claim), and
+# late data renamed in under the name of a job that is still running is
+# queued and imported into the same batch.
+source "$(dirname "$0")/lib.sh"
+trap 'stop_site' EXIT
+
+count_files() { find "$1" -type f 2>/dev/null | wc -l; }
+# What storage/A holds: names and contents.
+tree_sums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum) 2>/dev/null; }
+log_has() { grep -qF "$1" "$SITE/logs/watcher.log"; }
+
+# --- item 1: links and files in the input -----------------------------------
+new_site
+D="$(realpath "$SITE")/data" # the input folder as the log names it
+sendit start_watcher >/dev/null || not_ok "start_watcher"
+$MKDICOM "$SITE/data/A.tmp1" 3 --sop-prefix 1.2.826.0.1.3680043.10.1234.91 >/dev/null
+mv "$SITE/data/A.tmp1" "$SITE/data/A"
+check "batch A is imported" wait_for 20 batch_is A DONE
+A_SUMS="$(tree_sums "$SITE/storage/A")"
+A_ROWS="$(sql "SELECT i.uid || ' ' || i.storage_path || ' ' || i.status FROM image i JOIN batch b ON b.id = i.batch_id WHERE b.uid = 'A' ORDER BY i.uid")"
+check_eq "A has 3 stored files" 3 "$(count_files "$SITE/storage/A")"
+$MKDICOM "$SITE/outside/OUT" 2 --sop-prefix 1.2.826.0.1.3680043.10.1234.92 >/dev/null
+OUT_SUMS="$(tree_sums "$SITE/outside/OUT")"
+
+# Seen by inotify: links to a stored batch and to a folder outside, a link
+# named like the stored batch itself, and a plain file.
+ln -s "$SITE/storage/A" "$SITE/data/EVIL"
+ln -s "$SITE/outside/OUT" "$SITE/data/OUTLINK"
+ln -s "$SITE/storage/A" "$SITE/data/A"
+echo "not a folder" >"$SITE/data/stray.txt"
+check "inotify: the link to storage/A is skipped with a log line" \
+  wait_for 10 log_has "SKIPPED $D/EVIL: a symbolic link"
+check "inotify: the link to a folder outside is skipped" \
+  wait_for 10 log_has "SKIPPED $D/OUTLINK: a symbolic link"
+check "inotify: the link named like batch A is skipped" \
+  wait_for 10 log_has "SKIPPED $D/A: a symbolic link"
+check "inotify: a regular file is skipped with a log line" \
+  wait_for 10 log_has "SKIPPED $D/stray.txt: not a folder"
+
+# Seen by the start-up scan (the periodic and overflow rescans are the same
+# scan).
+sendit stop_watcher >/dev/null
+ln -s "$SITE/storage/A" "$SITE/data/EVIL2"
+mkfifo "$SITE/data/fifo"
+sendit start_watcher >/dev/null || not_ok "start_watcher again"
+check "start-up scan: a link is skipped with a log line" \
+  wait_for 10 log_has "SKIPPED $D/EVIL2: a symbolic link"
+check "start-up scan: a FIFO is skipped with a log line" \
+  wait_for 10 log_has "SKIPPED $D/fifo: not a folder"
+
+# Seen by start_queue.
+sq_out="$(sendit start_queue 2>&1)"
+check_eq "start_queue exits 0" 0 $?
+check "start_queue names the skipped link" grep -qF "SKIPPED $D/EVIL: a symbolic link" <<<"$sq_out"
+check "start_queue counts what it skipped" grep -q "queued 0 folders .* 6 links or non-folders skipped" <<<"$sq_out"
+
+# Let the workers poll once more, then nothing may have been queued.
+sleep 2.5
+check_eq "no job was queued for any link or file" 0 \
+  "$(sql "SELECT count(*) FROM job WHERE folder IN ('EVIL', 'EVIL2', 'OUTLINK', 'stray.txt', 'fifo') OR (folder = 'A' AND id > 1)")"
+
+# A job whose folder became a link after it was queued (swapped between the
+# watcher's look and the claim) is refused at the claim, nothing moved.
+now=$(date +%s%3N)
+sql "INSERT INTO job (folder, path, state, created_at, updated_at) VALUES ('A', '$SITE/data/A', 'queued', $now, $now)"
+sql "INSERT INTO job (folder, path, state, created_at, updated_at) VALUES ('OUTLINK', '$SITE/data/OUTLINK', 'queued', $now, $now)"
+check "the claim refuses the job whose folder is a link to storage/A" \
+  wait_for 15 sql_is failed "SELECT state FROM job WHERE folder = 'A' AND id > 1"
+check "the claim refuses the job whose folder is a link outside" \
+  wait_for 15 sql_is failed "SELECT state FROM job WHERE folder = 'OUTLINK'"
+check "the refusal says why" grep -q "symbolic link" <<<"$(sql "SELECT error FROM job WHERE folder = 'A' AND id > 1") $(sql "SELECT message FROM batch_log l JOIN batch b ON b.id = l.batch_id WHERE b.uid = 'A'")"
+check "the refusal is in the watcher log" log_has "$SITE/data/A is a symbolic link (never followed): not imported"
+check "OUTLINK's batch says why" grep -q "symbolic link" <<<"$(sql "SELECT message FROM batch_log l JOIN batch b ON b.id = l.batch_id WHERE b.uid = 'OUTLINK'")"
+
+# import_dicomdir: the operator's argument is not followed through a link,
+# and sendit's own storage is not imported again.
+sendit import_dicomdir "$SITE/data/EVIL" >/dev/null 2>"$SITE/err1"
+check_eq "import_dicomdir of a link exits 1" 1 $?
+check "it says the argument is a link" grep -q "EVIL is a symbolic link" "$SITE/err1"
+sendit import_dicomdir "$SITE/storage/A" >/dev/null 2>"$SITE/err2"
+check_eq "import_dicomdir of a stored batch exits 1" 1 $?
+check "it says the folder is inside the storage" grep -q "inside sendit's storage" "$SITE/err2"
+sendit import_dicomdir "$SITE/data/../storage/A/." >/dev/null 2>&1
+check_eq "also when reached through .. and ." 1 $?
+
+# What must hold after all of that.
+check_eq "storage/A: the same files with the same contents" "$A_SUMS" "$(tree_sums "$SITE/storage/A")"
+check_eq "batch A's image rows are untouched" "$A_ROWS" \
+  "$(sql "SELECT i.uid || ' ' || i.storage_path || ' ' || i.status FROM image i JOIN batch b ON b.id = i.batch_id WHERE b.uid = 'A' ORDER BY i.uid")"
+check_eq "batch A stays DONE with 3 images" "DONE 3" "$(sql "SELECT status || ' ' || image_count FROM batch WHERE uid = 'A'")"
+check_eq "nothing of A is quarantined" "0 0" \
+  "$(sql "SELECT count(*) FROM quarantine WHERE batch_uid = 'A'") $(count_files "$SITE/quarantine")"
+check_eq "the folder outside is where it was, unchanged" "$OUT_SUMS" "$(tree_sums "$SITE/outside/OUT")"
+check "no batch or stored folder for the links" test ! -e "$SITE/storage/EVIL" -a ! -e "$SITE/storage/OUTLINK" \
+  -a -z "$(sql "SELECT uid FROM batch WHERE uid IN ('EVIL', 'EVIL2') OR image_count > 0 AND uid <> 'A'")"
+check "the links and the files are left in the input" \
+  test -L "$SITE/data/EVIL" -a -L "$SITE/data/EVIL2" -a -L "$SITE/data/OUTLINK" -a -L "$SITE/data/A" \
+  -a -f "$SITE/data/stray.txt" -a -p "$SITE/data/fifo"
+check_eq "the work area holds nothing" 0 "$(find "$SITE/data/.work" -mindepth 1 2>/dev/null | wc -l)"
+stop_site
+
+# --- item 2: late data while the name's job is still running ----------------
+# A job for LATE is running with its first folder already in the work area:
+# its worker holds the lease (a worker in the middle of a long import,
+# frozen here as a job row whose lease runs for 6 s more). A second folder
+# renamed in as data/LATE must be queued at once, wait for that job, and then
+# be imported into the same batch.
+new_site
+sed -i 's/^lease_seconds = .*/lease_seconds = 3\npoll_seconds = 1/' "$SITE/sendit.ini"
+sendit start_watcher >/dev/null || not_ok "start_watcher (late data)"
+mkdir -p "$SITE/data/.work"
+$MKDICOM "$SITE/data/.work/held-LATE" 3 --sop-prefix 1.2.826.0.1.3680043.10.1234.93 >/dev/null
+now=$(date +%s%3N)
+sql "INSERT INTO job (folder, path, work_path, state, attempts, worker, lease_until, created_at, updated_at) VALUES ('LATE', '$SITE/data/LATE', '$SITE/data/.work/held-LATE', 'running', 1, 'elsewhere:1:1', $((now + 6000)), $now, $now)"
+$MKDICOM "$SITE/stage/LATE" 2 --sop-prefix 1.2.826.0.1.3680043.10.1234.94 >/dev/null
+mv "$SITE/stage/LATE" "$SITE/data/LATE"
+check "the late folder is queued while the first job still runs" \
+  wait_for 3 sql_is 1 "SELECT count(*) FROM job WHERE folder = 'LATE' AND state = 'queued'"
+check "it waits: the late folder is still in the input" test -d "$SITE/data/LATE"
+check_eq "one job of LATE runs at a time" 1 "$(sql "SELECT count(*) FROM job WHERE folder = 'LATE' AND state = 'running'")"
+check "once the first job is done, the late folder is imported into the same batch" \
+  wait_for 25 sql_is "DONE 5 1" "SELECT status || ' ' || image_count || ' ' || reopened FROM batch WHERE uid = 'LATE'"
+check_eq "both jobs are done" "done done" "$(sql "SELECT state FROM job WHERE folder = 'LATE' ORDER BY id" | tr '\n' ' ' | sed 's/ $//')"
+check_eq "5 image rows in batch LATE" 5 "$(sql "SELECT count(*) FROM image i JOIN batch b ON b.id = i.batch_id WHERE b.uid = 'LATE' AND i.status = 'DONE'")"
+check_eq "5 files in storage/LATE" 5 "$(count_files "$SITE/storage/LATE")"
+check "the input is empty again" test ! -e "$SITE/data/LATE"
+# The input name stays held while a job's folder is still there: a rescan
+# or start_queue does not queue the same folder twice.
+$MKDICOM "$SITE/stage/TWICE" 1 --sop-prefix 1.2.826.0.1.3680043.10.1234.95 >/dev/null
+sendit stop_watcher >/dev/null
+mv "$SITE/stage/TWICE" "$SITE/data/TWICE"
+sendit start_queue >/dev/null 2>&1
+sendit start_queue >/dev/null 2>&1
+check_eq "a folder still in the input is queued once" 1 "$(sql "SELECT count(*) FROM job WHERE folder = 'TWICE'")"
+sendit start_watcher >/dev/null || not_ok "start_watcher (twice)"
+check "it is imported" wait_for 20 batch_is TWICE DONE
+check_eq "by one job" 1 "$(sql "SELECT count(*) FROM job WHERE folder = 'TWICE'")"
+
+finish
