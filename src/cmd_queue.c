@@ -140,7 +140,7 @@ static int is_inside(const char *abs, const char *dir) {
 }
 
 /* An argument is the operator's, but often a script's glob over the input
- * (`import_dicomdir data/*`): it is taken only as a real folder, never
+ * (import_dicomdir over every entry of data/): it is taken only as a real folder, never
  * through a link, and never from sendit's own storage, work area or
  * quarantine, whose files it would import again and move. Returns why not,
  * or NULL with *abs set (the folder's absolute path, the caller frees). */

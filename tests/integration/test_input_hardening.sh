@@ -105,16 +105,16 @@ stop_site
 # --- item 2: late data while the name's job is still running ----------------
 # A job for LATE is running with its first folder already in the work area:
 # its worker holds the lease (a worker in the middle of a long import,
-# frozen here as a job row whose lease runs for 6 s more). A second folder
+# frozen here as a job row whose lease runs for 7 s more). A second folder
 # renamed in as data/LATE must be queued at once, wait for that job, and then
 # be imported into the same batch.
 new_site
-sed -i 's/^lease_seconds = .*/lease_seconds = 3\npoll_seconds = 1/' "$SITE/sendit.ini"
+sed -i 's/^lease_seconds = .*/lease_seconds = 5\npoll_seconds = 1/' "$SITE/sendit.ini"
 sendit start_watcher >/dev/null || not_ok "start_watcher (late data)"
 mkdir -p "$SITE/data/.work"
 $MKDICOM "$SITE/data/.work/held-LATE" 3 --sop-prefix 1.2.826.0.1.3680043.10.1234.93 >/dev/null
 now=$(date +%s%3N)
-sql "INSERT INTO job (folder, path, work_path, state, attempts, worker, lease_until, created_at, updated_at) VALUES ('LATE', '$SITE/data/LATE', '$SITE/data/.work/held-LATE', 'running', 1, 'elsewhere:1:1', $((now + 6000)), $now, $now)"
+sql "INSERT INTO job (folder, path, work_path, state, attempts, worker, lease_until, created_at, updated_at) VALUES ('LATE', '$SITE/data/LATE', '$SITE/data/.work/held-LATE', 'running', 1, 'elsewhere:1:1', $((now + 7000)), $now, $now)"
 $MKDICOM "$SITE/stage/LATE" 2 --sop-prefix 1.2.826.0.1.3680043.10.1234.94 >/dev/null
 mv "$SITE/stage/LATE" "$SITE/data/LATE"
 check "the late folder is queued while the first job still runs" \
