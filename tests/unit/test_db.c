@@ -142,12 +142,13 @@ static void test_open_creates_schema(void **state) {
   (void)state;
   si_db *db = must_open(fresh_path());
   assert_int_equal(si_db_schema_version(db), si_schema_latest_version());
-  assert_int_equal(si_db_schema_version(db), 1);
+  assert_true(si_db_schema_version(db) >= 2);
   static const char *const tables[] = {"batch",  "image",     "job",           "quarantine",
                                        "worker", "batch_log", "schema_version"};
   for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
     assert_int_equal(table_exists(db, tables[i]), 1);
-  assert_int_equal(query_int(db, "SELECT count(*) FROM schema_version", 0, NULL), 1);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM schema_version", 0, NULL),
+                   si_schema_latest_version());
   if (on_pg()) {
     /* {serial} became BIGSERIAL: a bigint key drawing from a sequence. */
     assert_int_equal(query_int(db,
@@ -296,8 +297,9 @@ static void test_reopen_does_not_remigrate(void **state) {
   insert_batch(db, "kept");
   si_db_close(db);
   db = must_open(path);
-  assert_int_equal(si_db_schema_version(db), 1);
-  assert_int_equal(query_int(db, "SELECT count(*) FROM schema_version", 0, NULL), 1);
+  assert_int_equal(si_db_schema_version(db), si_schema_latest_version());
+  assert_int_equal(query_int(db, "SELECT count(*) FROM schema_version", 0, NULL),
+                   si_schema_latest_version());
   assert_int_equal(query_int(db, "SELECT count(*) FROM batch WHERE uid = 'kept'", 0, NULL), 1);
   si_db_close(db);
 }
@@ -626,9 +628,42 @@ static void test_constraint_errors(void **state) {
   si_db_close(db);
 }
 
+/* Late data (issue 11): a running job whose folder has moved into the work
+ * area (work_path set, not its input path) no longer holds the input name,
+ * so a folder renamed in under it is queued; a job not yet claimed, or
+ * importing in place, still holds it. */
+static void check_late_data_rule(si_db *db, const char *path) {
+  si_error err;
+  int created = 0;
+  const char *p[] = {path};
+  assert_int_equal(si_store_enqueue(db, "late", path, &created, &err), SI_OK);
+  assert_true(created);
+  must_exec(db, "UPDATE job SET state = 'running', worker = 'w' WHERE path = $1", 1, p);
+  assert_int_equal(si_store_enqueue(db, "late", path, &created, &err), SI_OK);
+  assert_false(created); /* claimed, its folder not yet moved */
+  must_exec(db, "UPDATE job SET work_path = path WHERE path = $1", 1, p);
+  assert_int_equal(si_store_enqueue(db, "late", path, &created, &err), SI_OK);
+  assert_false(created); /* importing in place: the folder is still there */
+  must_exec(db, "UPDATE job SET work_path = '/work/job-late' WHERE path = $1", 1, p);
+  assert_int_equal(si_store_enqueue(db, "late", path, &created, &err), SI_OK);
+  assert_true(created); /* its folder left the input: the late one is queued */
+  assert_int_equal(si_store_enqueue(db, "late", path, &created, &err), SI_OK);
+  assert_false(created); /* ...once */
+  assert_int_equal(query_int(db, "SELECT count(*) FROM job WHERE path = $1", 1, p), 2);
+  /* The index itself, not only the enqueue, allows one queued job. */
+  const char *raw[] = {path};
+  assert_int_equal(si_db_exec(db,
+                              "INSERT INTO job (folder, path, state, created_at, updated_at) "
+                              "VALUES ('late', $1, 'queued', 1, 1)",
+                              1, raw, NULL, NULL, NULL, &err),
+                   SI_ERR_STATE);
+  assert_true(si_db_error_is_unique(&err));
+}
+
 static void test_job_pending_index(void **state) {
   (void)state;
-  si_db *db = must_open(fresh_path());
+  const char *path = fresh_path();
+  si_db *db = must_open(path);
   const char *sql = "INSERT INTO job (folder, path, state, created_at, updated_at)"
                     " VALUES ('f', '/in/f', $1, 1, 1)";
   const char *done[] = {"done"}, *queued[] = {"queued"}, *running[] = {"running"};
@@ -644,6 +679,19 @@ static void test_job_pending_index(void **state) {
   must_exec(db, "UPDATE job SET state = 'done' WHERE state = 'queued'", 0, NULL);
   must_exec(db, sql, 1, running);
   assert_int_equal(query_int(db, "SELECT count(*) FROM job", 0, NULL), 4);
+  check_late_data_rule(db, "/in/late");
+
+  /* A database of schema 1 (one pending job per path, running or not) gets
+   * the rule by migration 2 when it is opened. */
+  must_exec(db, "DELETE FROM job", 0, NULL);
+  must_exec(db, "DROP INDEX job_pending", 0, NULL);
+  must_exec(db, "CREATE UNIQUE INDEX job_pending ON job(path) WHERE state IN ('queued', 'running')",
+            0, NULL);
+  must_exec(db, "DELETE FROM schema_version WHERE version >= 2", 0, NULL);
+  si_db_close(db);
+  db = must_open(path);
+  assert_int_equal(si_db_schema_version(db), si_schema_latest_version());
+  check_late_data_rule(db, "/in/migrated");
   si_db_close(db);
 }
 
@@ -828,7 +876,8 @@ static void test_processes_create_schema_once(void **state) {
     const char *path = fresh_path();
     race_processes(path, 4);
     si_db *db = must_open(path);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM schema_version", 0, NULL), 1);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM schema_version", 0, NULL),
+                     si_schema_latest_version());
     assert_int_equal(table_exists(db, "batch"), 1);
     assert_int_equal(table_exists(db, "worker"), 1);
     si_db_close(db);
