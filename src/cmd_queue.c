@@ -20,7 +20,9 @@ const char cmd_start_queue_usage[] =
     "Usage: sendit start_queue [--number N] [--subfolder S] [--config PATH]\n\n"
     "Queues the finished folders already in the input folder (the 'cached queue'):\n"
     "the running watcher's workers import them. Folders that already have a pending\n"
-    "job are not queued twice; unfinished (NAME.tmpXXXX) folders are never touched.\n\n"
+    "job are not queued twice; unfinished (NAME.tmpXXXX) folders are never touched.\n"
+    "Symbolic links, files and other entries that are not folders are skipped (a\n"
+    "SKIPPED line on stderr says which and why); links are never followed.\n\n"
     "  --number N     queue at most N folders\n"
     "  --subfolder S  look in <input>/S instead of <input>\n\n"
     "Exit status: 0 done, 1 failure, 2 usage.\n";
@@ -29,7 +31,9 @@ const char cmd_import_dicomdir_usage[] =
     "Usage: sendit import_dicomdir DIR [DIR...] [--config PATH]\n\n"
     "Imports each folder DIR now, in this process, as the batch named after it; the\n"
     "files move into storage (bad files into quarantine) like the watcher's imports.\n"
-    "Several small folders are imported together, in shared transactions.\n\n"
+    "Several small folders are imported together, in shared transactions. A DIR that\n"
+    "is a symbolic link, or inside sendit's storage, work area or quarantine, is\n"
+    "refused.\n\n"
     "Exit status: 0 every batch is DONE (or EMPTY), 1 one has errors or failed, 2 usage.\n";
 
 static void progress_line(void *user, int64_t done, int64_t total) {
