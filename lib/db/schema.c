@@ -93,7 +93,7 @@ static const char *const migration_1[] = {
  * at once (issue 11). Two jobs of one folder name still never import at the
  * same time: the claim takes no job whose batch another live job holds
  * (store.c). A job importing in place (work_path = path) keeps the name. The
- * predicate must stay the text of SI_STORE_JOB_PENDING (store.c's ON
+ * predicate must stay the text of JOB_HOLDS_PATH (store.c, the ON
  * CONFLICT target). */
 static const char *const migration_2[] = {
     "DROP INDEX job_pending",
