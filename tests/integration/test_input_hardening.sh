@@ -139,4 +139,38 @@ sendit start_watcher >/dev/null || not_ok "start_watcher (twice)"
 check "it is imported" wait_for 20 batch_is TWICE DONE
 check_eq "by one job" 1 "$(sql "SELECT count(*) FROM job WHERE folder = 'TWICE'")"
 
+# --- item 2: late data between a claim's rename and its record --------------
+# The claim renames the first folder into the work area, then records where
+# it went. A folder renamed in under the same name in between finds the name
+# still held (the job's work path is not known yet), so the watcher cannot
+# queue it; the worker queues it once its record is committed. strace holds
+# every rename's return for 1 s, which opens that window wide.
+if strace -o /dev/null true 2>/dev/null; then
+  new_site
+  $MKDICOM "$SITE/data/RACE.tmp1" 2 --sop-prefix 1.2.826.0.1.3680043.10.1234.96 >/dev/null
+  $MKDICOM "$SITE/stage/RACE" 2 --sop-prefix 1.2.826.0.1.3680043.10.1234.97 >/dev/null
+  # LeakSanitizer cannot run under ptrace: the sanitizer build skips it here.
+  ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+    strace -f -o /dev/null -e trace=rename,renameat,renameat2 \
+    -e inject=rename,renameat,renameat2:delay_exit=1000000 \
+    "$SENDIT_BIN" start_watcher --foreground --config "$SITE/sendit.ini" 2>"$SITE/fg.log" &
+  TRACER=$!
+  fg_has() { grep -qF "$1" "$SITE/fg.log"; }
+  check "the traced daemon starts" wait_for 20 fg_has "watcher started"
+  mv "$SITE/data/RACE.tmp1" "$SITE/data/RACE"
+  check "the first folder is claimed (renamed out)" wait_for 10 test ! -e "$SITE/data/RACE"
+  mv "$SITE/stage/RACE" "$SITE/data/RACE"
+  check "the late folder is queued once the claim is recorded" \
+    wait_for 10 sql_is 1 "SELECT count(*) FROM job WHERE folder = 'RACE' AND state = 'queued'"
+  check "by the worker, which says so" fg_has "(late data for batch RACE)"
+  check "both folders end in batch RACE" \
+    wait_for 40 sql_is "DONE 4 1" "SELECT status || ' ' || image_count || ' ' || reopened FROM batch WHERE uid = 'RACE'"
+  check "the input is empty again" test ! -e "$SITE/data/RACE"
+  sendit stop_watcher --timeout 30 >/dev/null
+  wait "$TRACER"
+  stop_site
+else
+  echo "# strace cannot trace here: the claim-window case is not run"
+fi
+
 finish
