@@ -79,6 +79,8 @@ int cmd_start_queue(int argc, char **argv) {
    * must be a real folder in it, and its entries are never resolved. */
   char *named = sub ? si_path_join(a.cfg.input_dir, sub) : strdup(a.cfg.input_dir);
   const char *refusal = sub && named ? si_watch_entry_refusal(named) : NULL;
+  if (refusal && !strcmp(refusal, "gone"))
+    refusal = "no such folder";
   char *root = named && !refusal ? realpath(named, NULL) : NULL;
   DIR *d = root ? opendir(root) : NULL;
   if (!d) {

@@ -56,6 +56,10 @@ sq_out="$(sendit start_queue 2>&1)"
 check_eq "start_queue exits 0" 0 $?
 check "start_queue names the skipped link" grep -qF "SKIPPED $D/EVIL: a symbolic link" <<<"$sq_out"
 check "start_queue counts what it skipped" grep -q "queued 0 folders .* 6 links or non-folders skipped" <<<"$sq_out"
+ln -s "$SITE/storage" "$SITE/data/SUBLINK"
+sendit start_queue --subfolder SUBLINK >/dev/null 2>"$SITE/err0"
+check_eq "start_queue --subfolder through a link exits 1" 1 $?
+check "it says why" grep -q "SUBLINK: a symbolic link" "$SITE/err0"
 
 # Let the workers poll once more, then nothing may have been queued.
 sleep 2.5
