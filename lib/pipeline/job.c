@@ -129,7 +129,10 @@ static si_status claim_folder(si_import_context *ctx, si_job *job, char *work, s
       si_log(SI_LOG_INFO, "job %" PRId64 ": %s was already imported by an earlier job", job->id,
              job->path);
       return end_job(ctx, job, "done", "already imported by an earlier job", err);
-    } else if (!(e == ENOENT && is_dir(work))) {
+      /* Otherwise a failure, unless the work folder exists: an earlier
+       * attempt moved the folder there and a crash lost the record. What
+       * the input holds by now is late data, left for queue_late_data. */
+    } else if (!((e == ENOENT || e == ENOTEMPTY || e == EEXIST) && is_dir(work))) {
       char msg[SI_PATH_MAX + 128];
       snprintf(msg, sizeof msg, "%s: cannot claim the folder: %s",
                e == ENOENT ? "folder vanished before import" : "folder not claimable", strerror(e));

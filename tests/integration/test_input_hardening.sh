@@ -173,8 +173,36 @@ if strace -o /dev/null true 2>/dev/null; then
   sendit stop_watcher --timeout 30 >/dev/null
   wait "$TRACER"
   stop_site
+
+  # The same window ended by kill -9: the folder is in the work area, the
+  # record of it is lost, and late data arrives before the restart. The job
+  # taken over finds its folder in the work area and leaves the input's to a
+  # job of its own.
+  new_site
+  sed -i 's/^lease_seconds = .*/lease_seconds = 5\npoll_seconds = 1/' "$SITE/sendit.ini"
+  $MKDICOM "$SITE/data/CRASH.tmp1" 2 --sop-prefix 1.2.826.0.1.3680043.10.1234.98 >/dev/null
+  $MKDICOM "$SITE/stage/CRASH" 2 --sop-prefix 1.2.826.0.1.3680043.10.1234.99 >/dev/null
+  ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+    strace -f -o /dev/null -e trace=rename,renameat,renameat2 \
+    -e inject=rename,renameat,renameat2:delay_exit=1000000 \
+    "$SENDIT_BIN" start_watcher --foreground --config "$SITE/sendit.ini" 2>"$SITE/fg.log" &
+  TRACER=$!
+  check "the traced daemon starts again" wait_for 20 fg_has "watcher started"
+  mv "$SITE/data/CRASH.tmp1" "$SITE/data/CRASH"
+  wait_for 10 test ! -e "$SITE/data/CRASH"
+  kill -9 "$(cat "$SITE/sendit.pid")"
+  wait "$TRACER" 2>/dev/null
+  check_eq "killed after the claim's rename, before its record" "running " \
+    "$(sql "SELECT state || ' ' || coalesce(work_path, '') FROM job WHERE folder = 'CRASH'")"
+  mv "$SITE/stage/CRASH" "$SITE/data/CRASH"
+  sendit start_watcher >/dev/null || not_ok "restart after kill -9"
+  check "after the restart both folders end in batch CRASH" \
+    wait_for 30 sql_is "DONE 4 1" "SELECT status || ' ' || image_count || ' ' || reopened FROM batch WHERE uid = 'CRASH'"
+  check_eq "4 files in storage/CRASH, none left in the input or the work area" "4 0 0" \
+    "$(count_files "$SITE/storage/CRASH") $(count_files "$SITE/data") $(find "$SITE/data/.work" -mindepth 1 | wc -l)"
+  stop_site
 else
-  echo "# strace cannot trace here: the claim-window case is not run"
+  echo "# strace cannot trace here: the claim-window cases are not run"
 fi
 
 finish
