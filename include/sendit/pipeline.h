@@ -71,8 +71,13 @@ typedef struct si_import_result {
   int64_t duplicates_ignored;
   int64_t quarantined;
   int64_t skipped;
-  int fatal;        /* the import stopped early (disk full, permission, ...) */
-  int interrupted;  /* stopped by ctx->cancel; the job goes back to the queue */
+  int fatal;       /* the import stopped early (disk full, permission, ...) */
+  int interrupted; /* stopped by ctx->cancel; the job goes back to the queue */
+  /* Stopped by a full disk or quota (ENOSPC, EDQUOT) while storing or
+   * quarantining: not an error of the batch. The files not stored stay
+   * where they are, the batch waits in QUEUE and the job goes back to the
+   * queue without counting the attempt; the worker pool pauses intake. */
+  int no_space;
   int folder_moved; /* the whole folder went to storage in one rename */
   int job_finished; /* the job's end was committed with the batch's */
   /* The job's lease ran out (this worker was too slow to renew it, and
