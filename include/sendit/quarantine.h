@@ -42,7 +42,10 @@ si_status si_quarantine_reconcile(si_db *db, const si_config *cfg, const char *b
 
 /* Every folder of the quarantine, each in a transaction of its own. A
  * folder whose batch has no row yet is left to the batch's import when a
- * job for it is pending. *found (may be NULL) counts the new entries. */
+ * job for it is pending; with none pending, a batch is made for what is
+ * found, in ERROR, whose log says what was found (a killed
+ * `import_dicomdir`; running it again reopens the batch). *found (may be
+ * NULL) counts the new entries. */
 si_status si_quarantine_reconcile_all(si_db *db, const si_config *cfg, int64_t *found,
                                       si_error *err);
 

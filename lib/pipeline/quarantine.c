@@ -70,8 +70,12 @@ static si_status record_found(si_db *db, const char *batch_uid, int64_t batch_id
   return st;
 }
 
-si_status si_quarantine_reconcile(si_db *db, const si_config *cfg, const char *batch_uid,
-                                  int64_t batch_id, int64_t *found, si_error *err) {
+/* As si_quarantine_reconcile; with `create` set and no batch row
+ * (*batch_id < 0), a batch is created for what is found, in ERROR (no
+ * import is coming for it: its log says what was found), and *batch_id
+ * gets its id. */
+static si_status reconcile(si_db *db, const si_config *cfg, const char *batch_uid,
+                           int64_t *batch_id, int create, int64_t *found, si_error *err) {
   if (found)
     *found = 0;
   char *dir = si_path_join(cfg->quarantine_dir, batch_uid);
@@ -95,17 +99,31 @@ si_status si_quarantine_reconcile(si_db *db, const si_config *cfg, const char *b
     st = si_error_set(err, SI_ERR_NOMEM, batch_uid, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
   if (st == SI_OK && known.count > 1)
     qsort(known.items, known.count, sizeof *known.items, by_text);
+  int64_t n = 0;
   for (size_t i = 0; st == SI_OK && i < files.count; i++) {
     const char *name = files.items[i].relative;
     if (known.count && bsearch(&name, known.items, known.count, sizeof *known.items, by_text))
       continue;
-    st = record_found(db, batch_uid, batch_id, &files.items[i], err);
-    if (st == SI_OK && found)
-      (*found)++;
+    if (*batch_id < 0 && create) {
+      int reopened = 0;
+      st = si_store_batch_begin(db, batch_uid, batch_id, &reopened, err);
+      if (st == SI_OK)
+        st = si_store_batch_set_status(db, batch_uid, "ERROR", err);
+    }
+    if (st == SI_OK)
+      st = record_found(db, batch_uid, *batch_id, &files.items[i], err);
+    n++;
   }
   free_names(&known);
   si_file_list_free(&files);
+  if (found)
+    *found = n;
   return st;
+}
+
+si_status si_quarantine_reconcile(si_db *db, const si_config *cfg, const char *batch_uid,
+                                  int64_t batch_id, int64_t *found, si_error *err) {
+  return reconcile(db, cfg, batch_uid, &batch_id, 0, found, err);
 }
 
 /* One folder in its own transaction, behind its batch's lock. */
@@ -119,12 +137,14 @@ static si_status reconcile_folder(si_db *db, const si_config *cfg, const char *u
   if (st == SI_OK && !exists)
     st = si_store_job_pending(db, uid, &pending, err);
   /* The batch's first import may be moving files into the folder right
-   * now, with no batch row to lock yet: it reconciles when it runs again. */
+   * now, with no batch row to lock yet: it reconciles when it runs again.
+   * With no job to come, a batch is made for what is found, so that it
+   * has a log that says so. */
   skip = !exists && pending;
   int64_t n = 0;
   if (st == SI_OK && !skip)
-    st = si_quarantine_reconcile(db, cfg, uid, exists ? batch_id : -1, &n, err);
-  if (st == SI_OK && n && exists)
+    st = reconcile(db, cfg, uid, &batch_id, 1, &n, err);
+  if (st == SI_OK && n)
     st = si_store_batch_recount(db, batch_id, err);
   if (st == SI_OK)
     st = si_db_commit(db, err);
