@@ -242,9 +242,5 @@ si_status si_store_quarantine_mark_requeued(si_db *db, int64_t id, si_error *err
 typedef int (*si_path_fn)(void *user, const char *path);
 si_status si_store_quarantine_paths(si_db *db, const char *batch_uid, si_path_fn fn, void *user,
                                     si_error *err);
-/* Entries of batch `batch_uid`, requeued ones included (the batch's
- * quarantined count). */
-si_status si_store_quarantine_count(si_db *db, const char *batch_uid, int64_t *count,
-                                    si_error *err);
 
 #endif

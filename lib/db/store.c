@@ -795,11 +795,3 @@ si_status si_store_quarantine_paths(si_db *db, const char *batch_uid, si_path_fn
   return si_db_exec(db, "SELECT path FROM quarantine WHERE batch_uid = $1 AND requeued_at IS NULL",
                     1, params, path_each, &it, NULL, err);
 }
-
-si_status si_store_quarantine_count(si_db *db, const char *batch_uid, int64_t *count,
-                                    si_error *err) {
-  const char *params[] = {batch_uid};
-  *count = 0;
-  return si_db_exec(db, "SELECT count(*) FROM quarantine WHERE batch_uid = $1", 1, params,
-                    si_rows_first_i64, count, NULL, err);
-}

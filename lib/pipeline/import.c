@@ -1095,10 +1095,11 @@ static si_status finish_in_tx(run *r, si_error *err) {
   b->finished_at = finished;
   b->elapsed_ms = finished - r->started;
   b->skipped_count += r->res->skipped;
-  /* Counted from the entries: true after a crash and for entries filed
-   * here by another batch's import (keep-last) or found (quarantine.h). */
-  if (st == SI_OK)
-    st = si_store_quarantine_count(db, r->uid, &b->quarantined_count, err);
+  /* This run's entries, those it found (quarantine.h) included; entries
+   * another batch's import filed here (keep-last) were counted by it, and
+   * are in `b` as the batch's row was locked above. (Counting every entry
+   * here would scan the quarantine table at each finish.) */
+  b->quarantined_count += r->res->quarantined;
   /* A batch stopped by a full disk waits in QUEUE: its job runs again. */
   snprintf(b->status, sizeof b->status, "%s",
            r->res->fatal         ? SI_BATCH_ERROR
