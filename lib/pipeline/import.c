@@ -178,8 +178,15 @@ typedef struct owner {
 static si_status quarantine_as(run *r, owner to, const si_file_entry *f, const char *level,
                                const char *reason, char *dst, size_t size, si_error *err) {
   const si_config *cfg = r->ctx->cfg;
+  /* The batch's row is held before the move, in every transaction that
+   * moves a file there (a chunk's after the first has not locked it yet),
+   * so that no reconciling sees the file before its entry (quarantine.h). */
+  int locked = 0;
+  si_status st = si_store_batch_lock_id(r->ctx->db, to.id, NULL, &locked, err);
+  if (st != SI_OK)
+    return st;
   char *dir = si_path_join(cfg->quarantine_dir, to.uid);
-  si_status st = dir ? si_mkdir_p(dir, err) : SI_ERR_NOMEM;
+  st = dir ? si_mkdir_p(dir, err) : SI_ERR_NOMEM;
   const char *base = strrchr(f->relative, '/');
   base = base ? base + 1 : f->relative;
   struct stat sb;

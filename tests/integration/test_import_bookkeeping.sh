@@ -11,6 +11,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A site or nothing: every path below is under $SITE.
+mkdir -p "$SENDIT_TMP"
+site() {
+  SITE=""
+  new_site
+  if [ -z "$SITE" ] || [ ! -d "$SITE" ]; then
+    not_ok "cannot make a site under $SENDIT_TMP"
+    finish
+    exit 1
+  fi
+}
+
 count_files() { find "$@" -type f 2>/dev/null | wc -l; }
 log_has() { # log_has BATCH TEXT: a line of the batch's log contains TEXT
   sql "SELECT l.message FROM batch_log l JOIN batch b ON b.id = l.batch_id WHERE b.uid = '$1'" |
@@ -24,7 +36,7 @@ print(" ".join(e["batch"] for e in json.load(sys.stdin) if e["path"].endswith(sy
 
 # --- item 3: a file in quarantine without a row (a kill -9 between the move
 # and the commit leaves exactly that) --------------------------------------
-new_site
+site
 $MKDICOM "$SITE/stage/Q1" 2 --sop-prefix 1.2.826.0.1.3680043.10.4401 >/dev/null
 sendit import_dicomdir "$SITE/stage/Q1" >/dev/null
 check_eq "batch Q1 is imported" DONE "$(batch_status Q1)"
@@ -73,7 +85,7 @@ check_eq "the job is failed" failed "$(sql "SELECT state FROM job WHERE folder =
 sendit stop_watcher >/dev/null 2>&1
 
 # --- item 9: keep-last across batches --------------------------------------
-new_site
+site
 sed -i 's/^\[queue\]/[import]\nduplicates = keep-last\n[queue]/' "$SITE/sendit.ini"
 P=1.2.826.0.1.3680043.10.4410
 $MKDICOM "$SITE/stage/K1" 3 --sop-prefix $P >/dev/null
@@ -110,7 +122,7 @@ check_eq "no error entry for K3" 0 "$(sql "SELECT count(*) FROM quarantine WHERE
 # --- item 16: a small storage disk -----------------------------------------
 # Storage on a 40 MiB tmpfs, the input on another filesystem (copies);
 # low/high water 8/10 MiB. 12 folders of ~4 MiB (48 MiB) are queued at once.
-new_site
+site
 mkdir -p "$SITE/storage"
 if mount -t tmpfs -o size=40m tmpfs "$SITE/storage" 2>/dev/null; then
   MOUNTED="$SITE/storage"
@@ -150,7 +162,7 @@ fi
 # --- item 16: ENOSPC during an import --------------------------------------
 # With the watch off nothing stops a claim: a folder larger than the disk
 # meets ENOSPC while it is copied. That pauses intake and re-queues the job.
-new_site
+site
 mkdir -p "$SITE/storage"
 if mount -t tmpfs -o size=3m tmpfs "$SITE/storage" 2>/dev/null; then
   MOUNTED="$SITE/storage"
