@@ -259,13 +259,19 @@ static size_t claim_fits(si_worker_pool *pool, si_db *db, const char *id, si_job
       break;
     total += need;
   }
-  for (size_t i = kept; i < n; i++) {
-    si_error err;
-    if (si_store_job_release(db, jobs[i].id, id, "waiting for disk space", &err) != SI_OK) {
-      char buf[1024];
-      si_log(SI_LOG_WARN, "worker %s: giving back job %" PRId64 ": %s (its lease runs out)", id,
-             jobs[i].id, si_error_format(&err, buf, sizeof buf));
-    }
+  /* Given back in one transaction: one commit, not one per job. Relaxed:
+   * a power cut that undoes it leaves the jobs claimed until their leases
+   * run out. A failure leaves them so too. */
+  si_error err;
+  si_status st = kept < n ? si_db_begin_relaxed(db, &err) : SI_OK;
+  for (size_t i = kept; st == SI_OK && i < n; i++)
+    st = si_store_job_release(db, jobs[i].id, id, "waiting for disk space", &err);
+  if (kept < n)
+    st = st == SI_OK ? si_db_commit(db, &err) : (si_db_rollback(db), st);
+  if (st != SI_OK) {
+    char buf[1024];
+    si_log(SI_LOG_WARN, "worker %s: giving back %zu jobs: %s (their leases run out)", id, n - kept,
+           si_error_format(&err, buf, sizeof buf));
   }
   pthread_mutex_lock(&pool->lock);
   if (kept == 0 && !pool->waiting) {
@@ -347,8 +353,12 @@ static void *worker_main(void *arg) {
       continue;
     }
     size_t found = 0;
-    if (si_store_claim_many(db, id, cfg->lease_seconds, w->jobs, claim_size(pool, db), &found,
-                            &err) != SI_OK) {
+    /* While the next folder waits for room, one claim looks whether it fits. */
+    pthread_mutex_lock(&pool->lock);
+    int waiting = pool->waiting;
+    pthread_mutex_unlock(&pool->lock);
+    size_t want = waiting ? 1 : claim_size(pool, db);
+    if (si_store_claim_many(db, id, cfg->lease_seconds, w->jobs, want, &found, &err) != SI_OK) {
       char buf[1024];
       si_log(SI_LOG_ERROR, "worker %s: claim: %s", id, si_error_format(&err, buf, sizeof buf));
       si_db_close(db);
