@@ -90,8 +90,10 @@ typedef struct si_import_result {
  * are quarantined and recorded; a failure that stops the whole import (full
  * disk, unwritable storage) leaves the remaining files where they are, marks
  * the batch ERROR and returns SI_OK with result->fatal set: the error is a
- * fact about the batch, not a failure of the call. Non-SI_OK means the
- * database itself failed. */
+ * fact about the batch, not a failure of the call. For a job (ctx->job_id
+ * >= 0) a full disk is no such failure but result->no_space: the batch waits
+ * in QUEUE and the job is back in the queue. Non-SI_OK means the database
+ * itself failed. */
 si_status si_import_folder(si_import_context *ctx, const char *folder, const char *batch_uid,
                            si_import_result *result, si_error *err);
 
