@@ -4,6 +4,7 @@
 #include "sendit/pipeline.h"
 #include "sendit/store.h"
 #include "sendit/store_ops.h"
+#include "sendit/workers.h"
 #include "worker.h"
 
 const char cmd_status_usage[] =
@@ -64,7 +65,8 @@ typedef struct status_facts {
   int64_t images, bytes;
   int64_t free_mb; /* -1 when storage cannot be looked at */
   int paused;
-  json_t *workers; /* live workers, see below; owned */
+  char waiting[SI_PATH_MAX + 512]; /* why intake waits for room ("" when it does not) */
+  json_t *workers;                 /* live workers, see below; owned */
 } status_facts;
 
 /* ---- live workers (src/cmd_worker.c registers them) ---- */
@@ -138,10 +140,19 @@ static si_status gather(app *a, status_facts *f, si_error *err) {
    * what they do; storage that does not exist yet pauses nothing. */
   f->free_mb = si_free_space_mb(a->cfg.storage_dir);
   f->paused = f->free_mb >= 0 && f->free_mb < a->cfg.low_water_mb;
+  /* Above the mark intake still waits when the next folder does not fit. */
+  int waiting = 0;
+  if (st == SI_OK && !f->paused)
+    st = si_intake_space_check(&a->cfg, a->db, &waiting, f->waiting, sizeof f->waiting, err);
+  f->paused = f->paused || waiting;
   return st;
 }
 
 static void pause_reason(const si_config *cfg, const status_facts *f, char *buf, size_t size) {
+  if (f->waiting[0]) {
+    snprintf(buf, size, "%s", f->waiting);
+    return;
+  }
   snprintf(buf, size,
            "storage %s has %" PRId64 " MiB free, below the low-water mark of %" PRId64
            " MiB; intake resumes above %" PRId64 " MiB",
@@ -181,7 +192,7 @@ static int print_text(const si_config *cfg, const status_facts *f) {
   else
     printf("storage: %s (not there yet)\n", cfg->storage_dir);
   if (f->paused) {
-    char why[SI_PATH_MAX + 256];
+    char why[SI_PATH_MAX + 600];
     pause_reason(cfg, f, why, sizeof why);
     printf("intake:  paused: %s\n", why);
   }
@@ -199,7 +210,7 @@ static json_t *counts_json(const status_counts *c) {
 }
 
 static int print_json(const si_config *cfg, const status_facts *f) {
-  char why[SI_PATH_MAX + 256];
+  char why[SI_PATH_MAX + 600];
   pause_reason(cfg, f, why, sizeof why);
   json_t *o = json_pack(
       "{s:{s:b, s:o}, s:{s:I, s:I}, s:I, s:o, s:I, s:I, s:{s:s, s:o, s:I, s:I}, s:b, s:o}",

@@ -71,8 +71,13 @@ typedef struct si_import_result {
   int64_t duplicates_ignored;
   int64_t quarantined;
   int64_t skipped;
-  int fatal;        /* the import stopped early (disk full, permission, ...) */
-  int interrupted;  /* stopped by ctx->cancel; the job goes back to the queue */
+  int fatal;       /* the import stopped early (disk full, permission, ...) */
+  int interrupted; /* stopped by ctx->cancel; the job goes back to the queue */
+  /* Stopped by a full disk or quota (ENOSPC, EDQUOT) while storing or
+   * quarantining: not an error of the batch. The files not stored stay
+   * where they are, the batch waits in QUEUE and the job goes back to the
+   * queue without counting the attempt; the worker pool pauses intake. */
+  int no_space;
   int folder_moved; /* the whole folder went to storage in one rename */
   int job_finished; /* the job's end was committed with the batch's */
   /* The job's lease ran out (this worker was too slow to renew it, and
@@ -85,8 +90,10 @@ typedef struct si_import_result {
  * are quarantined and recorded; a failure that stops the whole import (full
  * disk, unwritable storage) leaves the remaining files where they are, marks
  * the batch ERROR and returns SI_OK with result->fatal set: the error is a
- * fact about the batch, not a failure of the call. Non-SI_OK means the
- * database itself failed. */
+ * fact about the batch, not a failure of the call. For a job (ctx->job_id
+ * >= 0) a full disk is no such failure but result->no_space: the batch waits
+ * in QUEUE and the job is back in the queue. Non-SI_OK means the database
+ * itself failed. */
 si_status si_import_folder(si_import_context *ctx, const char *folder, const char *batch_uid,
                            si_import_result *result, si_error *err);
 

@@ -82,6 +82,18 @@ si_status si_store_job_set_work_path(si_db *db, int64_t job_id, const char *work
  * "queued" for a retry. */
 si_status si_store_job_finish(si_db *db, int64_t job_id, const char *worker, const char *state,
                               const char *error, si_error *err);
+/* Gives a claimed job back to the queue without counting the attempt:
+ * state queued again, attempts one less, no lease. For a claim the worker
+ * cannot start (its folders would not fit the free disk space) and for an
+ * import stopped by a full disk (ENOSPC). SI_ERR_STATE when `worker` does
+ * not hold the job. `why` (may be NULL) is kept as the job's error. */
+si_status si_store_job_release(si_db *db, int64_t job_id, const char *worker, const char *why,
+                               si_error *err);
+/* The oldest queued job (the next a claim takes, leases aside); *found 0
+ * when none is queued. */
+si_status si_store_oldest_queued(si_db *db, si_job *job, int *found, si_error *err);
+/* Whether a job for batch folder `folder` is queued or running. */
+si_status si_store_job_pending(si_db *db, const char *folder, int *pending, si_error *err);
 /* Jobs queued + running. */
 si_status si_store_queue_depth(si_db *db, int64_t *queued, int64_t *running, si_error *err);
 
@@ -107,6 +119,20 @@ si_status si_store_batch_begin(si_db *db, const char *uid, int64_t *batch_id, in
  * has_error, started/finished/elapsed, counts, size, qa). */
 si_status si_store_batch_finish(si_db *db, const si_batch *b, si_error *err);
 si_status si_store_batch_set_status(si_db *db, const char *uid, const char *status, si_error *err);
+/* Write-locks the batch's row until the end of the caller's transaction (on
+ * PostgreSQL a row lock; SQLite's writer holds its lock anyway), so that
+ * statements after it see what other transactions that locked it before
+ * have committed. By id (*uid_out, size SI_NAME_MAX, gets the uid; may be
+ * NULL) or by uid (*id_out gets the id; may be NULL). *found is 0 when
+ * there is no such batch. */
+si_status si_store_batch_lock_id(si_db *db, int64_t id, char *uid_out, int *found, si_error *err);
+si_status si_store_batch_lock_uid(si_db *db, const char *uid, int64_t *id_out, int *found,
+                                  si_error *err);
+/* Sets a batch's stored image count and size from its image rows (those
+ * not NEW) and its quarantined count from its quarantine entries; a DONE
+ * batch left with no image becomes EMPTY. For a batch whose images another
+ * batch took over (duplicates = keep-last). */
+si_status si_store_batch_recount(si_db *db, int64_t batch_id, si_error *err);
 si_status si_store_batch_get(si_db *db, const char *uid, si_batch *out, int *found, si_error *err);
 /* Calls fn for each batch (newest first), optionally only those with
  * `status` (NULL = all), at most `limit` (0 = all) after `offset`. */
@@ -215,5 +241,10 @@ typedef int (*si_quarantine_fn)(void *user, const si_quarantined *q);
 si_status si_store_quarantine_list(si_db *db, int include_requeued, si_quarantine_fn fn, void *user,
                                    si_error *err);
 si_status si_store_quarantine_mark_requeued(si_db *db, int64_t id, si_error *err);
+/* Calls fn(user, path) for every entry of batch `batch_uid` not requeued
+ * (fn returns non-zero to stop). */
+typedef int (*si_path_fn)(void *user, const char *path);
+si_status si_store_quarantine_paths(si_db *db, const char *batch_uid, si_path_fn fn, void *user,
+                                    si_error *err);
 
 #endif

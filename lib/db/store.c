@@ -214,6 +214,45 @@ si_status si_store_job_finish(si_db *db, int64_t job_id, const char *worker, con
   return st;
 }
 
+si_status si_store_job_release(si_db *db, int64_t job_id, const char *worker, const char *why,
+                               si_error *err) {
+  char id_s[24], now_s[24];
+  const char *params[] = {si_rows_param_i64(id_s, job_id), worker, why,
+                          si_rows_param_i64(now_s, si_now_ms())};
+  int64_t changes = 0;
+  si_status st = si_db_exec(db,
+                            "UPDATE job SET state = 'queued', worker = NULL, lease_until = NULL, "
+                            "attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, "
+                            "error = $3, updated_at = $4 WHERE id = $1 AND worker = $2 AND "
+                            "state = 'running'",
+                            4, params, NULL, NULL, &changes, err);
+  if (st == SI_OK && changes == 0)
+    return not_held(job_id, worker, err);
+  return st;
+}
+
+si_status si_store_oldest_queued(si_db *db, si_job *job, int *found, si_error *err) {
+  memset(job, 0, sizeof *job);
+  job->id = -1;
+  si_status st = si_db_exec(db,
+                            "SELECT id, folder, path, work_path, attempts FROM job WHERE state = "
+                            "'queued' ORDER BY id LIMIT 1",
+                            0, NULL, job_row, job, NULL, err);
+  *found = st == SI_OK && job->id >= 0;
+  return st;
+}
+
+si_status si_store_job_pending(si_db *db, const char *folder, int *pending, si_error *err) {
+  const char *params[] = {folder};
+  int64_t id = -1;
+  si_status st = si_db_exec(db,
+                            "SELECT id FROM job WHERE folder = $1 AND state IN ('queued', "
+                            "'running') LIMIT 1",
+                            1, params, si_rows_first_i64, &id, NULL, err);
+  *pending = st == SI_OK && id >= 0;
+  return st;
+}
+
 /* One query: every worker asks before each claim. */
 si_status si_store_queue_depth(si_db *db, int64_t *queued, int64_t *running, si_error *err) {
   int64_t counts[2] = {0, 0};
@@ -319,6 +358,70 @@ si_status si_store_batch_set_status(si_db *db, const char *uid, const char *stat
                             params, NULL, NULL, &changes, err);
   if (st == SI_OK && changes == 0)
     return si_error_set(err, SI_ERR_NOT_FOUND, NULL, SI_NO_OFFSET, SI_NO_TAG, "no batch %s", uid);
+  return st;
+}
+
+typedef struct locked_batch {
+  int64_t id;
+  char *uid; /* SI_NAME_MAX, or NULL */
+  int found;
+} locked_batch;
+
+static int locked_row(void *user, int ncols, const char *const *v) {
+  locked_batch *l = user;
+  if (ncols < 2 || !v[0])
+    return 1;
+  l->id = si_rows_i64(v[0]);
+  if (l->uid)
+    snprintf(l->uid, SI_NAME_MAX, "%s", v[1] ? v[1] : "");
+  l->found = 1;
+  return 1;
+}
+
+/* An update that changes nothing still takes the row's lock. */
+si_status si_store_batch_lock_id(si_db *db, int64_t id, char *uid_out, int *found, si_error *err) {
+  char id_s[24];
+  const char *params[] = {si_rows_param_i64(id_s, id)};
+  locked_batch l = {-1, uid_out, 0};
+  si_status st = si_db_exec(db,
+                            "UPDATE batch SET updated_at = updated_at WHERE id = $1 "
+                            "RETURNING id, uid",
+                            1, params, locked_row, &l, NULL, err);
+  *found = st == SI_OK && l.found;
+  return st;
+}
+
+si_status si_store_batch_lock_uid(si_db *db, const char *uid, int64_t *id_out, int *found,
+                                  si_error *err) {
+  const char *params[] = {uid};
+  locked_batch l = {-1, NULL, 0};
+  si_status st = si_db_exec(db,
+                            "UPDATE batch SET updated_at = updated_at WHERE uid = $1 "
+                            "RETURNING id, uid",
+                            1, params, locked_row, &l, NULL, err);
+  *found = st == SI_OK && l.found;
+  if (id_out)
+    *id_out = l.id;
+  return st;
+}
+
+si_status si_store_batch_recount(si_db *db, int64_t batch_id, si_error *err) {
+  char id_s[24], now_s[24];
+  const char *params[] = {si_rows_param_i64(id_s, batch_id), si_rows_param_i64(now_s, si_now_ms())};
+  si_status st = si_db_exec(
+      db,
+      "UPDATE batch SET updated_at = $2, "
+      "image_count = (SELECT count(*) FROM image WHERE batch_id = $1 AND status <> 'NEW'), "
+      "size_bytes = (SELECT COALESCE(sum(size_bytes), 0) FROM image WHERE batch_id = $1 AND "
+      "status <> 'NEW'), "
+      "quarantined_count = (SELECT count(*) FROM quarantine q WHERE q.batch_uid = batch.uid) "
+      "WHERE id = $1",
+      2, params, NULL, NULL, NULL, err);
+  if (st == SI_OK)
+    st = si_db_exec(db,
+                    "UPDATE batch SET status = 'EMPTY' WHERE id = $1 AND status = 'DONE' AND "
+                    "image_count = 0",
+                    1, params, NULL, NULL, NULL, err);
   return st;
 }
 
@@ -682,4 +785,22 @@ si_status si_store_quarantine_mark_requeued(si_db *db, int64_t id, si_error *err
   const char *params[] = {si_rows_param_i64(id_s, id), si_rows_param_i64(now_s, si_now_ms())};
   return si_db_exec(db, "UPDATE quarantine SET requeued_at = $2 WHERE id = $1", 2, params, NULL,
                     NULL, NULL, err);
+}
+
+typedef struct path_iter {
+  si_path_fn fn;
+  void *user;
+} path_iter;
+
+static int path_each(void *user, int ncols, const char *const *v) {
+  path_iter *it = user;
+  return ncols < 1 || !v[0] ? 0 : it->fn(it->user, v[0]);
+}
+
+si_status si_store_quarantine_paths(si_db *db, const char *batch_uid, si_path_fn fn, void *user,
+                                    si_error *err) {
+  const char *params[] = {batch_uid};
+  path_iter it = {fn, user};
+  return si_db_exec(db, "SELECT path FROM quarantine WHERE batch_uid = $1 AND requeued_at IS NULL",
+                    1, params, path_each, &it, NULL, err);
 }

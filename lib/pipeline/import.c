@@ -14,6 +14,7 @@
 #include "sendit/fs.h"
 #include "sendit/log.h"
 #include "sendit/pipeline.h"
+#include "sendit/quarantine.h"
 #include "readers.h"
 #include "uid_set.h"
 
@@ -133,6 +134,14 @@ typedef struct run {
   size_t fresh_count, fresh_used, fresh_room;
 } run;
 
+static si_status log_in(run *r, const char *uid, int64_t batch_id, const char *level,
+                        const char *file, const char *msg) {
+  si_log(strcmp(level, "error") == 0 ? SI_LOG_ERROR : SI_LOG_INFO, "batch %s: %s%s%s", uid,
+         file ? file : "", file ? ": " : "", msg);
+  si_error e;
+  return si_store_batch_log(r->ctx->db, batch_id, level, file, msg, &e);
+}
+
 static si_status batch_log(run *r, const char *level, const char *file, const char *fmt, ...)
     SI_PRINTF(4, 5);
 static si_status batch_log(run *r, const char *level, const char *file, const char *fmt, ...) {
@@ -141,45 +150,89 @@ static si_status batch_log(run *r, const char *level, const char *file, const ch
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  si_log(strcmp(level, "error") == 0 ? SI_LOG_ERROR : SI_LOG_INFO, "batch %s: %s%s%s", r->uid,
-         file ? file : "", file ? ": " : "", msg);
-  si_error e;
-  return si_store_batch_log(r->ctx->db, r->batch_id, level, file, msg, &e);
+  return log_in(r, r->uid, r->batch_id, level, file, msg);
 }
 
-/* Moves a file out of the way into quarantine/<uid>/ and records why. */
-static si_status quarantine(run *r, const si_file_entry *f, const char *level, const char *reason,
-                            si_error *err) {
+/* Whether a failed move failed for want of space (ENOSPC, EDQUOT): then
+ * the import pauses rather than fails (si_import_result.no_space). The
+ * error carries the reason as text only (fs.c words it with strerror). */
+static int for_want_of_space(const si_error *e) {
+  return e && (strstr(e->message, strerror(ENOSPC)) || strstr(e->message, strerror(EDQUOT)));
+}
+
+/* Only a job can wait for space: a synchronous import (sendit
+ * import_dicomdir) has no queue to go back to, and fails as before. */
+static int waits_for_space(const run *r, const si_error *e) {
+  return r->job_id >= 0 && for_want_of_space(e);
+}
+
+/* A batch that a file is set aside for: this import's, or the batch whose
+ * image it replaces (keep-last), which must then be locked (quarantine.h). */
+typedef struct owner {
+  const char *uid;
+  int64_t id;
+} owner;
+
+/* Moves a file out of the way into quarantine/<batch uid>/ and records why,
+ * in that batch's log. The path it got goes to dst. */
+static si_status quarantine_as(run *r, owner to, const si_file_entry *f, const char *level,
+                               const char *reason, char *dst, size_t size, si_error *err) {
   const si_config *cfg = r->ctx->cfg;
-  char *dir = si_path_join(cfg->quarantine_dir, r->uid);
-  si_status st = dir ? si_mkdir_p(dir, err) : SI_ERR_NOMEM;
-  char dst[SI_PATH_MAX];
+  /* The batch's row is held before the move, in every transaction that
+   * moves a file there (a chunk's after the first has not locked it yet),
+   * so that no reconciling sees the file before its entry (quarantine.h). */
+  int locked = 0;
+  si_status st = si_store_batch_lock_id(r->ctx->db, to.id, NULL, &locked, err);
+  if (st != SI_OK)
+    return st;
+  char *dir = si_path_join(cfg->quarantine_dir, to.uid);
+  st = dir ? si_mkdir_p(dir, err) : SI_ERR_NOMEM;
   const char *base = strrchr(f->relative, '/');
   base = base ? base + 1 : f->relative;
   struct stat sb;
   for (int n = 0; st == SI_OK; n++) {
     if (n == 0)
-      snprintf(dst, sizeof dst, "%s/%s", dir, base);
+      snprintf(dst, size, "%s/%s", dir, base);
     else
-      snprintf(dst, sizeof dst, "%s/%s.%d", dir, base, n);
+      snprintf(dst, size, "%s/%s.%d", dir, base, n);
     if (lstat(dst, &sb) != 0)
       break;
   }
   if (st == SI_OK)
     st = si_move_file(f->path, dst, err);
   free(dir);
+  if (st != SI_OK && waits_for_space(r, err)) {
+    /* The file stays where it is; the import resumes once there is room. */
+    r->res->no_space = 1;
+    return batch_log(r, "warning", f->relative,
+                     "%s; not quarantined yet, for want of disk space (%s): the import waits",
+                     reason, err->message);
+  }
   if (st != SI_OK) {
-    /* Could not even quarantine (disk, permissions): leave the file where it
-     * is, stop this import, and say so. */
+    /* Could not even quarantine (permissions): leave the file where it is,
+     * stop this import, and say so. */
     r->res->fatal = 1;
     return batch_log(r, "error", f->relative, "%s; and it could not be quarantined: %s", reason,
                      err ? err->message : "");
   }
-  r->res->quarantined++;
-  si_status dbst = si_store_quarantine_add(r->ctx->db, r->uid, dst, f->relative, reason, err);
-  if (dbst == SI_OK)
+  if (to.id == r->batch_id)
+    r->res->quarantined++;
+  si_status dbst = si_store_quarantine_add(r->ctx->db, to.uid, dst, f->relative, reason, err);
+  if (dbst == SI_OK && to.id == r->batch_id) {
     dbst = batch_log(r, level, f->relative, "%s (quarantined as %s)", reason, dst);
+  } else if (dbst == SI_OK) {
+    char msg[SI_PATH_MAX + 1200];
+    snprintf(msg, sizeof msg, "%s (quarantined as %s)", reason, dst);
+    dbst = log_in(r, to.uid, to.id, level, f->relative, msg);
+  }
   return dbst;
+}
+
+/* Moves a file of this import into quarantine/<uid>/ and records why. */
+static si_status quarantine(run *r, const si_file_entry *f, const char *level, const char *reason,
+                            si_error *err) {
+  char dst[SI_PATH_MAX];
+  return quarantine_as(r, (owner){r->uid, r->batch_id}, f, level, reason, dst, sizeof dst, err);
 }
 
 typedef enum action { ACT_NONE, ACT_MOVE, ACT_DROP_COPY } action;
@@ -250,6 +303,95 @@ static const char *rows_status(const run *r) {
   return r->optimistic && r->folder_rename ? SI_IMAGE_DONE : SI_IMAGE_NEW;
 }
 
+/* The batch a known image belongs to, locked (quarantine.h): this import's
+ * own, or another one's. */
+static si_status owner_of(run *r, const si_image *known, owner *o, char *uid, si_error *err) {
+  *o = (owner){r->uid, r->batch_id};
+  if (known->batch_id == r->batch_id)
+    return SI_OK;
+  int found = 0;
+  si_status st = si_store_batch_lock_id(r->ctx->db, known->batch_id, uid, &found, err);
+  if (st == SI_OK && found)
+    *o = (owner){uid, known->batch_id};
+  return st;
+}
+
+/* Whether another batch's stored copy of a known image is gone from
+ * storage while that batch is finished (not on its way: a running import
+ * moves its files after its rows). After a crash between moving it to
+ * quarantine (keep-last) and the commit, it is in quarantine/<its batch>/
+ * without an entry: reconciled here, so it gets one. */
+static si_status stored_copy_gone(run *r, const si_image *known, int *gone, si_error *err) {
+  *gone = 0;
+  struct stat sb;
+  if (lstat(known->storage_path, &sb) == 0 || errno != ENOENT)
+    return SI_OK;
+  owner o;
+  char uid[SI_NAME_MAX];
+  si_status st = owner_of(r, known, &o, uid, err);
+  si_batch b;
+  int found = 0;
+  if (st == SI_OK && o.id != r->batch_id)
+    st = si_store_batch_get(r->ctx->db, o.uid, &b, &found, err);
+  if (st != SI_OK || !found || !strcmp(b.status, SI_BATCH_PROCESSING) ||
+      !strcmp(b.status, SI_BATCH_QUEUE) || lstat(known->storage_path, &sb) == 0)
+    return st;
+  *gone = 1;
+  int64_t orphans = 0;
+  return si_quarantine_reconcile(r->ctx->db, r->ctx->cfg, o.uid, o.id, &orphans, err);
+}
+
+/* keep-last: the stored copy goes to quarantine, filed under the batch it
+ * came from, and the new one takes its place; both batches' logs say so and
+ * the old batch's counts follow (the new one's are counted at its finish).
+ * `gone`: the stored copy is not in storage any more (stored_copy_gone). */
+static si_status keep_last(run *r, plan *p, si_image *img, const si_image *known, int gone,
+                           si_error *err) {
+  const si_file_entry *f = p->file;
+  owner o;
+  char uid[SI_NAME_MAX], dst[SI_PATH_MAX];
+  si_status st = owner_of(r, known, &o, uid, err);
+  if (st != SI_OK)
+    return st;
+  int other = o.id != r->batch_id;
+  if (gone) {
+    snprintf(dst, sizeof dst, "(no longer in storage at %s)", known->storage_path);
+  } else {
+    char reason[1024];
+    si_file_entry old = {(char *)known->storage_path, (char *)known->original_name, 0};
+    if (other)
+      snprintf(reason, sizeof reason,
+               "replaced by a newer image with SOPInstanceUID %s (%s of batch %s)", known->uid,
+               f->relative, r->uid);
+    else
+      snprintf(reason, sizeof reason, "replaced by a newer image with SOPInstanceUID %s",
+               known->uid);
+    st = quarantine_as(r, o, &old, "warning", reason, dst, sizeof dst, err);
+    if (st != SI_OK || r->res->fatal || r->res->no_space) {
+      p->act = ACT_NONE; /* the stored copy stays: so does its row */
+      return st;
+    }
+  }
+  if (gone && other) {
+    char msg[SI_PATH_MAX + 400];
+    snprintf(msg, sizeof msg, "stored copy of image %s is gone %s: replaced by %s of batch %s",
+             known->uid, dst, f->relative, r->uid);
+    st = log_in(r, o.uid, o.id, "warning", known->original_name, msg);
+  }
+  img->id = known->id;
+  p->act = ACT_MOVE;
+  r->written_ahead += strcmp(img->status, SI_IMAGE_DONE) == 0;
+  if (st == SI_OK)
+    st = si_store_image_replace(r->ctx->db, img, err);
+  if (st == SI_OK && other)
+    st = batch_log(r, "warning", f->relative,
+                   "replaces image %s of batch %s, whose copy %s was set aside %s", known->uid,
+                   o.uid, known->original_name, dst);
+  if (st == SI_OK && other)
+    st = si_store_batch_recount(r->ctx->db, o.id, err);
+  return st;
+}
+
 /* Decides what to do with a file whose SOPInstanceUID is already known. */
 static si_status plan_known(run *r, plan *p, si_image *img, const si_image *known,
                             const plan *same_chunk, si_error *err) {
@@ -276,6 +418,15 @@ static si_status plan_known(run *r, plan *p, si_image *img, const si_image *know
     snprintf(img->storage_path, sizeof img->storage_path, "%s", planned);
     return si_store_image_replace(r->ctx->db, img, err);
   }
+  int stored_gone = 0;
+  if (!same_chunk && r->ctx->cfg->duplicate_policy == SI_DUP_KEEP_LAST &&
+      known->batch_id != r->batch_id) {
+    si_status st = stored_copy_gone(r, known, &stored_gone, err);
+    if (st != SI_OK)
+      return st;
+  }
+  if (stored_gone)
+    return keep_last(r, p, img, known, 1, err);
   int same = si_files_equal(f->path, other, err);
   if (same == 1) {
     p->act = ACT_DROP_COPY;
@@ -294,18 +445,8 @@ static si_status plan_known(run *r, plan *p, si_image *img, const si_image *know
     snprintf(reason, sizeof reason,
              "duplicate SOPInstanceUID %s with different content (kept the one from %s)",
              known->uid, kept);
-  if (r->ctx->cfg->duplicate_policy == SI_DUP_KEEP_LAST && !same_chunk && same == 0) {
-    /* Newest wins: the stored file goes to quarantine, the new one takes its place. */
-    si_file_entry old = {(char *)known->storage_path, (char *)known->original_name, 0};
-    snprintf(reason, sizeof reason, "replaced by a newer image with SOPInstanceUID %s", known->uid);
-    si_status st = quarantine(r, &old, "warning", reason, err);
-    if (st != SI_OK)
-      return st;
-    img->id = known->id;
-    p->act = ACT_MOVE;
-    r->written_ahead += strcmp(img->status, SI_IMAGE_DONE) == 0;
-    return si_store_image_replace(r->ctx->db, img, err);
-  }
+  if (r->ctx->cfg->duplicate_policy == SI_DUP_KEEP_LAST && !same_chunk && same == 0)
+    return keep_last(r, p, img, known, 0, err);
   p->act = ACT_NONE;
   return quarantine(r, f, "error", reason, err);
 }
@@ -553,6 +694,11 @@ static si_status open_batch(run *r, si_error *err) {
   if (reopened)
     batch_log(r, "info", NULL, "batch reopened: %" PRId64 " more files arrived",
               r->res->files_seen);
+  /* Files an interrupted run of this batch set aside without recording
+   * them (quarantine.h); the batch's row is locked by now. */
+  int64_t orphans = 0;
+  st = si_quarantine_reconcile(r->ctx->db, r->ctx->cfg, r->uid, r->batch_id, &orphans, err);
+  r->res->quarantined += orphans;
   return st;
 }
 
@@ -716,10 +862,10 @@ static void move_files(run *r, const si_file_list *files) {
   si_error ferr;
   si_error_clear(&ferr);
   size_t wanted = 0;
-  for (size_t i = 0; i < files->count; i++)
+  for (size_t i = 0; i < files->count && !r->res->no_space; i++)
     wanted += r->moves[i];
   if (!wanted)
-    return;
+    return; /* nothing to store, or no room for it (the folder keeps it all) */
   if (r->folder_rename && mkdir_parent(r->base, &ferr) == SI_OK &&
       si_rename_noreplace(r->folder, r->base, &ferr) == SI_OK) {
     r->res->folder_moved = 1;
@@ -734,8 +880,16 @@ static void move_files(run *r, const si_file_list *files) {
       storage_path_for(r, &files->items[i], dst, sizeof dst);
       if (mkdir_parent(dst, &ferr) != SI_OK ||
           si_move_file(files->items[i].path, dst, &ferr) != SI_OK) {
-        r->res->fatal = 1;
-        batch_log(r, "error", files->items[i].relative, "cannot store: %s", ferr.message);
+        int full = waits_for_space(r, &ferr);
+        if (full) {
+          r->res->no_space = 1;
+        } else {
+          r->res->fatal = 1;
+        }
+        batch_log(r, full ? "warning" : "error", files->items[i].relative, "cannot store%s: %s",
+                  full ? " yet" : "", ferr.message);
+        if (full)
+          break;
       }
     }
   }
@@ -908,6 +1062,12 @@ static si_status finish_in_tx(run *r, si_error *err) {
   si_status st = renew_lease_in_tx(r, err);
   if (st != SI_OK || r->res->lease_lost)
     return st;
+  /* Locked first, so the counts below include what another import that
+   * took one of its images (keep-last) committed meanwhile. */
+  int locked = 0;
+  st = si_store_batch_lock_id(db, r->batch_id, NULL, &locked, err);
+  if (st != SI_OK)
+    return st;
   /* Rows may say DONE ahead of the rename: this run's (rows_status), or an
    * interrupted run's that this one reused (plan_known). */
   int ahead = r->folder_rename && (r->optimistic || r->written_ahead);
@@ -942,9 +1102,15 @@ static si_status finish_in_tx(run *r, si_error *err) {
   b->finished_at = finished;
   b->elapsed_ms = finished - r->started;
   b->skipped_count += r->res->skipped;
+  /* This run's entries, those it found (quarantine.h) included; entries
+   * another batch's import filed here (keep-last) were counted by it, and
+   * are in `b` as the batch's row was locked above. (Counting every entry
+   * here would scan the quarantine table at each finish.) */
   b->quarantined_count += r->res->quarantined;
+  /* A batch stopped by a full disk waits in QUEUE: its job runs again. */
   snprintf(b->status, sizeof b->status, "%s",
            r->res->fatal         ? SI_BATCH_ERROR
+           : r->res->no_space    ? SI_BATCH_QUEUE
            : b->image_count == 0 ? SI_BATCH_EMPTY
                                  : SI_BATCH_DONE);
   json_t *qa = json_pack(
@@ -960,7 +1126,11 @@ static si_status finish_in_tx(run *r, si_error *err) {
   json_decref(qa);
   if (st == SI_OK)
     st = si_store_batch_finish(db, b, err);
-  if (st == SI_OK && r->job_id >= 0) {
+  if (st == SI_OK && r->job_id >= 0 && r->res->no_space && !r->res->fatal) {
+    st = si_store_job_release(db, r->job_id, r->ctx->worker,
+                              "waiting for disk space (see the batch log)", err);
+    r->res->job_finished = st == SI_OK;
+  } else if (st == SI_OK && r->job_id >= 0) {
     st = si_store_job_finish(db, r->job_id, r->ctx->worker, r->res->fatal ? "failed" : "done",
                              r->res->fatal ? "import stopped: see the batch log" : NULL, err);
     r->res->job_finished = st == SI_OK;
@@ -1024,6 +1194,14 @@ static si_status wrap_up(run *r, int *finish, si_error *err) {
   } else if (st == SI_OK && res->interrupted) {
     batch_log(r, "info", NULL, "import interrupted by shutdown; the rest follows on restart");
     st = si_store_batch_set_status(ctx->db, r->uid, SI_BATCH_QUEUE, err);
+  } else if (st == SI_OK && res->no_space && !res->fatal) {
+    /* Finished as far as it got (rows of stored files DONE, the others
+     * NEW), in QUEUE, and the job back in the queue (finish_in_tx). */
+    batch_log(r, "warning", NULL,
+              "storage is full: the files not stored yet stay in %s; intake pauses and this "
+              "import resumes when there is space again (no attempt counted)",
+              r->folder);
+    *finish = 1;
   } else if (st == SI_OK) {
     if (!res->fatal && !res->folder_moved)
       si_remove_empty_dirs(r->folder);

@@ -16,17 +16,21 @@ static int is_dir(const char *path) {
 }
 
 /* A problem that ends the job before any file is touched still belongs on
- * the batch, where operators look. */
+ * the batch, where operators look. `always_error`: the batch goes to ERROR
+ * even when it was complete before (a job given up: whatever it brought is
+ * not imported, and a batch that says DONE would hide that). */
 static si_status record_on_batch(si_import_context *ctx, const si_job *job, const char *message,
-                                 si_import_result *result, si_error *err) {
+                                 int always_error, si_import_result *result, si_error *err) {
   int found;
   si_status st = si_store_batch_get(ctx->db, job->folder, &result->batch, &found, err);
-  int finished_before = found && strcmp(result->batch.status, SI_BATCH_PROCESSING) != 0 &&
+  int finished_before = !always_error && found &&
+                        strcmp(result->batch.status, SI_BATCH_PROCESSING) != 0 &&
                         strcmp(result->batch.status, SI_BATCH_QUEUE) != 0;
   int64_t batch_id = result->batch.id;
   int reopened;
-  /* A batch that was complete stays as it was; the error joins its log. */
-  if (st == SI_OK && !finished_before)
+  /* A batch that was complete stays as it was; the error joins its log.
+   * A batch that exists is not begun again (that would mark it reopened). */
+  if (st == SI_OK && !found)
     st = si_store_batch_begin(ctx->db, job->folder, &batch_id, &reopened, err);
   if (st == SI_OK)
     st = si_store_batch_log(ctx->db, batch_id, "error", job->path, message, err);
@@ -52,7 +56,7 @@ static si_status end_job(si_import_context *ctx, const si_job *job, const char *
 
 static si_status fail_job(si_import_context *ctx, const si_job *job, const char *message,
                           si_import_result *result, si_error *err) {
-  si_status st = record_on_batch(ctx, job, message, result, err);
+  si_status st = record_on_batch(ctx, job, message, 0, result, err);
   return st == SI_OK ? end_job(ctx, job, "failed", message, err) : st;
 }
 
@@ -237,9 +241,12 @@ si_status si_run_jobs(si_import_context *ctx, si_job *jobs, size_t n, si_import_
     memset(result, 0, sizeof *result);
     ctx->job_id = job->id;
     if (job->attempts > ctx->cfg->max_attempts) {
-      char msg[128];
-      snprintf(msg, sizeof msg, "given up after %d attempts", job->attempts - 1);
-      st = record_on_batch(ctx, job, msg, result, err);
+      char msg[SI_PATH_MAX + 160];
+      snprintf(msg, sizeof msg,
+               "job %" PRId64 " given up after %d attempts: its folder %s was not imported "
+               "(see the log of the earlier attempts)",
+               job->id, job->attempts - 1, job->work_path[0] ? job->work_path : job->path);
+      st = record_on_batch(ctx, job, msg, 1, result, err);
       st = st == SI_OK ? end_job(ctx, job, "failed", msg, err) : st;
       continue;
     }

@@ -1,18 +1,23 @@
 #include "sendit/workers.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "sendit/fs.h"
 #include "sendit/log.h"
 #include "sendit/pipeline.h"
+#include "sendit/quarantine.h"
 #include "sendit/store.h"
 
 #define PAUSED_RECHECK_SECONDS 5
@@ -40,8 +45,11 @@ struct si_worker_pool {
   int stopping;
   volatile sig_atomic_t cancel; /* mirrors stopping, read by imports between chunks */
   int wakeups;
-  int paused;
-  char pause_reason[256];
+  int paused;           /* below the low-water mark, or a run found the disk full */
+  int64_t paused_at_ms; /* when: a pause lasts PAUSED_RECHECK_SECONDS at least */
+  int waiting;          /* the next folder does not fit the free space (claim_fits) */
+  char pause_reason[SI_PATH_MAX + 512];
+  int64_t reserved; /* bytes of folders claimed by this pool and not yet stored */
   worker *workers;
   int count;
   int busy; /* workers holding claimed jobs */
@@ -82,25 +90,212 @@ static int stopping(si_worker_pool *pool) {
   return s;
 }
 
-/* Hysteresis between the two water marks, so intake does not flap. */
+static int watch_on(const si_config *cfg) {
+  return cfg->low_water_mb > 0 || cfg->high_water_mb > 0;
+}
+
+/* Hysteresis between the two water marks, so intake does not flap. A
+ * pause (the low-water mark, or a disk found full by an import, see
+ * note_full_disk) ends once free space is at the high-water mark again,
+ * and not before PAUSED_RECHECK_SECONDS. */
 static int disk_allows_claim(si_worker_pool *pool) {
   const si_config *cfg = pool->cfg;
   int64_t free_mb = si_free_space_mb(cfg->storage_dir);
+  int64_t now = si_now_ms();
   pthread_mutex_lock(&pool->lock);
-  if (free_mb >= 0 && !pool->paused && free_mb < cfg->low_water_mb) {
+  if (watch_on(cfg) && free_mb >= 0 && !pool->paused && free_mb < cfg->low_water_mb) {
     pool->paused = 1;
+    pool->paused_at_ms = now;
     snprintf(pool->pause_reason, sizeof pool->pause_reason,
              "storage %s has %" PRId64 " MiB free, below the low-water mark of %" PRId64
              " MiB: intake paused until %" PRId64 " MiB are free",
              cfg->storage_dir, free_mb, cfg->low_water_mb, cfg->high_water_mb);
     si_log(SI_LOG_WARN, "%s", pool->pause_reason);
-  } else if (pool->paused && free_mb >= cfg->high_water_mb) {
+  } else if (pool->paused && (free_mb < 0 || free_mb >= cfg->high_water_mb) &&
+             now - pool->paused_at_ms >= PAUSED_RECHECK_SECONDS * 1000) {
     pool->paused = 0;
     si_log(SI_LOG_INFO, "storage has %" PRId64 " MiB free again: intake resumed", free_mb);
   }
   int allowed = !pool->paused;
   pthread_mutex_unlock(&pool->lock);
   return allowed;
+}
+
+/* An import stopped for want of space (si_import_result.no_space): intake
+ * pauses as below the low-water mark, and its job is back in the queue. */
+static void note_full_disk(si_worker_pool *pool, const si_job *job) {
+  const si_config *cfg = pool->cfg;
+  pthread_mutex_lock(&pool->lock);
+  pool->paused = 1;
+  pool->paused_at_ms = si_now_ms();
+  snprintf(pool->pause_reason, sizeof pool->pause_reason,
+           "storage %s filled up while importing %s: intake paused until %" PRId64
+           " MiB are free; the job waits in the queue (no attempt counted)",
+           cfg->storage_dir, job->folder, cfg->high_water_mb);
+  si_log(SI_LOG_WARN, "%s", pool->pause_reason);
+  pthread_mutex_unlock(&pool->lock);
+}
+
+/* ---- the size of what a claim takes ---- */
+
+#define SIZE_DEPTH_MAX 64
+#define BLOCK 4096
+
+/* Bytes that storing the folder at `path` takes from the storage's
+ * filesystem: nothing when it is on that filesystem (the files are
+ * renamed), else the sum of its files' sizes, each rounded up to a block.
+ * -1 when it cannot be looked at (gone, unreadable): that is for the
+ * import to find and report. */
+static int64_t tree_bytes(int dirfd_, int depth) {
+  DIR *d = fdopendir(dirfd_);
+  if (!d) {
+    close(dirfd_);
+    return 0;
+  }
+  int64_t total = 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+      continue;
+    struct stat sb;
+    if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+      continue;
+    if (S_ISREG(sb.st_mode)) {
+      total += ((int64_t)sb.st_size + BLOCK - 1) / BLOCK * BLOCK;
+    } else if (S_ISDIR(sb.st_mode) && depth < SIZE_DEPTH_MAX) {
+      int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd >= 0)
+        total += tree_bytes(fd, depth + 1);
+    }
+  }
+  closedir(d);
+  return total;
+}
+
+static int64_t bytes_to_store(const si_config *cfg, const char *path) {
+  struct stat folder, storage;
+  if (lstat(path, &folder) != 0 || !S_ISDIR(folder.st_mode))
+    return -1;
+  if (stat(cfg->storage_dir, &storage) == 0 && storage.st_dev == folder.st_dev)
+    return 0;
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  return fd < 0 ? -1 : tree_bytes(fd, 0);
+}
+
+static const char *job_folder(const si_job *job) {
+  struct stat sb;
+  return job->work_path[0] && lstat(job->work_path, &sb) == 0 ? job->work_path : job->path;
+}
+
+/* Free bytes on storage above the low-water mark, less what this pool's
+ * claims still have to store. INT64_MAX when the watch is off or storage
+ * cannot be asked. */
+static int64_t space_budget(si_worker_pool *pool) {
+  const si_config *cfg = pool->cfg;
+  struct statvfs vfs;
+  if (!watch_on(cfg) || statvfs(cfg->storage_dir, &vfs) != 0)
+    return INT64_MAX;
+  int64_t free_bytes = (int64_t)((uint64_t)vfs.f_bavail * vfs.f_frsize);
+  pthread_mutex_lock(&pool->lock);
+  int64_t budget = free_bytes - cfg->low_water_mb * 1024 * 1024 - pool->reserved;
+  pthread_mutex_unlock(&pool->lock);
+  return budget;
+}
+
+si_status si_intake_space_check(const si_config *cfg, si_db *db, int *waiting, char *why,
+                                size_t size, si_error *err) {
+  *waiting = 0;
+  if (why && size)
+    why[0] = 0;
+  struct statvfs vfs;
+  if (!watch_on(cfg) || statvfs(cfg->storage_dir, &vfs) != 0)
+    return SI_OK;
+  si_job job;
+  int found = 0;
+  si_status st = si_store_oldest_queued(db, &job, &found, err);
+  if (st != SI_OK || !found)
+    return st;
+  int64_t need = bytes_to_store(cfg, job_folder(&job));
+  int64_t budget =
+      (int64_t)((uint64_t)vfs.f_bavail * vfs.f_frsize) - cfg->low_water_mb * 1024 * 1024;
+  if (need > 0 && need > budget) {
+    *waiting = 1;
+    if (why && size)
+      snprintf(why, size,
+               "the next queued folder %s needs %" PRId64 " MiB in storage, which has %" PRId64
+               " MiB free above the low-water mark of %" PRId64
+               " MiB: intake waits until there is room",
+               job.folder, (need + (1 << 20) - 1) >> 20, budget > 0 ? budget >> 20 : 0,
+               cfg->low_water_mb);
+  }
+  return SI_OK;
+}
+
+/* Keeps of the claimed jobs (oldest first) those whose folders fit the
+ * space budget together, and gives the others back to the queue without
+ * counting an attempt: one claim of many small folders must not take more
+ * than the disk can hold (they were all measured at once before). A first
+ * folder larger than the whole budget is given back too, and intake waits
+ * (in order: a later, smaller folder does not overtake it) until there is
+ * room; the pool says so in its pause reason (sendit status too, through
+ * si_intake_space_check). Returns how many are kept; *reserved gets their
+ * bytes. */
+static size_t claim_fits(si_worker_pool *pool, si_db *db, const char *id, si_job *jobs, size_t n,
+                         int64_t *reserved) {
+  const si_config *cfg = pool->cfg;
+  *reserved = 0;
+  int64_t budget = space_budget(pool);
+  if (budget == INT64_MAX)
+    return n;
+  size_t kept = 0;
+  int64_t total = 0, first_need = 0;
+  for (; kept < n; kept++) {
+    int64_t need = bytes_to_store(cfg, job_folder(&jobs[kept]));
+    if (need < 0)
+      need = 0;
+    if (kept == 0)
+      first_need = need;
+    if (need > 0 && total + need > budget)
+      break;
+    total += need;
+  }
+  /* Given back in one transaction: one commit, not one per job. Relaxed:
+   * a power cut that undoes it leaves the jobs claimed until their leases
+   * run out. A failure leaves them so too. */
+  si_error err;
+  si_status st = kept < n ? si_db_begin_relaxed(db, &err) : SI_OK;
+  for (size_t i = kept; st == SI_OK && i < n; i++)
+    st = si_store_job_release(db, jobs[i].id, id, "waiting for disk space", &err);
+  if (kept < n)
+    st = st == SI_OK ? si_db_commit(db, &err) : (si_db_rollback(db), st);
+  if (st != SI_OK) {
+    char buf[1024];
+    si_log(SI_LOG_WARN, "worker %s: giving back %zu jobs: %s (their leases run out)", id, n - kept,
+           si_error_format(&err, buf, sizeof buf));
+  }
+  pthread_mutex_lock(&pool->lock);
+  if (kept == 0 && !pool->waiting) {
+    pool->waiting = 1;
+    snprintf(pool->pause_reason, sizeof pool->pause_reason,
+             "the next queued folder %s needs %" PRId64 " MiB in storage %s, which has %" PRId64
+             " MiB free above the low-water mark of %" PRId64
+             " MiB: intake waits until there is room",
+             jobs[0].folder, (first_need + (1 << 20) - 1) >> 20, cfg->storage_dir,
+             budget > 0 ? budget >> 20 : 0, cfg->low_water_mb);
+    si_log(SI_LOG_WARN, "%s", pool->pause_reason);
+  } else if (kept > 0 && pool->waiting) {
+    pool->waiting = 0;
+    si_log(SI_LOG_INFO, "storage has room for %s again: intake resumed", jobs[0].folder);
+  }
+  if (kept < n && kept > 0)
+    si_log(SI_LOG_INFO,
+           "worker %s: claimed %zu folders (%" PRId64 " MiB), gave %zu back: the rest would not "
+           "fit the %" PRId64 " MiB free above the low-water mark",
+           id, kept, total >> 20, n - kept, budget >> 20);
+  pool->reserved += total;
+  pthread_mutex_unlock(&pool->lock);
+  *reserved = total;
+  return kept;
 }
 
 /* A worker takes its share of the queue, so that a burst of small folders
@@ -158,8 +353,12 @@ static void *worker_main(void *arg) {
       continue;
     }
     size_t found = 0;
-    if (si_store_claim_many(db, id, cfg->lease_seconds, w->jobs, claim_size(pool, db), &found,
-                            &err) != SI_OK) {
+    /* While the next folder waits for room, one claim looks whether it fits. */
+    pthread_mutex_lock(&pool->lock);
+    int waiting = pool->waiting;
+    pthread_mutex_unlock(&pool->lock);
+    size_t want = waiting ? 1 : claim_size(pool, db);
+    if (si_store_claim_many(db, id, cfg->lease_seconds, w->jobs, want, &found, &err) != SI_OK) {
       char buf[1024];
       si_log(SI_LOG_ERROR, "worker %s: claim: %s", id, si_error_format(&err, buf, sizeof buf));
       si_db_close(db);
@@ -168,7 +367,16 @@ static void *worker_main(void *arg) {
       continue;
     }
     if (!found) {
+      pthread_mutex_lock(&pool->lock);
+      pool->waiting = 0; /* nothing waits any more */
+      pthread_mutex_unlock(&pool->lock);
       wait_seconds(pool, cfg->poll_seconds);
+      continue;
+    }
+    int64_t reserved = 0;
+    found = claim_fits(pool, db, id, w->jobs, found, &reserved);
+    if (!found) {
+      wait_seconds(pool, PAUSED_RECHECK_SECONDS);
       continue;
     }
     si_import_context ctx = {
@@ -176,6 +384,14 @@ static void *worker_main(void *arg) {
     set_busy(pool, 1);
     si_status run_status = si_run_jobs(&ctx, w->jobs, found, w->results, &err);
     set_busy(pool, -1);
+    pthread_mutex_lock(&pool->lock);
+    pool->reserved -= reserved;
+    pthread_mutex_unlock(&pool->lock);
+    for (size_t i = 0; run_status == SI_OK && i < found; i++)
+      if (w->results[i].no_space) {
+        note_full_disk(pool, &w->jobs[i]);
+        break;
+      }
     if (run_status != SI_OK) {
       char buf[1024];
       /* The leases run out and the jobs are retried: database trouble is
@@ -234,12 +450,34 @@ static void *listener_main(void *arg) {
   return NULL;
 }
 
+/* Files an import set aside without recording them before a crash
+ * (quarantine.h). A failure here is logged, not fatal: the imports of the
+ * batches concerned reconcile their folders again. */
+static void reconcile_quarantine(const si_config *cfg) {
+  si_db *db = NULL;
+  si_error err;
+  int64_t found = 0;
+  si_status st = si_db_open(cfg->database, &db, &err);
+  if (st == SI_OK)
+    st = si_quarantine_reconcile_all(db, cfg, &found, &err);
+  si_db_close(db);
+  if (st != SI_OK) {
+    char buf[1024];
+    si_log(SI_LOG_WARN, "quarantine check at start-up: %s", si_error_format(&err, buf, sizeof buf));
+  } else if (found) {
+    si_log(SI_LOG_WARN,
+           "quarantine check at start-up: %" PRId64 " files had no record and were recorded",
+           found);
+  }
+}
+
 si_status si_worker_pool_start(const si_config *cfg, int threads, si_worker_pool **out,
                                si_error *err) {
   *out = NULL;
   si_status st = si_mkdir_p(cfg->storage_dir, err);
   if (st != SI_OK)
     return st;
+  reconcile_quarantine(cfg);
   si_worker_pool *pool = calloc(1, sizeof *pool);
   worker *workers = calloc((size_t)(threads > 0 ? threads : 1), sizeof *workers);
   if (!pool || !workers) {
@@ -275,7 +513,7 @@ void si_worker_pool_wake(si_worker_pool *pool) {
 
 int si_worker_pool_paused(si_worker_pool *pool, char *why, size_t size) {
   pthread_mutex_lock(&pool->lock);
-  int paused = pool->paused;
+  int paused = pool->paused || pool->waiting;
   if (why && size)
     snprintf(why, size, "%s", paused ? pool->pause_reason : "");
   pthread_mutex_unlock(&pool->lock);

@@ -20,6 +20,8 @@
 
 #include "db/schema.h"
 #include "sendit/db.h"
+#include "sendit/fs.h"
+#include "sendit/quarantine.h"
 #include "sendit/store.h"
 
 /* The backend of the group being run: NULL for SQLite, else the URL of
@@ -1858,6 +1860,182 @@ static int drop_created_databases(void **state) {
   return 0;
 }
 
+/* ---- issue 11: bookkeeping (job release, recounts, quarantine) ---- */
+
+/* A job given back (no room on disk, a full disk) is queued again with its
+ * attempt not counted; only its holder can give it back. */
+static void test_job_release(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  si_error err;
+  int created = 0;
+  assert_int_equal(si_store_enqueue(db, "R1", "/in/R1", &created, &err), SI_OK);
+  si_job job;
+  int found = 0;
+  assert_int_equal(si_store_claim(db, "w", 60, &job, &found, &err), SI_OK);
+  assert_true(found);
+  assert_int_equal(job.attempts, 1);
+  assert_int_equal(si_store_job_release(db, job.id, "other", NULL, &err), SI_ERR_STATE);
+  assert_int_equal(si_store_job_release(db, job.id, "w", "waiting for disk space", &err), SI_OK);
+  assert_int_equal(query_int(db, "SELECT attempts FROM job WHERE state = 'queued'", 0, NULL), 0);
+  assert_int_equal(si_store_job_release(db, job.id, "w", NULL, &err), SI_ERR_STATE);
+  si_job oldest;
+  assert_int_equal(si_store_oldest_queued(db, &oldest, &found, &err), SI_OK);
+  assert_true(found);
+  assert_string_equal(oldest.folder, "R1");
+  int pending = 0;
+  assert_int_equal(si_store_job_pending(db, "R1", &pending, &err), SI_OK);
+  assert_true(pending);
+  assert_int_equal(si_store_job_pending(db, "R2", &pending, &err), SI_OK);
+  assert_false(pending);
+  assert_int_equal(si_store_claim(db, "w", 60, &job, &found, &err), SI_OK);
+  assert_int_equal(job.attempts, 1);
+  si_db_close(db);
+}
+
+static void add_image(si_db *db, const char *uid, int64_t batch_id, const char *status,
+                      int64_t size) {
+  si_image img;
+  memset(&img, 0, sizeof img);
+  snprintf(img.uid, sizeof img.uid, "%s", uid);
+  img.batch_id = batch_id;
+  snprintf(img.status, sizeof img.status, "%s", status);
+  snprintf(img.storage_path, sizeof img.storage_path, "/storage/%s", uid);
+  snprintf(img.original_name, sizeof img.original_name, "%s.dcm", uid);
+  img.size_bytes = size;
+  si_error err;
+  assert_int_equal(si_store_image_insert(db, &img, &err), SI_OK);
+}
+
+static int count_path(void *user, const char *path) {
+  (void)path;
+  (*(int *)user)++;
+  return 0;
+}
+
+/* A batch's counts follow its rows: stored images (not NEW), their bytes,
+ * and its quarantine entries, requeued ones too; a DONE batch left with no
+ * image is EMPTY. */
+static void test_batch_recount(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  si_error err;
+  int64_t a = -1, b = -1;
+  int reopened = 0, found = 0;
+  assert_int_equal(si_store_batch_begin(db, "A", &a, &reopened, &err), SI_OK);
+  assert_int_equal(si_store_batch_begin(db, "B", &b, &reopened, &err), SI_OK);
+  add_image(db, "1.1", a, "DONE", 100);
+  add_image(db, "1.2", a, "DONE", 50);
+  add_image(db, "1.3", a, "NEW", 7);
+  assert_int_equal(si_store_quarantine_add(db, "A", "/q/A/x", "x", "why", &err), SI_OK);
+  assert_int_equal(si_store_quarantine_add(db, "A", "/q/A/y", "y", "why", &err), SI_OK);
+  assert_int_equal(si_store_quarantine_add(db, "B", "/q/B/z", "z", "why", &err), SI_OK);
+  assert_int_equal(si_store_quarantine_mark_requeued(db, 1, &err), SI_OK);
+  int paths = 0;
+  assert_int_equal(si_store_quarantine_paths(db, "A", count_path, &paths, &err), SI_OK);
+  assert_int_equal(paths, 1);
+  assert_int_equal(si_store_batch_set_status(db, "A", "DONE", &err), SI_OK);
+  assert_int_equal(si_store_batch_set_status(db, "B", "DONE", &err), SI_OK);
+  assert_int_equal(si_store_batch_recount(db, a, &err), SI_OK);
+  assert_int_equal(si_store_batch_recount(db, b, &err), SI_OK);
+  si_batch got;
+  assert_int_equal(si_store_batch_get(db, "A", &got, &found, &err), SI_OK);
+  assert_int_equal(got.image_count, 2);
+  assert_int_equal(got.size_bytes, 150);
+  assert_int_equal(got.quarantined_count, 2);
+  assert_string_equal(got.status, "DONE");
+  assert_int_equal(si_store_batch_get(db, "B", &got, &found, &err), SI_OK);
+  assert_int_equal(got.image_count, 0);
+  assert_int_equal(got.quarantined_count, 1);
+  assert_string_equal(got.status, "EMPTY");
+  char uid[SI_NAME_MAX];
+  int64_t id = -1;
+  assert_int_equal(si_store_batch_lock_id(db, a, uid, &found, &err), SI_OK);
+  assert_true(found);
+  assert_string_equal(uid, "A");
+  assert_int_equal(si_store_batch_lock_uid(db, "B", &id, &found, &err), SI_OK);
+  assert_true(found);
+  assert_int_equal(id, b);
+  assert_int_equal(si_store_batch_lock_uid(db, "C", &id, &found, &err), SI_OK);
+  assert_false(found);
+  si_db_close(db);
+}
+
+static void touch(const char *dir, const char *name) {
+  char path[4300];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("x", f);
+  fclose(f);
+}
+
+/* Files in quarantine/<batch>/ that no entry names (a kill between the move
+ * and the commit) get one, with a log line, once; a folder whose batch has
+ * no row gets a batch in ERROR unless a job for it is pending. */
+static void test_quarantine_reconcile(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  si_error err;
+  static int round;
+  char qdir[4200], dir[4300];
+  snprintf(qdir, sizeof qdir, "%s/quarantine-%d-%d", tu_tmp_dir(), (int)getpid(), ++round);
+  si_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.quarantine_dir = qdir;
+  int64_t found = -1;
+  /* No quarantine folder at all: nothing to do. */
+  assert_int_equal(si_quarantine_reconcile_all(db, &cfg, &found, &err), SI_OK);
+  assert_int_equal(found, 0);
+  const char *names[] = {"A", "C", "D"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(dir, sizeof dir, "%s/%s", qdir, names[i]);
+    assert_int_equal(si_mkdir_p(dir, &err), SI_OK);
+  }
+  snprintf(dir, sizeof dir, "%s/A", qdir);
+  touch(dir, "known.dcm");
+  touch(dir, "lost.dcm");
+  snprintf(dir, sizeof dir, "%s/C", qdir);
+  touch(dir, "c.dcm");
+  snprintf(dir, sizeof dir, "%s/D", qdir);
+  touch(dir, "d.dcm");
+  int64_t a = -1;
+  int reopened = 0, created = 0;
+  assert_int_equal(si_store_batch_begin(db, "A", &a, &reopened, &err), SI_OK);
+  char known[4400];
+  snprintf(known, sizeof known, "%s/A/known.dcm", qdir);
+  assert_int_equal(si_store_quarantine_add(db, "A", known, "known.dcm", "why", &err), SI_OK);
+  assert_int_equal(si_store_enqueue(db, "D", "/in/D", &created, &err), SI_OK);
+  /* Inside an import of A (its row held). */
+  assert_int_equal(si_db_begin(db, &err), SI_OK);
+  assert_int_equal(si_quarantine_reconcile(db, &cfg, "A", a, &found, &err), SI_OK);
+  assert_int_equal(si_db_commit(db, &err), SI_OK);
+  assert_int_equal(found, 1);
+  const char *pa[] = {"A"};
+  assert_int_equal(query_int(db, "SELECT count(*) FROM quarantine WHERE batch_uid = $1", 1, pa), 2);
+  char id_s[24];
+  snprintf(id_s, sizeof id_s, "%lld", (long long)a);
+  const char *pid[] = {id_s};
+  assert_int_equal(query_int(db, "SELECT count(*) FROM batch_log WHERE batch_id = $1", 1, pid), 1);
+  /* At start-up: A is settled, C gets a batch in ERROR, D waits for its job. */
+  assert_int_equal(si_quarantine_reconcile_all(db, &cfg, &found, &err), SI_OK);
+  assert_int_equal(found, 1);
+  si_batch c;
+  int exists = 0;
+  assert_int_equal(si_store_batch_get(db, "C", &c, &exists, &err), SI_OK);
+  assert_true(exists);
+  assert_string_equal(c.status, "ERROR");
+  assert_int_equal(c.quarantined_count, 1);
+  const char *pd[] = {"D"};
+  assert_int_equal(query_int(db, "SELECT count(*) FROM quarantine WHERE batch_uid = $1", 1, pd), 0);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM batch WHERE uid = $1", 1, pd), 0);
+  /* Nothing is recorded twice. */
+  assert_int_equal(si_quarantine_reconcile_all(db, &cfg, &found, &err), SI_OK);
+  assert_int_equal(found, 0);
+  assert_int_equal(query_int(db, "SELECT count(*) FROM quarantine", 0, NULL), 3);
+  si_db_close(db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_open_creates_schema),
@@ -1900,6 +2078,9 @@ int main(void) {
       cmocka_unit_test(test_lease_ownership),
       cmocka_unit_test(test_enqueue_duplicate_in_transaction),
       cmocka_unit_test(test_pg_deferred_statements),
+      cmocka_unit_test(test_job_release),
+      cmocka_unit_test(test_batch_recount),
+      cmocka_unit_test(test_quarantine_reconcile),
   };
   int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
   const char *url = getenv("SENDIT_TEST_PG_URL");
