@@ -84,14 +84,14 @@ typedef struct si_element {
 
 /* Warnings found while reading: not fatal, kept in si_file_info.warnings. */
 enum {
-  SI_WARN_ODD_LENGTH = 1u << 0,        /* some value had an odd length */
-  SI_WARN_NO_PREAMBLE = 1u << 1,       /* no 128-byte preamble + DICM */
-  SI_WARN_NO_META = 1u << 2,           /* no file meta group */
-  SI_WARN_NO_TS = 1u << 3,             /* meta without (0002,0010): guessed */
-  SI_WARN_BAD_VR = 1u << 4,            /* invalid explicit VR replaced */
-  SI_WARN_TRAILING_BYTES = 1u << 5,    /* zero padding (or stray delimiters) after the last element */
-  SI_WARN_UNKNOWN_TS = 1u << 6,        /* unknown TS UID: read as explicit LE */
-  SI_WARN_OUT_OF_ORDER = 1u << 7,      /* tags not ascending somewhere */
+  SI_WARN_ODD_LENGTH = 1u << 0,     /* some value had an odd length */
+  SI_WARN_NO_PREAMBLE = 1u << 1,    /* no 128-byte preamble + DICM */
+  SI_WARN_NO_META = 1u << 2,        /* no file meta group */
+  SI_WARN_NO_TS = 1u << 3,          /* meta without (0002,0010): guessed */
+  SI_WARN_BAD_VR = 1u << 4,         /* invalid explicit VR replaced */
+  SI_WARN_TRAILING_BYTES = 1u << 5, /* zero padding (or stray delimiters) after the last element */
+  SI_WARN_UNKNOWN_TS = 1u << 6,     /* unknown TS UID: read as explicit LE */
+  SI_WARN_OUT_OF_ORDER = 1u << 7,   /* tags not ascending somewhere */
   SI_WARN_META_GROUP_LENGTH = 1u << 8, /* (0002,0000) missing or wrong */
   SI_WARN_LENGTH_MISMATCH = 1u << 9    /* a sequence shorter than its items: items trusted */
 };
@@ -187,8 +187,8 @@ si_status si_get_string(const si_dataset *ds, uint32_t tag, size_t index, char *
                         si_error *err);
 /* The same with the length of *out: a value may hold NUL bytes, which are
  * kept (only trailing padding is removed), so strlen may be shorter. */
-si_status si_get_string_n(const si_dataset *ds, uint32_t tag, size_t index, char **out,
-                          size_t *len, si_error *err);
+si_status si_get_string_n(const si_dataset *ds, uint32_t tag, size_t index, char **out, size_t *len,
+                          si_error *err);
 /* IS, SS, US, SL, UL, SV, UV (and AT as its 32-bit tag). */
 si_status si_get_int(const si_dataset *ds, uint32_t tag, size_t index, int64_t *out, si_error *err);
 /* DS, FL, FD, OF, OD, and any integer VR. */

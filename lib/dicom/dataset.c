@@ -152,8 +152,8 @@ static const si_element *find_string_element(const si_dataset *ds, uint32_t tag,
   return el;
 }
 
-si_status si_get_string_n(const si_dataset *ds, uint32_t tag, size_t index, char **out,
-                          size_t *len, si_error *err) {
+si_status si_get_string_n(const si_dataset *ds, uint32_t tag, size_t index, char **out, size_t *len,
+                          si_error *err) {
   *out = NULL;
   if (len)
     *len = 0;
@@ -385,8 +385,7 @@ si_status si_get_valid_uid(const si_dataset *ds, uint32_t tag, char out[65], si_
     return st;
   const char *problem = uid_problem(el->value ? (const char *)el->value : "", el->value_len);
   if (problem)
-    return si_error_set(err, SI_ERR_VALUE, NULL, el->offset, tag, "not a valid UID: %s",
-                        problem);
+    return si_error_set(err, SI_ERR_VALUE, NULL, el->offset, tag, "not a valid UID: %s", problem);
   /* Valid, so padding is all si_get_uid removes. */
   return si_get_uid(ds, tag, out, err);
 }

@@ -34,9 +34,9 @@ typedef struct parser {
   uint32_t stop_tag; /* 0: never stop early */
   uint32_t max_depth;
   uint64_t max_value;
-  int header_only;     /* a stop tag is set: values over max_kept are skipped */
-  uint64_t max_kept;   /* header-only: longest value read into memory */
-  uint64_t max_memory; /* header-only: arena bytes allowed (0: no bound) */
+  int header_only;      /* a stop tag is set: values over max_kept are skipped */
+  uint64_t max_kept;    /* header-only: longest value read into memory */
+  uint64_t max_memory;  /* header-only: arena bytes allowed (0: no bound) */
   uint64_t stop_offset; /* header-only: where the element stopped at starts */
 } parser;
 
@@ -519,8 +519,7 @@ static si_status check_zero_padding(parser *p, uint64_t at, int *padding) {
  * extent is compared with the file's size, and for encapsulated pixel data
  * the fragment item headers are followed by seeking over the fragments.
  * Streams of unknown size (deflated data sets) are not checked. */
-static si_status check_unread_value(parser *p, const element_header *h, encoding enc,
-                                    uint64_t at) {
+static si_status check_unread_value(parser *p, const element_header *h, encoding enc, uint64_t at) {
   int64_t left = si_stream_remaining(p->s);
   if (left < 0)
     return SI_OK;
@@ -576,8 +575,7 @@ static si_status parse_dataset(parser *p, si_dataset *ds, encoding enc, uint64_t
     if (end == NO_END && depth == 0 && si_stream_avail(p->s) == 0 && si_stream_at_end(p->s, p->err))
       return p->err && p->err->code != SI_OK ? p->err->code : SI_OK;
     uint64_t at = p->s->offset;
-    if (depth == 0 && end == NO_END && ds->count > 0 &&
-        si_stream_need(p->s, 8, NULL) == SI_OK) {
+    if (depth == 0 && end == NO_END && ds->count > 0 && si_stream_need(p->s, 8, NULL) == SI_OK) {
       int padding;
       si_status st = check_zero_padding(p, at, &padding);
       if (st != SI_OK || padding)
@@ -819,7 +817,8 @@ static si_status parse_part10(parser *p) {
     return st != SI_OK ? st : check_not_empty(p);
   }
   si_io *inflated;
-  st = si_inflate_io_open(s, &inflated, p->err);
+  const int *cut;
+  st = si_inflate_io_open(s, &inflated, &cut, p->err);
   if (st != SI_OK)
     return st;
   si_stream inner;
@@ -828,6 +827,11 @@ static si_status parse_part10(parser *p) {
     p->s = &inner;
     int delimited;
     st = parse_dataset(p, p->file->dataset, enc, NO_END, 0, &delimited);
+    if (st == SI_OK && *cut)
+      /* A header-only read stopped early, but what it read ahead already
+       * showed the compressed data to be cut. */
+      st = fail(p, SI_ERR_TRUNCATED, s->offset, SI_NO_TAG,
+                "deflated data set ends before the end of its compressed stream: the file is cut");
     p->s = s;
     info->end_offset = info->stopped_early ? p->stop_offset : inner.offset;
   }

@@ -202,7 +202,7 @@ static void inflate_close(void *vctx) {
   free(c);
 }
 
-si_status si_inflate_io_open(si_stream *src, si_io **out, si_error *err) {
+si_status si_inflate_io_open(si_stream *src, si_io **out, const int **cut, si_error *err) {
   static const si_io_methods methods = {inflate_read, NULL, NULL, inflate_close};
   *out = NULL;
   inflate_ctx *c = calloc(1, sizeof *c);
@@ -215,5 +215,6 @@ si_status si_inflate_io_open(si_stream *src, si_io **out, si_error *err) {
     return si_error_set(err, SI_ERR_NOMEM, src->name, src->offset, SI_NO_TAG,
                         "cannot initialise inflate");
   }
+  *cut = &c->cut;
   return si_io_create(&methods, c, src->name, out, err);
 }

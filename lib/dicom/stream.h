@@ -60,7 +60,8 @@ si_status si_stream_rest_is_zero(si_stream *s, int *all_zero, si_error *err);
 int64_t si_stream_remaining(si_stream *s);
 
 /* Creates an si_io that inflates raw deflate data read from `src` (borrowed;
- * must outlive the returned io). */
-si_status si_inflate_io_open(si_stream *src, si_io **out, si_error *err);
+ * must outlive the returned io). *cut (owned by the io) becomes 1 once the
+ * compressed data ended before its final block. */
+si_status si_inflate_io_open(si_stream *src, si_io **out, const int **cut, si_error *err);
 
 #endif

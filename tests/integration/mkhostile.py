@@ -84,7 +84,7 @@ def deflated_big(out):
 
 def sparse_big(out):
     length = 0x7FFFFFF0
-    data = meta("1.2.840.10008.1.2.1", UID_PREFIX + ".1.1") + basic()
+    data = meta("1.2.840.10008.1.2.1", UID_PREFIX + ".6.1") + basic(sop=UID_PREFIX + ".6.1")
     data += el(0x0029, 0x0010, "LO", "HOSTILE") + el(0x0029, 0x1001, "OB", b"", length)
     with open(out, "wb") as f:
         f.write(data)
@@ -97,22 +97,26 @@ def all_un(out):
 
     def un(group, elem, value):
         if isinstance(value, str):
-            value = value.encode()
+            value = value.encode("latin-1")
         if len(value) % 2:
             value += b"\0" if group in (8, 0x20) and elem in (0x16, 0x18, 0x0D, 0x0E, 0x1150, 0x1155) else b" "
         return struct.pack("<HH", group, elem) + b"UN\0\0" + struct.pack("<I", len(value)) + value
 
     def implicit(group, elem, value):
+        if len(value) % 2:
+            value += b"\0"
         return struct.pack("<HHI", group, elem, len(value)) + value
 
     item = implicit(8, 0x1150, b"1.2.840.10008.5.1.4.1.1.2\0") + implicit(8, 0x1155, (UID_PREFIX + ".7.7").encode())
     seq = struct.pack("<HHI", 0xFFFE, 0xE000, len(item)) + item
     body = (
-        un(8, 0x16, "1.2.840.10008.5.1.4.1.1.2")
+        un(8, 0x05, "ISO_IR 100")
+        + un(8, 0x16, "1.2.840.10008.5.1.4.1.1.2")
         + un(8, 0x18, UID_PREFIX + ".2.1")
         + un(8, 0x60, "MR")
         + un(8, 0x1140, seq)
-        + un(0x10, 0x20, "PID-UN")
+        + un(0x10, 0x10, b"M\xfcller^J\xfcrgen")
+        + un(0x10, 0x20, b"PID-\xdcN")
         + un(0x20, 0x0D, UID_PREFIX + ".2")
         + un(0x20, 0x0E, UID_PREFIX + ".2.0")
         + un(0x28, 0x10, struct.pack("<H", 2))
@@ -137,27 +141,19 @@ def nul_string(out):
 
 
 def swallow_meta(out):
+    """(0002,0013) with VR "U ": read as implicit VR, bytes 4-7 of its header
+    ("U " and two more) are a 32-bit length; the file is padded so that this
+    length covers exactly the rest of the file."""
     data = meta("1.2.840.10008.1.2.1", UID_PREFIX + ".4.1")
-    rest = basic(UID_PREFIX + ".4.1") + tail()
-    # (0002,0013) with VR "U " and, read as implicit VR, a 4-byte length that
-    # covers exactly the bytes that follow it.
-    bogus = struct.pack("<HH", 2, 0x13) + b"U "
-    length_low = struct.pack("<H", 0)
-    # 'U',' ' + two more bytes form the 32-bit length: choose them so the
-    # length equals what is left.
-    total = len(rest)
-    want = 0x2055 | (total << 16)  # placeholder, fixed below
-    # The length read is bytes 4..7 of the header: "U " then 2 bytes.
-    low = ord("U") | (ord(" ") << 8)
-    high = (total - 0 + 0) >> 16
-    del want, length_low
-    # Pad `rest` so that low + (high << 16) == len(rest) exactly.
-    need = low + ((high + 1) << 16)
-    rest += el(0x0029, 0x0010, "LO", "PAD") + b""
-    pad = need - len(rest)
-    rest += struct.pack("<HH", 0x0029, 0x1001) + b"OB\0\0" + struct.pack("<I", pad - 12) + b"\0" * (pad - 12)
+    low = ord("U") | (ord(" ") << 8)  # the length's low 16 bits
+    high = 0  # its high 16 bits: 0x2055 = 8277 bytes follow
+    need = low + (high << 16)
+    rest = basic(UID_PREFIX + ".4.1") + el(0x0029, 0x0010, "LO", "PAD")
+    pad = need - len(rest) - len(tail()) - 12
+    rest += struct.pack("<HH", 0x0029, 0x1001) + b"OB\0\0" + struct.pack("<I", pad) + b"\0" * pad
+    rest += tail()
     assert len(rest) == need
-    bogus += struct.pack("<H", high + 1)
+    bogus = struct.pack("<HH", 2, 0x13) + b"U " + struct.pack("<H", high)
     with open(out, "wb") as f:
         f.write(data + bogus + rest)
 
