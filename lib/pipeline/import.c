@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,17 +71,17 @@ static const struct {
   uint32_t tag;
   const char *name;
   int required;
-  size_t field; /* offset in header_facts */
 } checked_uids[] = {
-    {SI_TAG(0x0008, 0x0018), "SOPInstanceUID", 1, offsetof(header_facts, uid)},
-    {SI_TAG(0x0020, 0x000D), "StudyInstanceUID", 0, offsetof(header_facts, study_uid)},
-    {SI_TAG(0x0020, 0x000E), "SeriesInstanceUID", 0, offsetof(header_facts, series_uid)},
+    {SI_TAG(0x0008, 0x0018), "SOPInstanceUID", 1},
+    {SI_TAG(0x0020, 0x000D), "StudyInstanceUID", 0},
+    {SI_TAG(0x0020, 0x000E), "SeriesInstanceUID", 0},
 };
 
 /* Errors that are about the image's identity, not about reading it: SI_ERR_VALUE. */
 static si_status read_uids(const char *path, const si_dataset *ds, header_facts *f, si_error *err) {
+  char *fields[] = {f->uid, f->study_uid, f->series_uid}; /* in checked_uids' order */
   for (size_t i = 0; i < sizeof checked_uids / sizeof checked_uids[0]; i++) {
-    char *dst = (char *)f + checked_uids[i].field;
+    char *dst = fields[i];
     const si_element *el = si_dataset_find(ds, checked_uids[i].tag);
     int empty = !el || (el->value_len == 0 && !(el->flags & SI_ELEM_VALUE_SKIPPED));
     if (empty && checked_uids[i].required)
