@@ -41,7 +41,8 @@ rm -rf "$SITE/storage/MEM01" # 3 GB of apparent size: not kept around
 
 # --- items 11, 12, 14, 15: what the import keeps out, and why ---------------
 s="$SITE/stage/HARD01"
-$MKDICOM "$s" 1 --prefix GOOD --pixels 64
+# A fixed UID keeps the layout fixed: byte 500 falls inside an element.
+$MKDICOM "$s" 1 --prefix GOOD --pixels 64 --sop-prefix 1.2.826.0.1.3680043.10.1234.55
 good="$s/GOOD00001.dcm"
 size=$(stat -c %s "$good")
 head -c $((size - 40)) "$good" >"$s/cut_in_pixels.dcm"  # header-only stops before these
@@ -72,7 +73,7 @@ expect_reason() { # expect_reason NAME REGEX
   if grep -qE -- "$2" <<<"$r"; then ok "$1 quarantined: $2"; else not_ok "$1 quarantined: $2 (reason: '$r')"; fi
 }
 expect_reason cut_in_pixels.dcm 'not readable as DICOM: .*\(7FE0,0010\).*the file is cut'
-expect_reason cut_500.dcm 'not readable as DICOM: .*offset [0-9]+: tag \(0010,0010\): value length 14 exceeds the 10 bytes left'
+expect_reason cut_500.dcm 'not readable as DICOM: [^ ]*cut_500.dcm: offset [0-9]+: (tag [^:]*: )?(value length [0-9]+ exceeds the [0-9]+ bytes left|.*the file is cut)'
 expect_reason uid_path.dcm '^[^ ]*uid_path.dcm: offset [0-9]+: tag \(0008,0018\): SOPInstanceUID is not a valid UID: an empty component'
 expect_reason uid_raw.dcm 'SOPInstanceUID is not a valid UID: a character other than'
 expect_reason uid_leading_zero.dcm 'SOPInstanceUID is not a valid UID: a component with a leading zero'
@@ -100,4 +101,30 @@ $MKHOSTILE swallow-meta "$h/swallow_meta.dcm"
 "$SENDIT_BIN" dump "$h/swallow_meta.dcm" >/dev/null 2>"$h/sw.err"
 check_eq "dump of the swallowing meta exits 1" 1 $?
 check "it names the element and the invalid VR" grep -q 'tag (0002,0013): invalid VR (bytes 55 20)' "$h/sw.err"
+# item 12 in dump: the all-UN file shows the dictionary's VRs, text and --json
+$MKHOSTILE all-un "$h/all_un.dcm"
+"$SENDIT_BIN" dump "$h/all_un.dcm" >"$h/un.txt"
+check "dump shows an all-UN SOPInstanceUID as UI" grep -q '^(0008,0018) UI \[1.2.826.0.1.3680043.10.1234.2.1\]' "$h/un.txt"
+check "dump shows the UN sequence's item" grep -q '^    (0008,1155) UI \[1.2.826.0.1.3680043.10.1234.7.7\]' "$h/un.txt"
+check "dump shows Rows as US 2" grep -q '^(0028,0010) US 2 ' "$h/un.txt"
+"$SENDIT_BIN" dump --json "$h/all_un.dcm" >"$h/un.json"
+check "--json gives the decoded VRs and values" /usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["00080018"] == {"vr": "UI", "Value": ["1.2.826.0.1.3680043.10.1234.2.1"]}, d["00080018"]
+assert d["00280010"] == {"vr": "US", "Value": [2]}
+assert d["00100010"]["Value"] == [{"Alphabetic": "M\u00fcller^J\u00fcrgen"}]
+assert d["00081140"]["vr"] == "SQ" and len(d["00081140"]["Value"]) == 1
+' "$h/un.json"
+# item 11 in dump: a cut file fails in both modes, zero padding does not
+$MKDICOM "$h/cut" 1 --pixels 16 >/dev/null
+f="$h/cut/IMG00001.dcm"
+head -c $(($(stat -c %s "$f") - 3)) "$f" >"$h/cut3.dcm"
+"$SENDIT_BIN" dump -q "$h/cut3.dcm" 2>/dev/null
+check_eq "dump of a file cut 3 bytes short exits 1" 1 $?
+"$SENDIT_BIN" dump --headers-only -q "$h/cut3.dcm" 2>/dev/null
+check_eq "... also with --headers-only (Pixel Data longer than the file)" 1 $?
+{ cat "$f"; head -c 100 /dev/zero; } >"$h/padded.dcm"
+"$SENDIT_BIN" dump -q "$h/padded.dcm"
+check_eq "zero padding after the last element is benign" 0 $?
 finish
