@@ -383,7 +383,10 @@ si_status si_get_valid_uid(const si_dataset *ds, uint32_t tag, char out[65], si_
   const si_element *el = find_string_element(ds, tag, err, &st);
   if (!el)
     return st;
-  const char *problem = uid_problem(el->value ? (const char *)el->value : "", el->value_len);
+  /* A header-only read skips values of kilobytes: far too long for a UID. */
+  const char *problem = el->flags & SI_ELEM_VALUE_SKIPPED
+                            ? "longer than 64 characters"
+                            : uid_problem(el->value ? (const char *)el->value : "", el->value_len);
   if (problem)
     return si_error_set(err, SI_ERR_VALUE, NULL, el->offset, tag, "not a valid UID: %s", problem);
   /* Valid, so padding is all si_get_uid removes. */
