@@ -49,7 +49,6 @@ static int ends_at_boundary(parser *p) {
   return si_stream_avail(p->s) == 0 && si_stream_at_end(p->s, NULL) && p->s->eof;
 }
 
-static si_status over_memory(parser *p, uint32_t tag);
 static int memory_exceeded(const parser *p) {
   return p->max_memory && p->file->arena.total > p->max_memory;
 }
