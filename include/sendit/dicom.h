@@ -53,7 +53,13 @@ enum {
   SI_ELEM_ENCAPSULATED = 1u << 2,     /* pixel data as fragments, see fragments */
   SI_ELEM_IMPLICIT_VR = 1u << 3,      /* VR came from the dictionary, not the stream */
   SI_ELEM_UN_AS_IMPLICIT = 1u << 4,   /* UN of undefined length, read as implicit SQ */
-  SI_ELEM_VR_CORRECTED = 1u << 5      /* invalid explicit VR replaced by the dictionary's */
+  SI_ELEM_VR_CORRECTED = 1u << 5,     /* invalid explicit VR replaced by the dictionary's */
+  /* Header-only read: the value was longer than max_kept_value and was
+   * skipped, not read: value is NULL, value_len 0, length says its size. */
+  SI_ELEM_VALUE_SKIPPED = 1u << 6,
+  /* Explicit UN of a known (non-private) tag, decoded with the dictionary's
+   * VR (PS3.5 6.2.2); vr is that VR; an SQ's items were read as implicit LE. */
+  SI_ELEM_UN_DECODED = 1u << 7
 };
 
 typedef struct si_fragment {
@@ -78,14 +84,14 @@ typedef struct si_element {
 
 /* Warnings found while reading: not fatal, kept in si_file_info.warnings. */
 enum {
-  SI_WARN_ODD_LENGTH = 1u << 0,        /* some value had an odd length */
-  SI_WARN_NO_PREAMBLE = 1u << 1,       /* no 128-byte preamble + DICM */
-  SI_WARN_NO_META = 1u << 2,           /* no file meta group */
-  SI_WARN_NO_TS = 1u << 3,             /* meta without (0002,0010): guessed */
-  SI_WARN_BAD_VR = 1u << 4,            /* invalid explicit VR replaced */
-  SI_WARN_TRAILING_BYTES = 1u << 5,    /* bytes after the last element ignored */
-  SI_WARN_UNKNOWN_TS = 1u << 6,        /* unknown TS UID: read as explicit LE */
-  SI_WARN_OUT_OF_ORDER = 1u << 7,      /* tags not ascending somewhere */
+  SI_WARN_ODD_LENGTH = 1u << 0,     /* some value had an odd length */
+  SI_WARN_NO_PREAMBLE = 1u << 1,    /* no 128-byte preamble + DICM */
+  SI_WARN_NO_META = 1u << 2,        /* no file meta group */
+  SI_WARN_NO_TS = 1u << 3,          /* meta without (0002,0010): guessed */
+  SI_WARN_BAD_VR = 1u << 4,         /* invalid explicit VR replaced */
+  SI_WARN_TRAILING_BYTES = 1u << 5, /* zero padding (or stray delimiters) after the last element */
+  SI_WARN_UNKNOWN_TS = 1u << 6,     /* unknown TS UID: read as explicit LE */
+  SI_WARN_OUT_OF_ORDER = 1u << 7,   /* tags not ascending somewhere */
   SI_WARN_META_GROUP_LENGTH = 1u << 8, /* (0002,0000) missing or wrong */
   SI_WARN_LENGTH_MISMATCH = 1u << 9    /* a sequence shorter than its items: items trusted */
 };
@@ -117,6 +123,14 @@ typedef struct si_read_options {
   /* Largest single value kept in memory; larger is SI_ERR_LIMIT
    * (0 = 2 GiB). Values are never allocated beyond the bytes really present. */
   uint64_t max_value_length;
+  /* Header-only reads (stop_before_pixels or stop_before_tag): values longer
+   * than this are not read but skipped (seeked over; inflated and discarded
+   * in deflated data sets), flagged SI_ELEM_VALUE_SKIPPED (0 = 64 KiB). */
+  uint64_t max_kept_value;
+  /* Header-only reads: most memory one file's parse may take (elements,
+   * values, buffers); more is SI_ERR_LIMIT (0 = 32 MiB). Full reads are
+   * bounded by max_value_length per value and the file's size instead. */
+  uint64_t max_header_memory;
   /* Bytes to ask for in the first read: header-only reads of typical files
    * then need one read call (0 = 8 KiB). */
   size_t initial_read;
@@ -171,13 +185,27 @@ size_t si_element_vm(const si_element *el);
  * index = SIZE_MAX for the whole value unsplit. *out is malloc'd; caller frees. */
 si_status si_get_string(const si_dataset *ds, uint32_t tag, size_t index, char **out,
                         si_error *err);
+/* The same with the length of *out: a value may hold NUL bytes, which are
+ * kept (only trailing padding is removed), so strlen may be shorter. */
+si_status si_get_string_n(const si_dataset *ds, uint32_t tag, size_t index, char **out, size_t *len,
+                          si_error *err);
 /* IS, SS, US, SL, UL, SV, UV (and AT as its 32-bit tag). */
 si_status si_get_int(const si_dataset *ds, uint32_t tag, size_t index, int64_t *out, si_error *err);
 /* DS, FL, FD, OF, OD, and any integer VR. */
 si_status si_get_float(const si_dataset *ds, uint32_t tag, size_t index, double *out,
                        si_error *err);
-/* UI value into a caller buffer of at least 65 bytes, padding removed. */
+/* UI value into a caller buffer of at least 65 bytes, padding removed.
+ * Longer than 64 characters: SI_ERR_VALUE. The syntax is not checked: see
+ * si_uid_is_valid and si_get_valid_uid. */
 si_status si_get_uid(const si_dataset *ds, uint32_t tag, char out[65], si_error *err);
+/* 1 when the len bytes at uid are a valid UID (PS3.5 9.1) once trailing NUL
+ * and space padding is removed: 1 to 64 characters, components of digits
+ * separated by single dots, no component empty or (when longer than one
+ * digit) starting with 0. 0 otherwise (also for NULL). */
+int si_uid_is_valid(const char *uid, size_t len);
+/* si_get_uid that also checks the value with si_uid_is_valid: an invalid
+ * one is SI_ERR_VALUE, err saying why (out then empty). */
+si_status si_get_valid_uid(const si_dataset *ds, uint32_t tag, char out[65], si_error *err);
 
 typedef struct si_date {
   int year, month, day; /* month/day 0 when the value gives only a year/month */

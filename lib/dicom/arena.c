@@ -40,6 +40,7 @@ static int keep_spare(si_arena_block *b) {
 void si_arena_init(si_arena *arena, size_t block_size) {
   arena->head = NULL;
   arena->block_size = block_size ? block_size : 16384;
+  arena->total = 0;
 }
 
 static si_arena_block *new_block(size_t size) {
@@ -70,6 +71,7 @@ void *si_arena_alloc(si_arena *arena, size_t size, int zero) {
       si_arena_block *big = new_block(rounded);
       if (!big)
         return NULL;
+      arena->total += rounded;
       big->used = rounded;
       if (b) {
         big->next = b->next;
@@ -84,6 +86,7 @@ void *si_arena_alloc(si_arena *arena, size_t size, int zero) {
     b = new_block(arena->block_size);
     if (!b)
       return NULL;
+    arena->total += arena->block_size;
     b->next = arena->head;
     arena->head = b;
   }
@@ -103,4 +106,5 @@ void si_arena_free(si_arena *arena) {
     b = next;
   }
   arena->head = NULL;
+  arena->total = 0;
 }

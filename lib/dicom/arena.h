@@ -11,6 +11,7 @@ typedef struct si_arena_block si_arena_block;
 typedef struct si_arena {
   si_arena_block *head;
   size_t block_size;
+  size_t total; /* bytes of all blocks: what a header-only read's bound counts */
 } si_arena;
 
 void si_arena_init(si_arena *arena, size_t block_size);

@@ -152,9 +152,11 @@ static const si_element *find_string_element(const si_dataset *ds, uint32_t tag,
   return el;
 }
 
-si_status si_get_string(const si_dataset *ds, uint32_t tag, size_t index, char **out,
-                        si_error *err) {
+si_status si_get_string_n(const si_dataset *ds, uint32_t tag, size_t index, char **out, size_t *len,
+                          si_error *err) {
   *out = NULL;
+  if (len)
+    *len = 0;
   si_status st;
   const si_element *el = find_string_element(ds, tag, err, &st);
   if (!el)
@@ -169,9 +171,12 @@ si_status si_get_string(const si_dataset *ds, uint32_t tag, size_t index, char *
     char *s = malloc(n + 1);
     if (!s)
       return si_error_set(err, SI_ERR_NOMEM, NULL, el->offset, tag, "out of memory");
-    memcpy(s, v, n);
+    if (n)
+      memcpy(s, v, n);
     s[n] = 0;
     *out = s;
+    if (len)
+      *len = n;
     return SI_OK;
   }
   size_t cs_len;
@@ -183,12 +188,19 @@ si_status si_get_string(const si_dataset *ds, uint32_t tag, size_t index, char *
      * decoding, which maps every byte, and tell the caller through err. */
     si_charset_open("ISO_IR 100", 10, &cs, NULL);
   }
-  size_t out_len;
+  size_t out_len = 0;
   si_status dst = si_charset_decode(cs, el->vr, v, n, out, &out_len, err);
   si_charset_close(cs);
   if (dst != SI_OK && err && !err->file[0] && err->tag == SI_NO_TAG)
     err->tag = tag;
+  if (len)
+    *len = out_len;
   return dst;
+}
+
+si_status si_get_string(const si_dataset *ds, uint32_t tag, size_t index, char **out,
+                        si_error *err) {
+  return si_get_string_n(ds, tag, index, out, NULL, err);
 }
 
 static si_status parse_decimal_int(const si_element *el, const uint8_t *v, size_t n, int64_t *out,
@@ -336,6 +348,49 @@ si_status si_get_uid(const si_dataset *ds, uint32_t tag, char out[65], si_error 
   memcpy(out, v, n);
   out[n] = 0;
   return SI_OK;
+}
+
+/* Why the bytes are not a UID, or NULL when they are one (PS3.5 9.1). */
+static const char *uid_problem(const char *uid, size_t len) {
+  if (!uid)
+    return "no value";
+  while (len && (uid[len - 1] == 0 || uid[len - 1] == ' '))
+    len--;
+  if (len == 0)
+    return "empty";
+  if (len > 64)
+    return "longer than 64 characters";
+  size_t start = 0;
+  for (size_t i = 0; i <= len; i++) {
+    if (i < len && uid[i] >= '0' && uid[i] <= '9')
+      continue;
+    if (i < len && uid[i] != '.')
+      return "a character other than a digit or '.'";
+    if (i == start)
+      return "an empty component";
+    if (uid[start] == '0' && i - start > 1)
+      return "a component with a leading zero";
+    start = i + 1;
+  }
+  return NULL;
+}
+
+int si_uid_is_valid(const char *uid, size_t len) { return uid_problem(uid, len) == NULL; }
+
+si_status si_get_valid_uid(const si_dataset *ds, uint32_t tag, char out[65], si_error *err) {
+  out[0] = 0;
+  si_status st;
+  const si_element *el = find_string_element(ds, tag, err, &st);
+  if (!el)
+    return st;
+  /* A header-only read skips values of kilobytes: far too long for a UID. */
+  const char *problem = el->flags & SI_ELEM_VALUE_SKIPPED
+                            ? "longer than 64 characters"
+                            : uid_problem(el->value ? (const char *)el->value : "", el->value_len);
+  if (problem)
+    return si_error_set(err, SI_ERR_VALUE, NULL, el->offset, tag, "not a valid UID: %s", problem);
+  /* Valid, so padding is all si_get_uid removes. */
+  return si_get_uid(ds, tag, out, err);
 }
 
 static int digits(const uint8_t *v, size_t n) {

@@ -214,14 +214,15 @@ static void put_binary(text *t, const si_element *el) {
 static si_status decode_value(text *t, const si_dataset *ds, const si_element *el, size_t index,
                               si_error *err) {
   char *s = NULL;
+  size_t n = 0;
   si_error scratch;
-  si_status st = si_get_string(ds, el->tag, index, &s, &scratch);
+  si_status st = si_get_string_n(ds, el->tag, index, &s, &n, &scratch);
   if (st != SI_OK) {
     if (err)
       *err = scratch;
     return st;
   }
-  text_put(t, s, strlen(s));
+  text_put(t, s, n);
   free(s);
   return SI_OK;
 }
@@ -276,6 +277,11 @@ static si_status format_value(text *t, const si_dataset *ds, const si_element *e
   }
   if (el->vr == SI_VR_SQ) {
     put_sequence(t, el);
+    return SI_OK;
+  }
+  if (el->flags & SI_ELEM_VALUE_SKIPPED) {
+    /* Header-only reads pass over long values without keeping them. */
+    text_append(t, "(not read: header-only)", 23, 0);
     return SI_OK;
   }
   if (is_empty(el)) {

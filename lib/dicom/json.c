@@ -150,14 +150,15 @@ static si_status text_values(const si_dataset *ds, const si_element *el, text_ma
   size_t count = si_element_vm(el);
   for (size_t i = 0; i < count; i++) {
     char *text = NULL;
+    size_t len = 0;
     si_error scratch;
-    si_status st = si_get_string(ds, el->tag, i, &text, &scratch);
+    /* With its length: NUL bytes inside a value are kept (as \u0000). */
+    si_status st = si_get_string_n(ds, el->tag, i, &text, &len, &scratch);
     if (st != SI_OK) {
       if (c->err)
         *c->err = scratch;
       return st;
     }
-    size_t len = strlen(text);
     json_t *value = len ? make(text, len) : json_null();
     free(text);
     if (json_array_append_new(values, value) != 0)

@@ -12,6 +12,13 @@
 
 #define DEFAULT_MAX_DEPTH 64
 #define DEFAULT_MAX_VALUE ((uint64_t)2 << 30)
+/* Header-only reads: values above this are skipped, and one file's parse may
+ * take at most DEFAULT_MAX_HEADER_MEMORY (README: "Reading DICOM"). */
+#define DEFAULT_MAX_KEPT_VALUE ((uint64_t)64 << 10)
+#define DEFAULT_MAX_HEADER_MEMORY ((uint64_t)32 << 20)
+/* Fragments of unread pixel data whose item headers a header-only read
+ * checks against the file's end; beyond, the check gives up (not an error). */
+#define MAX_CHECKED_FRAGMENTS 65536
 #define NO_END UINT64_MAX
 
 typedef struct encoding {
@@ -27,20 +34,23 @@ typedef struct parser {
   uint32_t stop_tag; /* 0: never stop early */
   uint32_t max_depth;
   uint64_t max_value;
-  int ended_in_container; /* the stream ended cleanly inside a defined-length item */
+  int header_only;      /* a stop tag is set: values over max_kept are skipped */
+  uint64_t max_kept;    /* header-only: longest value read into memory */
+  uint64_t max_memory;  /* header-only: arena bytes allowed (0: no bound) */
+  uint64_t stop_offset; /* header-only: where the element stopped at starts */
 } parser;
 
 /* The stream ends exactly between two elements inside a container whose
- * declared length says more follows: DCMTK and pydicom keep what was read,
- * and so do we, with a warning; a cut inside an element stays an error. */
+ * declared length says more follows: that is a cut file (DCMTK and pydicom
+ * keep what was read; an import must not store it), so an error. */
 static int ends_at_boundary(parser *p) {
   /* si_stream_at_end also says 1 when the read fails: only a real end of
-   * stream (eof) may end a container early. */
-  if (si_stream_avail(p->s) != 0 || !si_stream_at_end(p->s, NULL) || !p->s->eof)
-    return 0;
-  p->ended_in_container = 1;
-  p->file->info.warnings |= SI_WARN_LENGTH_MISMATCH;
-  return 1;
+   * stream (eof) is a cut. */
+  return si_stream_avail(p->s) == 0 && si_stream_at_end(p->s, NULL) && p->s->eof;
+}
+
+static int memory_exceeded(const parser *p) {
+  return p->max_memory && p->file->arena.total > p->max_memory;
 }
 
 static si_status parse_dataset(parser *p, si_dataset *ds, encoding enc, uint64_t end,
@@ -66,6 +76,12 @@ static si_status fail(parser *p, si_status code, uint64_t offset, uint32_t tag, 
 
 static si_status nomem(parser *p, uint32_t tag) {
   return fail(p, SI_ERR_NOMEM, p->s->offset, tag, "out of memory");
+}
+
+static si_status over_memory(parser *p, uint32_t tag) {
+  return si_error_set(p->err, SI_ERR_LIMIT, p->name, p->s->offset, tag,
+                      "the header takes more than %llu MiB of memory (the header-only bound)",
+                      (unsigned long long)(p->max_memory >> 20));
 }
 
 /* A failure from the stream layer lacks the tag being read: add it. */
@@ -219,6 +235,8 @@ static si_status parse_fragments(parser *p, si_element *el, encoding enc) {
                           (unsigned)(h.tag >> 16), (unsigned)(h.tag & 0xFFFF));
     if (h.length == SI_UNDEFINED_LENGTH)
       return fail(p, SI_ERR_FORMAT, h.offset, el->tag, "fragment with undefined length");
+    if (memory_exceeded(p))
+      return over_memory(p, el->tag);
     if (el->fragment_count == cap) {
       size_t ncap = cap ? cap * 2 : 8;
       si_fragment *grown = si_arena_alloc(&p->file->arena, ncap * sizeof *grown, 0);
@@ -248,7 +266,10 @@ static si_status parse_sequence(parser *p, si_element *el, si_dataset *ds, encod
   size_t cap = 0;
   while (!past_end(p, end)) {
     if (end != NO_END && ends_at_boundary(p))
-      return SI_OK;
+      return si_error_set(p->err, SI_ERR_TRUNCATED, p->name, p->s->offset, el->tag,
+                          "stream ends %llu bytes before the end of the sequence's declared "
+                          "length: the file is cut",
+                          (unsigned long long)(end - p->s->offset));
     item_header h;
     si_status st = read_item_header(p, enc, el->tag, &h);
     if (st != SI_OK)
@@ -287,11 +308,11 @@ static si_status parse_sequence(parser *p, si_element *el, si_dataset *ds, encod
     st = parse_dataset(p, item, enc, item_end, depth + 1, &delimited);
     if (st != SI_OK)
       return with_tag(p, st, el->tag);
-    if (item_end == NO_END && !delimited && !p->ended_in_container)
+    if (item_end == NO_END && !delimited)
       return fail(p, SI_ERR_TRUNCATED, p->s->offset, el->tag,
                   "item of undefined length has no item delimiter");
   }
-  if (end != NO_END && p->s->offset != end && !p->ended_in_container)
+  if (end != NO_END && p->s->offset != end)
     return si_error_set(p->err, SI_ERR_FORMAT, p->name, p->s->offset, el->tag,
                         "sequence content overruns its length of %u bytes", el->length);
   return SI_OK;
@@ -355,8 +376,52 @@ static si_status read_element_header(parser *p, encoding enc, element_header *h)
   return SI_OK;
 }
 
+/* PS3.5 6.2.2: an explicit UN of a known, non-private tag may be read with
+ * the dictionary's VR, as DCMTK and pydicom do: gateways that lost the VR
+ * write whole data sets so. Returns the VR to read the value as. */
+static si_vr un_dictionary_vr(parser *p, const si_element *el) {
+  if (SI_TAG_GROUP(el->tag) & 1 || SI_TAG_GROUP(el->tag) == 0xFFFE)
+    return SI_VR_UN;
+  si_vr vr = si_dict_implicit_vr(el->tag);
+  if (vr == SI_VR_UN || vr == SI_VR_NONE)
+    return SI_VR_UN;
+  if (vr == SI_VR_SQ) {
+    /* The items are implicit VR LE: an empty value, or one starting with an
+     * item tag; anything else stays UN rather than failing the file. */
+    if (el->length == 0)
+      return vr;
+    if (el->length < 8 || si_stream_need(p->s, 4, NULL) != SI_OK)
+      return SI_VR_UN;
+    static const uint8_t item_le[4] = {0xFE, 0xFF, 0x00, 0xE0};
+    return memcmp(si_stream_peek(p->s), item_le, 4) == 0 ? vr : SI_VR_UN;
+  }
+  size_t unit = vr == SI_VR_AT ? 4 : si_vr_unit_size(vr);
+  return unit > 1 && el->length % unit ? SI_VR_UN : vr;
+}
+
+/* Header-only: a long value the caller does not need is passed over without
+ * being kept, so memory stays flat whatever length the file declares. */
+static si_status skip_value(parser *p, si_element *el) {
+  int64_t left = si_stream_remaining(p->s);
+  if (left >= 0 && (uint64_t)left < el->length)
+    return si_error_set(p->err, SI_ERR_TRUNCATED, p->name, p->s->offset, el->tag,
+                        "value length %u exceeds the %lld bytes left in the stream", el->length,
+                        (long long)left);
+  el->flags |= SI_ELEM_VALUE_SKIPPED;
+  return with_tag(p, si_stream_skip(p->s, el->length, p->err), el->tag);
+}
+
 static si_status parse_value(parser *p, si_dataset *ds, si_element *el, encoding enc,
                              uint32_t depth) {
+  if (el->vr == SI_VR_UN && el->length != SI_UNDEFINED_LENGTH) {
+    si_vr vr = un_dictionary_vr(p, el);
+    if (vr != SI_VR_UN) {
+      el->vr = vr;
+      el->flags |= SI_ELEM_UN_DECODED;
+      if (vr == SI_VR_SQ)
+        return parse_sequence(p, el, ds, (encoding){0, 0}, depth);
+    }
+  }
   if (el->length == SI_UNDEFINED_LENGTH) {
     el->flags |= SI_ELEM_UNDEFINED_LENGTH;
     if (el->vr == SI_VR_SQ)
@@ -381,6 +446,8 @@ static si_status parse_value(parser *p, si_dataset *ds, si_element *el, encoding
   }
   if (el->vr == SI_VR_SQ)
     return parse_sequence(p, el, ds, enc, depth);
+  if (p->header_only && el->length > p->max_kept)
+    return skip_value(p, el);
   uint8_t *v;
   if (el->length <= si_stream_avail(p->s) && el->length <= p->max_value) {
     /* Hot path: the value is in the buffer, which lives as long as the file. */
@@ -402,6 +469,93 @@ static si_status parse_value(parser *p, si_dataset *ds, si_element *el, encoding
   return SI_OK;
 }
 
+/* What may follow the last top-level element (README, "Reading DICOM"):
+ * nothing, or zero bytes (padding some writers add). Anything else left over
+ * -- part of an element header -- means the file was cut: an error naming
+ * where the cut element starts and, when its tag was complete, the tag. */
+static si_status check_partial_header(parser *p, uint64_t at) {
+  size_t n = si_stream_avail(p->s);
+  const uint8_t *b = si_stream_peek(p->s);
+  size_t zero = 0;
+  while (zero < n && b[zero] == 0)
+    zero++;
+  si_error_clear(p->err);
+  if (zero == n) {
+    p->file->info.warnings |= SI_WARN_TRAILING_BYTES;
+    si_stream_consume(p->s, n);
+    return SI_OK;
+  }
+  uint32_t tag = n >= 4 ? (uint32_t)rd16(b, p->file->info.big_endian) << 16 |
+                              rd16(b + 2, p->file->info.big_endian)
+                        : SI_NO_TAG;
+  return si_error_set(p->err, SI_ERR_TRUNCATED, p->name, at, tag,
+                      "stream ends %zu bytes into an element header: the file is cut", n);
+}
+
+/* Eight zero bytes where the next top-level element would start: zero
+ * padding when nothing but zeros follows (benign, a warning); zeros
+ * followed by data are no element DICOM knows of, so an error. */
+static si_status check_zero_padding(parser *p, uint64_t at, int *padding) {
+  *padding = 0;
+  const uint8_t *b = si_stream_peek(p->s);
+  static const uint8_t zero8[8];
+  if (memcmp(b, zero8, 8) != 0)
+    return SI_OK;
+  int all_zero;
+  si_status st = si_stream_rest_is_zero(p->s, &all_zero, p->err);
+  if (st != SI_OK)
+    return st;
+  if (!all_zero)
+    return fail(p, SI_ERR_FORMAT, at, SI_NO_TAG,
+                "zero bytes followed by other data after the last element");
+  p->file->info.warnings |= SI_WARN_TRAILING_BYTES;
+  *padding = 1;
+  return SI_OK;
+}
+
+/* A header-only read stops at an element without reading its value. A file
+ * cut inside that value (typically Pixel Data) must still fail: the value's
+ * extent is compared with the file's size, and for encapsulated pixel data
+ * the fragment item headers are followed by seeking over the fragments.
+ * Streams of unknown size (deflated data sets) are not checked. */
+static si_status check_unread_value(parser *p, const element_header *h, encoding enc, uint64_t at) {
+  int64_t left = si_stream_remaining(p->s);
+  if (left < 0)
+    return SI_OK;
+  if (h->length != SI_UNDEFINED_LENGTH) {
+    if ((uint64_t)left >= h->size + (uint64_t)h->length)
+      return SI_OK;
+    return si_error_set(p->err, SI_ERR_TRUNCATED, p->name, at, h->tag,
+                        "the file ends %llu bytes into the value of %u bytes that the "
+                        "header-only read stopped at: the file is cut",
+                        (unsigned long long)((uint64_t)left > h->size ? left - h->size : 0),
+                        h->length);
+  }
+  if (SI_TAG_GROUP(h->tag) != 0x7FE0 || h->vr == SI_VR_SQ)
+    return SI_OK;
+  si_stream_consume(p->s, h->size);
+  for (uint32_t n = 0; n < MAX_CHECKED_FRAGMENTS; n++) {
+    uint8_t b[8];
+    uint64_t item_at = p->s->offset;
+    si_status st = si_stream_copy(p->s, b, 8, p->err);
+    if (st == SI_OK) {
+      uint32_t tag = (uint32_t)rd16(b, enc.big_endian) << 16 | rd16(b + 2, enc.big_endian);
+      uint32_t len = rd32(b + 4, enc.big_endian);
+      if (tag == SI_TAG_SEQ_DELIM)
+        return SI_OK;
+      if (tag != SI_TAG_ITEM || len == SI_UNDEFINED_LENGTH)
+        return si_error_set(p->err, SI_ERR_FORMAT, p->name, item_at, h->tag,
+                            "expected a fragment item (FFFE,E000) in encapsulated data, "
+                            "found (%04X,%04X)",
+                            (unsigned)(tag >> 16), (unsigned)(tag & 0xFFFF));
+      st = si_stream_skip(p->s, len, p->err);
+    }
+    if (st != SI_OK)
+      return with_tag(p, st, h->tag);
+  }
+  return SI_OK;
+}
+
 static si_status parse_dataset(parser *p, si_dataset *ds, encoding enc, uint64_t end,
                                uint32_t depth, int *ended_by_delimiter) {
   uint32_t previous = 0;
@@ -412,25 +566,31 @@ static si_status parse_dataset(parser *p, si_dataset *ds, encoding enc, uint64_t
         return fail(p, SI_ERR_FORMAT, p->s->offset, SI_NO_TAG, "element overruns its item");
       return SI_OK;
     }
+    if (memory_exceeded(p))
+      return over_memory(p, SI_NO_TAG);
     if (end != NO_END && depth > 0 && ends_at_boundary(p))
-      return SI_OK;
+      return fail(p, SI_ERR_TRUNCATED, p->s->offset, SI_NO_TAG,
+                  "stream ends before the end of the item's declared length: the file is cut");
     if (end == NO_END && depth == 0 && si_stream_avail(p->s) == 0 && si_stream_at_end(p->s, p->err))
       return p->err && p->err->code != SI_OK ? p->err->code : SI_OK;
     uint64_t at = p->s->offset;
+    if (depth == 0 && end == NO_END && ds->count > 0 && si_stream_need(p->s, 8, NULL) == SI_OK) {
+      int padding;
+      si_status st = check_zero_padding(p, at, &padding);
+      if (st != SI_OK || padding)
+        return st;
+    }
     element_header h;
     si_status st = read_element_header(p, enc, &h);
     if (st != SI_OK) {
-      if (st == SI_ERR_TRUNCATED && depth == 0 && end == NO_END && si_stream_avail(p->s) < 8) {
-        /* A few stray bytes after the last element: keep what was read. */
-        p->file->info.warnings |= SI_WARN_TRAILING_BYTES;
-        si_error_clear(p->err);
-        return SI_OK;
-      }
+      if (st == SI_ERR_TRUNCATED && depth == 0 && end == NO_END && si_stream_avail(p->s) < 12)
+        return check_partial_header(p, at);
       return st;
     }
     if (depth == 0 && p->stop_tag && h.tag >= p->stop_tag && SI_TAG_GROUP(h.tag) != 0xFFFE) {
       p->file->info.stopped_early = 1;
-      return SI_OK;
+      p->stop_offset = at;
+      return check_unread_value(p, &h, enc, at);
     }
     si_stream_consume(p->s, h.size);
     if (h.tag == SI_TAG_ITEM_DELIM) {
@@ -498,6 +658,10 @@ static int guess_encoding(const uint8_t *b, size_t avail, int64_t remaining, enc
 static si_status parse_meta(parser *p, si_dataset *meta) {
   encoding enc = {1, 0};
   uint32_t previous = 0;
+  /* PS3.10 7.1: the meta is explicit VR LE. Old writers put it in implicit
+   * VR, which its first element shows; an invalid VR after explicit ones is
+   * garbage (read as implicit, its "length" may swallow the file). */
+  int explicit_meta = -1;
   for (;;) {
     if (si_stream_need(p->s, 8, NULL) != SI_OK) {
       if (si_stream_avail(p->s) == 0)
@@ -513,9 +677,17 @@ static si_status parse_meta(parser *p, si_dataset *meta) {
       return SI_OK;
     uint64_t at = p->s->offset;
     element_header h;
+    uint8_t vr_bytes[2] = {b[4], b[5]};
     si_status st = read_element_header(p, enc, &h);
     if (st != SI_OK)
       return st;
+    int explicit_here = !(h.flags & SI_ELEM_VR_CORRECTED);
+    if (explicit_meta < 0)
+      explicit_meta = explicit_here;
+    else if (explicit_meta && !explicit_here)
+      return si_error_set(p->err, SI_ERR_FORMAT, p->name, at, h.tag,
+                          "invalid VR (bytes %02X %02X) in the explicit VR file meta information",
+                          vr_bytes[0], vr_bytes[1]);
     si_stream_consume(p->s, h.size);
     if (h.tag <= previous && meta->count)
       meta->sorted = 0;
@@ -598,6 +770,16 @@ static si_status choose_encoding(parser *p, encoding *enc) {
   return SI_OK;
 }
 
+/* A file with elements but an empty data set lost it somewhere (a meta
+ * element whose length spans the rest, a cut right after the meta): the
+ * import must not take it for an image. */
+static si_status check_not_empty(parser *p) {
+  if (p->file->dataset->count > 0 || p->file->info.stopped_early)
+    return SI_OK;
+  return fail(p, SI_ERR_FORMAT, p->file->info.data_offset, SI_NO_TAG,
+              "no data set after the file meta information");
+}
+
 static si_status parse_part10(parser *p) {
   si_file_info *info = &p->file->info;
   si_stream *s = p->s;
@@ -630,10 +812,12 @@ static si_status parse_part10(parser *p) {
   info->data_offset = s->offset;
   if (!info->deflated) {
     int delimited;
-    return parse_dataset(p, p->file->dataset, enc, NO_END, 0, &delimited);
+    st = parse_dataset(p, p->file->dataset, enc, NO_END, 0, &delimited);
+    return st != SI_OK ? st : check_not_empty(p);
   }
   si_io *inflated;
-  st = si_inflate_io_open(s, &inflated, p->err);
+  const int *cut;
+  st = si_inflate_io_open(s, &inflated, &cut, p->err);
   if (st != SI_OK)
     return st;
   si_stream inner;
@@ -642,11 +826,16 @@ static si_status parse_part10(parser *p) {
     p->s = &inner;
     int delimited;
     st = parse_dataset(p, p->file->dataset, enc, NO_END, 0, &delimited);
+    if (st == SI_OK && *cut)
+      /* A header-only read stopped early, but what it read ahead already
+       * showed the compressed data to be cut. */
+      st = fail(p, SI_ERR_TRUNCATED, s->offset, SI_NO_TAG,
+                "deflated data set ends before the end of its compressed stream: the file is cut");
     p->s = s;
-    info->end_offset = inner.offset;
+    info->end_offset = info->stopped_early ? p->stop_offset : inner.offset;
   }
   si_io_close(inflated);
-  return st;
+  return st != SI_OK ? st : check_not_empty(p);
 }
 
 void si_read_options_init(si_read_options *opts) { memset(opts, 0, sizeof *opts); }
@@ -675,6 +864,11 @@ si_status si_read_io(si_io *io, const si_read_options *opts, si_file **out, si_e
     p.stop_tag = SI_TAG(0x7FE0, 0x0008);
   p.max_depth = opts->max_depth ? opts->max_depth : DEFAULT_MAX_DEPTH;
   p.max_value = opts->max_value_length ? opts->max_value_length : DEFAULT_MAX_VALUE;
+  p.header_only = p.stop_tag != 0;
+  if (p.header_only) {
+    p.max_kept = opts->max_kept_value ? opts->max_kept_value : DEFAULT_MAX_KEPT_VALUE;
+    p.max_memory = opts->max_header_memory ? opts->max_header_memory : DEFAULT_MAX_HEADER_MEMORY;
+  }
   file->meta = new_dataset(&p, NULL);
   file->dataset = new_dataset(&p, NULL);
   si_stream s;
@@ -686,7 +880,7 @@ si_status si_read_io(si_io *io, const si_read_options *opts, si_file **out, si_e
     p.s = &s;
     st = parse_part10(&p);
     if (!file->info.deflated)
-      file->info.end_offset = s.offset;
+      file->info.end_offset = file->info.stopped_early ? p.stop_offset : s.offset;
   }
   if (st != SI_OK) {
     si_file_free(file);

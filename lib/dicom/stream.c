@@ -91,6 +91,49 @@ si_status si_stream_copy(si_stream *s, void *dst, size_t n, si_error *err) {
   return SI_OK;
 }
 
+si_status si_stream_skip(si_stream *s, uint64_t n, si_error *err) {
+  size_t buffered = s->len - s->pos;
+  size_t first = n < buffered ? (size_t)n : buffered;
+  si_stream_consume(s, first);
+  uint64_t rest = n - first;
+  if (rest == 0)
+    return SI_OK;
+  int64_t got = si_io_skip(s->io, rest, err);
+  if (got < 0)
+    return err ? err->code : SI_ERR_IO;
+  s->offset += (uint64_t)got;
+  if ((uint64_t)got < rest) {
+    s->eof = 1;
+    return si_error_set(err, SI_ERR_TRUNCATED, s->name, s->offset, SI_NO_TAG,
+                        "stream ends %llu bytes into a value of %llu bytes",
+                        (unsigned long long)(n - rest + (uint64_t)got), (unsigned long long)n);
+  }
+  return SI_OK;
+}
+
+static int zeros(const uint8_t *b, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (b[i])
+      return 0;
+  return 1;
+}
+
+si_status si_stream_rest_is_zero(si_stream *s, int *all_zero, si_error *err) {
+  *all_zero = zeros(s->buf + s->pos, s->len - s->pos);
+  si_stream_consume(s, s->len - s->pos);
+  uint8_t scratch[4096];
+  while (*all_zero && !s->eof) {
+    int64_t got = si_io_read(s->io, scratch, sizeof scratch, err);
+    if (got < 0)
+      return err ? err->code : SI_ERR_IO;
+    if (got == 0)
+      s->eof = 1;
+    *all_zero = zeros(scratch, (size_t)got);
+    s->offset += (uint64_t)got;
+  }
+  return SI_OK;
+}
+
 int64_t si_stream_remaining(si_stream *s) {
   int64_t rest = si_io_remaining(s->io);
   if (rest < 0)
@@ -104,10 +147,19 @@ typedef struct inflate_ctx {
   si_stream *src;
   z_stream z;
   int done;
+  int cut; /* the compressed data ended before its final block */
 } inflate_ctx;
+
+static int64_t inflate_cut(inflate_ctx *c, si_error *err) {
+  si_error_set(err, SI_ERR_TRUNCATED, c->src->name, c->src->offset, SI_NO_TAG,
+               "deflated data set ends before the end of its compressed stream: the file is cut");
+  return -1;
+}
 
 static int64_t inflate_read(void *vctx, void *buf, size_t n, si_error *err) {
   inflate_ctx *c = vctx;
+  if (c->cut)
+    return inflate_cut(c, err);
   if (c->done || n == 0)
     return 0;
   c->z.next_out = buf;
@@ -115,7 +167,12 @@ static int64_t inflate_read(void *vctx, void *buf, size_t n, si_error *err) {
   while (c->z.avail_out > 0 && !c->done) {
     if (si_stream_avail(c->src) == 0) {
       if (si_stream_at_end(c->src, err)) {
-        c->done = 1; /* truncated deflate data: the parser reports what is missing */
+        if (!c->src->eof)
+          return -1; /* the read failed: err says why */
+        /* The compressed data ends before its final block: the file is cut,
+         * even where the inflated bytes end between two elements. The bytes
+         * inflated so far go out first; the next read fails. */
+        c->cut = 1;
         break;
       }
     }
@@ -134,6 +191,8 @@ static int64_t inflate_read(void *vctx, void *buf, size_t n, si_error *err) {
       break; /* no progress possible */
     }
   }
+  if (c->cut && c->z.avail_out == n)
+    return inflate_cut(c, err);
   return (int64_t)(n - c->z.avail_out);
 }
 
@@ -143,7 +202,7 @@ static void inflate_close(void *vctx) {
   free(c);
 }
 
-si_status si_inflate_io_open(si_stream *src, si_io **out, si_error *err) {
+si_status si_inflate_io_open(si_stream *src, si_io **out, const int **cut, si_error *err) {
   static const si_io_methods methods = {inflate_read, NULL, NULL, inflate_close};
   *out = NULL;
   inflate_ctx *c = calloc(1, sizeof *c);
@@ -156,5 +215,6 @@ si_status si_inflate_io_open(si_stream *src, si_io **out, si_error *err) {
     return si_error_set(err, SI_ERR_NOMEM, src->name, src->offset, SI_NO_TAG,
                         "cannot initialise inflate");
   }
+  *cut = &c->cut;
   return si_io_create(&methods, c, src->name, out, err);
 }

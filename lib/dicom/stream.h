@@ -49,11 +49,19 @@ static inline void si_stream_consume(si_stream *s, size_t n) {
 int si_stream_at_end(si_stream *s, si_error *err);
 /* Copies exactly n bytes to dst or fails with SI_ERR_TRUNCATED. */
 si_status si_stream_copy(si_stream *s, void *dst, size_t n, si_error *err);
+/* Moves n bytes forward without keeping them: buffered bytes are dropped,
+ * the rest is seeked over (files) or read and discarded (inflate), so no
+ * memory grows with n. SI_ERR_TRUNCATED when the stream ends first. */
+si_status si_stream_skip(si_stream *s, uint64_t n, si_error *err);
+/* Reads the stream to its end without keeping it; *all_zero says whether
+ * every byte left was zero (it stops at the first other byte). */
+si_status si_stream_rest_is_zero(si_stream *s, int *all_zero, si_error *err);
 /* Bytes left (buffered + unread), or -1 when the source cannot tell. */
 int64_t si_stream_remaining(si_stream *s);
 
 /* Creates an si_io that inflates raw deflate data read from `src` (borrowed;
- * must outlive the returned io). */
-si_status si_inflate_io_open(si_stream *src, si_io **out, si_error *err);
+ * must outlive the returned io). *cut (owned by the io) becomes 1 once the
+ * compressed data ended before its final block. */
+si_status si_inflate_io_open(si_stream *src, si_io **out, const int **cut, si_error *err);
 
 #endif

@@ -63,6 +63,46 @@ static void get_text(const si_dataset *ds, uint32_t tag, char *dst, size_t size)
   free(s);
 }
 
+/* The UIDs an image is filed under, each checked against PS3.5 9.1: a value
+ * that is not a UID ("../../tmp/pwn", raw bytes) must not reach the
+ * database, paths or pages. SOPInstanceUID is required; Study and Series
+ * may be absent (stored empty), but a present invalid one quarantines the
+ * image too: grouping it under a wrong study would be worse. */
+static const struct {
+  uint32_t tag;
+  const char *name;
+  int required;
+} checked_uids[] = {
+    {SI_TAG(0x0008, 0x0018), "SOPInstanceUID", 1},
+    {SI_TAG(0x0020, 0x000D), "StudyInstanceUID", 0},
+    {SI_TAG(0x0020, 0x000E), "SeriesInstanceUID", 0},
+};
+
+/* Errors that are about the image's identity, not about reading it: SI_ERR_VALUE. */
+static si_status read_uids(const char *path, const si_dataset *ds, header_facts *f, si_error *err) {
+  char *fields[] = {f->uid, f->study_uid, f->series_uid}; /* in checked_uids' order */
+  for (size_t i = 0; i < sizeof checked_uids / sizeof checked_uids[0]; i++) {
+    char *dst = fields[i];
+    const si_element *el = si_dataset_find(ds, checked_uids[i].tag);
+    int empty = !el || (el->value_len == 0 && !(el->flags & SI_ELEM_VALUE_SKIPPED));
+    if (empty && checked_uids[i].required)
+      return si_error_set(err, SI_ERR_VALUE, path, el ? el->offset : SI_NO_OFFSET,
+                          checked_uids[i].tag, "no %s: not an image that can be stored",
+                          checked_uids[i].name);
+    if (empty)
+      continue;
+    si_error why;
+    if (si_get_valid_uid(ds, checked_uids[i].tag, dst, &why) != SI_OK) {
+      const char *said = why.message;
+      if (strncmp(said, "not a valid UID: ", 17) == 0)
+        said += 17;
+      return si_error_set(err, SI_ERR_VALUE, path, el->offset, checked_uids[i].tag,
+                          "%s is not a valid UID: %s", checked_uids[i].name, said);
+    }
+  }
+  return SI_OK;
+}
+
 static si_status read_facts(const char *path, header_facts *f, si_error *err) {
   si_read_options opts;
   si_read_options_init(&opts);
@@ -74,16 +114,14 @@ static si_status read_facts(const char *path, header_facts *f, si_error *err) {
   const si_dataset *ds = si_file_dataset(file);
   memset(f, 0, sizeof *f);
   header_facts *img = f;
-  if (si_get_uid(ds, SI_TAG(0x0008, 0x0018), img->uid, NULL) != SI_OK || !img->uid[0]) {
+  st = read_uids(path, ds, img, err);
+  if (st != SI_OK) {
     si_file_free(file);
-    return si_error_set(err, SI_ERR_VALUE, path, SI_NO_OFFSET, SI_TAG(0x0008, 0x0018),
-                        "no SOPInstanceUID: not an image that can be stored");
+    return st;
   }
   si_get_uid(ds, SI_TAG(0x0008, 0x0016), img->sop_class_uid, NULL);
   if (!img->sop_class_uid[0])
     si_get_uid(si_file_meta(file), SI_TAG(0x0002, 0x0002), img->sop_class_uid, NULL);
-  si_get_uid(ds, SI_TAG(0x0020, 0x000D), img->study_uid, NULL);
-  si_get_uid(ds, SI_TAG(0x0020, 0x000E), img->series_uid, NULL);
   get_text(ds, SI_TAG(0x0010, 0x0020), img->patient_id, sizeof img->patient_id);
   get_text(ds, SI_TAG(0x0008, 0x0050), img->accession_number, sizeof img->accession_number);
   get_text(ds, SI_TAG(0x0008, 0x0060), img->modality, sizeof img->modality);
@@ -465,7 +503,9 @@ static void read_one(plan *p, const si_file_entry *file) {
   si_error_clear(&perr);
   if (read_facts(p->file->path, &p->facts, &perr) != SI_OK) {
     char detail[1100], problem[1200];
-    snprintf(problem, sizeof problem, "not readable as DICOM: %s",
+    /* A readable file without a usable identity is not "unreadable". */
+    snprintf(problem, sizeof problem, "%s%s",
+             perr.code == SI_ERR_VALUE ? "" : "not readable as DICOM: ",
              si_error_format(&perr, detail, sizeof detail));
     p->problem = strdup(problem);
     return;

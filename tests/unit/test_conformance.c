@@ -55,6 +55,21 @@ static const struct {
     {NULL, NULL},
 };
 
+/* Files that both oracles read but sendit rejects on purpose, each with the
+ * reason and the error it must give (a substring of the message). Any other
+ * reject of a file both oracles read fails the test. */
+static const struct {
+  const char *path_suffix;
+  const char *message;
+  const char *reason;
+} stricter_rejects[] = {
+    {"dicomdirtests/DICOMDIR-nooffset", "the file is cut",
+     "the last directory record and its sequence declare 24 bytes more than the file holds "
+     "(elements were removed without fixing the lengths): indistinguishable from a file cut "
+     "inside a sequence, which issue 11 makes an error"},
+    {NULL, NULL, NULL},
+};
+
 typedef struct tally {
   int checked, agreed;   /* both oracles read the file alike */
   int rejects, rejected; /* both oracles reject the file */
@@ -133,6 +148,16 @@ static int compare_file(tally *t, const char *path, const char *full, const json
   si_status st = si_read_file(full, NULL, &file, &err);
   if (st != SI_OK) {
     char buf[1200];
+    size_t n = strlen(path);
+    for (size_t i = 0; stricter_rejects[i].path_suffix; i++) {
+      size_t k = strlen(stricter_rejects[i].path_suffix);
+      if (k <= n && strcmp(path + n - k, stricter_rejects[i].path_suffix) == 0 &&
+          strstr(err.message, stricter_rejects[i].message)) {
+        printf("REJECTED-ON-PURPOSE %s: %s (%s)\n", path, si_error_format(&err, buf, sizeof buf),
+               stricter_rejects[i].reason);
+        return 1;
+      }
+    }
     mismatch(t, path, "read", si_error_format(&err, buf, sizeof buf), "ok");
     return 0;
   }
