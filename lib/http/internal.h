@@ -47,7 +47,8 @@ typedef struct hbuf {
 void hb_putn(hbuf *b, const char *s, size_t n);
 void hb_put(hbuf *b, const char *s);
 void hb_printf(hbuf *b, const char *fmt, ...) SI_PRINTF(2, 3);
-/* Text for HTML element content and quoted attribute values. */
+/* Text for HTML element content and quoted attribute values; bytes that
+ * are not UTF-8 become U+FFFD. */
 void hb_html(hbuf *b, const char *s);
 /* A query-string or path component, percent-encoded. */
 void hb_url(hbuf *b, const char *s);
@@ -229,7 +230,8 @@ int web_gather(web_req *r, web_facts *f);
 json_t *web_batch_json(const web_req *r, const si_batch *b);
 json_t *web_image_json(const web_req *r, const si_image *img, const char *batch_uid);
 json_t *web_time_json(int64_t ms);
-/* A string that is valid UTF-8, else null (jansson refuses bad UTF-8). */
+/* A JSON string of s with bytes that are not UTF-8 replaced by U+FFFD
+ * (jansson refuses bad UTF-8); null only for NULL or out of memory. */
 json_t *web_text_json(const char *s);
 
 /* The batch search parameters (status, uid, PatientID, date_from,

@@ -18,6 +18,7 @@
 #include "sendit/log.h"
 #include "util/dl.h"
 #include "sendit/store_web.h"
+#include "sendit/utf8.h"
 
 /* libmicrohttpd is loaded when the dashboard starts, not with every sendit
  * command: with GnuTLS and its libraries it took 0.9 ms of CPU of each
@@ -395,8 +396,26 @@ static void add_security_headers(struct MHD_Response *resp, int asset) {
   mhd.MHD_add_response_header(resp, "Cache-Control", asset ? "no-cache" : "no-store");
 }
 
+/* The last guard of "never emit invalid UTF-8": text that a handler built
+ * from raw bytes without hb_html or web_text_json is repaired here. */
+static void repair_text(web_req *r) {
+  if (!r->out.data || si_utf8_valid(r->out.data, r->out.len))
+    return;
+  size_t n = 0;
+  char *fixed = si_utf8_repair(r->out.data, r->out.len, &n);
+  if (!fixed) {
+    r->out.oom = 1;
+    return;
+  }
+  si_log(SI_LOG_WARN, "web: %s %s: invalid UTF-8 in the answer, repaired", r->method, r->path);
+  hb_free(&r->out);
+  r->out = (hbuf){fixed, n, n + 1, 0};
+}
+
 static enum MHD_Result send_response(web_req *r) {
   struct MHD_Response *resp;
+  if (!r->static_body)
+    repair_text(r);
   if (r->out.oom) {
     r->out.oom = 0;
     r->out.len = 0;
