@@ -157,10 +157,14 @@ check "saying so" has "Too many failed sign-ins" "$BODY"
 
 # --- slowloris -------------------------------------------------------------------------------------------------
 # 300 connections from 127.0.0.2, each sending one more header line every second for 8 s and opening a new
-# connection whenever the server closes one; meanwhile a client on 127.0.0.1 asks every 0.2 s.
-$PY - "$PORT" 300 8 >"$SITE/loris.out" 2>&1 <<'PY' &
+# connection whenever the server closes one; once it is at full strength a client on 127.0.0.1 asks every
+# 0.2 s (20 times, each with a 5 s limit).
+rm -f "$SITE/loris.ready"
+$PY - "$PORT" 300 8 "$SITE/loris.ready" >"$SITE/loris.out" 2>&1 <<'PY' &
 import selectors, socket, sys, time
-port, want, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+port, want, seconds, ready_path = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+ready = False
+began = time.time()
 sel = selectors.DefaultSelector()
 opened = {}  # socket -> time opened
 held_max = held_long = refused = 0
@@ -188,6 +192,10 @@ next_line = time.time()
 while time.time() < end:
     for _ in range(min(10, want - len(opened))):  # a few new ones at a time
         open_one()
+    # At full strength (or as strong as the server lets it get): the client may start.
+    if not ready and (len(opened) >= want or time.time() > began + 2):
+        open(ready_path, "w").close()
+        ready = True
     for key, _ in sel.select(timeout=0.05):
         try:
             data = key.fileobj.recv(4096)
@@ -211,9 +219,9 @@ PY
 LORIS=$!
 lat="$SITE/lat.loris"
 : >"$lat"
-sleep 1
+wait_for 5 test -f "$SITE/loris.ready"
 fails=0
-for i in $(seq 25); do
+for i in $(seq 20); do
   t=$(curl -s -m 5 -o /dev/null -w '%{http_code} %{time_total}' -H "Authorization: Bearer $TOKEN" "$BASE/api/status")
   [ "${t%% *}" = 200 ] || fails=$((fails + 1))
   echo "${t#* }" >>"$lat"
@@ -245,8 +253,18 @@ tok -H "Host: sendit.example.org:$PORT" /api/status
 check_eq "that name on another port: 421" 421 "$CODE"
 tok /api/status
 check_eq "the listen address itself is no longer answered: 421" 421 "$CODE"
-sendit stop_watcher >/dev/null
-check "the daemon stops" test ! -f "$SITE/sendit.pid"
+# Stopping while verifications are queued: the suspended connections are released first.
+urls=()
+for i in $(seq 20); do urls+=(-o /dev/null -w '%{http_code}\n' "$BASE/api/status"); done
+curl -s -m 10 -H "Host: dicom.example.org" -u "admin:wrong" --parallel --parallel-immediate --parallel-max 20 \
+  "${urls[@]}" >"$SITE/stop.codes" 2>/dev/null &
+STOPFLOOD=$!
+sleep 0.15
+sendit stop_watcher --timeout 20 >/dev/null
+check_eq "the daemon stops while password checks are queued" 0 $?
+wait $STOPFLOOD
+check "the daemon is gone" test ! -f "$SITE/sendit.pid"
+check "without a libmicrohttpd panic" bash -c "! grep -qi 'suspended connections\|panic' '$SITE/logs/watcher.log'"
 if grep -qE "Sanitizer|runtime error:" "$SITE/logs/watcher.log"; then not_ok "sanitizer report in the daemon log"; fi
 
 finish
