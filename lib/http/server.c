@@ -65,7 +65,10 @@ enum {
   THREADS_DEFAULT = 4,
   CONNECTIONS_DEFAULT = 256,
   HOSTS_MAX = 64,
-  REAP_PERIOD_MS = 250 /* how often late requests are looked for */
+  REAP_PERIOD_MS = 250,   /* how often late requests are looked for */
+  PRESSURE_HIGH_DIV = 16, /* over 15/16 of the connections open: drop slow waiters */
+  PRESSURE_LOW_DIV = 8,   /* down to 7/8 */
+  PRESSURE_MIN_MS = 1000  /* but only those sending a request for over a second */
 };
 
 /* One open connection, for the request deadline: libmicrohttpd's own
@@ -237,23 +240,52 @@ static void conn_waiting(si_http_server *srv, struct MHD_Connection *conn, int r
 }
 
 /* Shuts down connections whose request is late; libmicrohttpd then sees
- * the end of the stream and closes them on its own thread. */
-static void reap_late(si_http_server *srv) {
-  int64_t now = mono_ms();
-  int cut = 0;
-  pthread_mutex_lock(&srv->conn_lock);
+ * the end of the stream and closes them on its own thread. When nearly
+ * every connection is taken (many addresses dribbling at once), the oldest
+ * waiters go early, down to PRESSURE_LOW open: a real request takes
+ * milliseconds, so whoever has been sending one for over a second is the
+ * one to drop. Called with conn_lock held; returns how many it cut. */
+static int cut_late(si_http_server *srv, int64_t now) {
+  int cut = 0, used = 0;
   for (int i = 0; i < srv->nconns; i++) {
     web_conn *c = &srv->conns[i];
+    used += c->used && !c->cut;
     if (c->used && c->receiving && !c->cut && now - c->since > srv->deadline_ms) {
       shutdown(c->fd, SHUT_RDWR);
       c->cut = 1;
       cut++;
+      used--;
     }
   }
+  int high = srv->nconns - srv->nconns / PRESSURE_HIGH_DIV;
+  int low = srv->nconns - srv->nconns / PRESSURE_LOW_DIV;
+  if (used <= high)
+    return cut;
+  while (used > low) {
+    web_conn *oldest = NULL;
+    for (int i = 0; i < srv->nconns; i++) {
+      web_conn *c = &srv->conns[i];
+      if (c->used && c->receiving && !c->cut && now - c->since > PRESSURE_MIN_MS &&
+          (!oldest || c->since < oldest->since))
+        oldest = c;
+    }
+    if (!oldest)
+      break;
+    shutdown(oldest->fd, SHUT_RDWR);
+    oldest->cut = 1;
+    cut++;
+    used--;
+  }
+  return cut;
+}
+
+static void reap_late(si_http_server *srv) {
+  pthread_mutex_lock(&srv->conn_lock);
+  int cut = cut_late(srv, mono_ms());
   pthread_mutex_unlock(&srv->conn_lock);
   if (cut)
-    si_log(SI_LOG_DEBUG, "web: closed %d connection%s that sent no whole request in %lld s", cut,
-           cut == 1 ? "" : "s", (long long)(srv->deadline_ms / 1000));
+    si_log(SI_LOG_DEBUG, "web: closed %d connection%s still sending a request", cut,
+           cut == 1 ? "" : "s");
 }
 
 static void *reaper_main(void *arg) {
