@@ -65,6 +65,10 @@ enum {
   THREADS_DEFAULT = 4,
   CONNECTIONS_DEFAULT = 256,
   HOSTS_MAX = 64,
+  /* Connections the kernel holds until a thread accepts them: a burst of
+   * hundreds must not overflow it, or the SYNs of other clients are dropped
+   * and they wait a whole second for the retransmission. */
+  LISTEN_BACKLOG = 1024,
   REAP_PERIOD_MS = 250,   /* how often late requests are looked for */
   PRESSURE_HIGH_DIV = 16, /* over 15/16 of the connections open: drop slow waiters */
   PRESSURE_LOW_DIV = 8,   /* down to 7/8 */
@@ -981,8 +985,8 @@ si_status si_http_start(const si_config *cfg, const si_http_options *opts, si_ht
       (unsigned int)per_address, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
       (unsigned int)WEB_CONN_TIMEOUT_S, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
-      MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)128, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
+      MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)LISTEN_BACKLOG, MHD_OPTION_URI_LOG_CALLBACK,
+      on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
   freeaddrinfo(ai);
   if (!srv->mhd) {
     free_server(srv);
