@@ -444,7 +444,21 @@ void web_fail_db(web_req *r, const si_error *err) {
 
 void web_redirect(web_req *r, const char *location) {
   r->status = 303;
-  snprintf(r->location, sizeof r->location, "%s", location);
+  /* Bytes outside printable ASCII (a decoded ?next= may hold any) go out
+   * percent-encoded: a header carries no raw or invalid UTF-8 either. */
+  static const char hex[] = "0123456789ABCDEF";
+  size_t o = 0;
+  for (const unsigned char *p = (const unsigned char *)location; *p && o + 4 <= sizeof r->location;
+       p++) {
+    if (*p > 0x20 && *p < 0x7f) {
+      r->location[o++] = (char)*p;
+    } else {
+      r->location[o++] = '%';
+      r->location[o++] = hex[*p >> 4];
+      r->location[o++] = hex[*p & 15];
+    }
+  }
+  r->location[o] = '\0';
   r->type = "text/plain; charset=utf-8";
   r->out.len = 0;
   hb_put(&r->out, "See Other\n");

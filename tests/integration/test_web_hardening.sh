@@ -145,9 +145,10 @@ http -u "admin:$PW" /api/status
 check_eq "the right password from another address: 200" 200 "$CODE"
 http -c "$SITE/jar" /login
 LT=$(grep sendit_login "$SITE/jar" | awk '{print $NF}')
-http -b "$SITE/jar" -c "$SITE/jar" --data-urlencode "login_token=$LT" \
-  --data-urlencode "user=admin" --data-urlencode "password=$PW" /login
+http -b "$SITE/jar" -c "$SITE/jar" --data-urlencode "login_token=$LT" --data-urlencode "user=admin" \
+  --data-urlencode "password=$PW" --data-urlencode "next=/batches/$(printf 'A\xffB')" /login
 check_eq "the login form from another address: 303" 303 "$CODE"
+check "a ?next= byte that is not UTF-8 leaves percent-encoded, not raw" has "Location: /batches/A%FFB" "$HEADERS"
 http --interface 127.0.0.2 -c "$SITE/jar2" /login
 LT=$(grep sendit_login "$SITE/jar2" | awk '{print $NF}')
 http --interface 127.0.0.2 -b "$SITE/jar2" -c "$SITE/jar2" --data-urlencode "login_token=$LT" \
