@@ -47,6 +47,9 @@ typedef struct si_config {
   char *web_listen;                     /* [web] listen = 127.0.0.1:8000 */
   char *web_auth;                       /* [web] auth = password (or none: open, warned) */
   char *web_password_file;              /* [web] password_file = ./sendit.passwd */
+  char *web_hosts;                      /* [web] hosts = "" (comma list; "" = the listen address) */
+  int web_request_timeout;              /* [web] request_timeout = 10 (seconds) */
+  int web_connections_per_address;      /* [web] connections_per_address = 64 */
   char *source_path;                    /* the INI file read, or "" */
   struct si_config_origin *origins;     /* per key; owned, freed by si_config_free */
 } si_config;

@@ -14,8 +14,17 @@
  *  - State-changing requests made with a session need its CSRF token
  *    (X-CSRF-Token header or csrf_token form field); a cross-origin Origin
  *    header is refused.
- *  - Connections are capped, request headers and bodies are bounded, and
- *    only embedded assets are served, never files named by a URL.
+ *  - Only the Host names of [web] hosts (default: the listen address, and
+ *    the localhost names on loopback) are answered, others get 421; links
+ *    are built from the name that matched.
+ *  - argon2id runs on a verifier thread of its own (the connection waits
+ *    suspended), at most 4 queued (else 429); each client address may fail
+ *    10 sign-ins, then one every 6 s (else 429 with Retry-After).
+ *  - Connections are capped in all and per address ([web]
+ *    connections_per_address), a whole request must arrive within [web]
+ *    request_timeout, request headers and bodies are bounded, and only
+ *    embedded assets are served, never files named by a URL.
+ *  - Every text answer is valid UTF-8 (bad bytes become U+FFFD).
  *
  * Ownership: si_http_start borrows cfg until si_http_stop returns. */
 #ifndef SENDIT_HTTP_H

@@ -32,6 +32,17 @@ typedef struct session {
   int64_t created, seen;
 } session;
 
+/* Failed attempts of one client address, as a token bucket: WEB_FAIL_BURST
+ * tokens, one back every WEB_FAIL_REFILL_S seconds; each verification
+ * takes one, a right one gives them all back. */
+typedef struct bucket {
+  unsigned char client[16];
+  int used;
+  int warned; /* the log said it is empty */
+  double tokens;
+  int64_t at; /* ms: when tokens was right */
+} bucket;
+
 typedef struct remembered {
   unsigned char mac[crypto_generichash_BYTES];
   int via;
@@ -42,7 +53,6 @@ struct web_auth {
   int open;
   char *path;
   pthread_mutex_t lock; /* everything below */
-  pthread_mutex_t verify_lock;
   int64_t checked_at;
   struct stat seen; /* of the password file when last read */
   int have_file;
@@ -51,7 +61,18 @@ struct web_auth {
   unsigned char mac_key[crypto_generichash_KEYBYTES];
   remembered memory[REMEMBER_MAX];
   session sessions[SESSIONS_MAX];
+  /* The verifier: one thread, so at most one argon2id at a time. */
+  pthread_mutex_t queue_lock; /* everything below */
+  pthread_cond_t queue_cond;
+  web_check *head, *tail;
+  int queued;
+  int stopping;
+  pthread_t verifier;
+  int verifier_started;
+  bucket buckets[WEB_CLIENTS_MAX];
 };
+
+_Static_assert(sizeof(((web_check *)0)->mac) == crypto_generichash_BYTES, "mac size");
 
 static const char header_line[] =
     "# sendit web credentials: argon2id hashes written by `sendit set_password`.\n";
@@ -142,6 +163,8 @@ static void refresh(web_auth *a) {
     a->seen = st;
 }
 
+static void *verifier_main(void *arg);
+
 si_status web_auth_new(const si_config *cfg, web_auth **out, si_error *err) {
   *out = NULL;
   if (sodium_init() < 0)
@@ -153,20 +176,43 @@ si_status web_auth_new(const si_config *cfg, web_auth **out, si_error *err) {
   }
   a->open = strcmp(cfg->web_auth, "none") == 0;
   pthread_mutex_init(&a->lock, NULL);
-  pthread_mutex_init(&a->verify_lock, NULL);
+  pthread_mutex_init(&a->queue_lock, NULL);
+  pthread_cond_init(&a->queue_cond, NULL);
   crypto_generichash_keygen(a->mac_key);
   pthread_mutex_lock(&a->lock);
   refresh(a);
   pthread_mutex_unlock(&a->lock);
+  if (!a->open) {
+    if (pthread_create(&a->verifier, NULL, verifier_main, a) != 0) {
+      web_auth_free(a);
+      return si_error_set(err, SI_ERR_STATE, NULL, SI_NO_OFFSET, SI_NO_TAG,
+                          "cannot start the password verifier thread");
+    }
+    a->verifier_started = 1;
+  }
   *out = a;
   return SI_OK;
+}
+
+void web_auth_stop(web_auth *a) {
+  if (!a)
+    return;
+  pthread_mutex_lock(&a->queue_lock);
+  a->stopping = 1;
+  pthread_cond_broadcast(&a->queue_cond);
+  pthread_mutex_unlock(&a->queue_lock);
+  if (a->verifier_started)
+    pthread_join(a->verifier, NULL);
+  a->verifier_started = 0;
 }
 
 void web_auth_free(web_auth *a) {
   if (!a)
     return;
+  web_auth_stop(a);
   pthread_mutex_destroy(&a->lock);
-  pthread_mutex_destroy(&a->verify_lock);
+  pthread_mutex_destroy(&a->queue_lock);
+  pthread_cond_destroy(&a->queue_cond);
   free(a->path);
   sodium_memzero(a, sizeof *a);
   free(a);
@@ -198,8 +244,7 @@ int web_auth_has_token(web_auth *a) {
   return set;
 }
 
-/* argon2id against the hash of `which`; one at a time (each takes tens of
- * MiB and milliseconds, so parallel guesses cannot pile up). */
+/* argon2id against the hash of `which`, on the verifier thread. */
 static int verify(web_auth *a, si_web_secret which, const char *secret, size_t len) {
   char hash[crypto_pwhash_STRBYTES];
   pthread_mutex_lock(&a->lock);
@@ -208,16 +253,7 @@ static int verify(web_auth *a, si_web_secret which, const char *secret, size_t l
   pthread_mutex_unlock(&a->lock);
   if (!hash[0] || len > SECRET_MAX)
     return 0;
-  pthread_mutex_lock(&a->verify_lock);
-  int ok = crypto_pwhash_str_verify(hash, secret, len) == 0;
-  pthread_mutex_unlock(&a->verify_lock);
-  return ok;
-}
-
-int web_auth_password(web_auth *a, const char *user, const char *password) {
-  /* The verification runs whatever the user name, so timing tells nothing. */
-  int ok = verify(a, SI_WEB_PASSWORD, password, strlen(password));
-  return ok && strcmp(user, SI_WEB_USER) == 0;
+  return crypto_pwhash_str_verify(hash, secret, len) == 0;
 }
 
 /* ---- Authorization headers ---- */
@@ -267,27 +303,149 @@ static int decode_basic(const char *b64, char *buf, size_t size, size_t *len) {
   return memchr(buf, '\0', *len) ? -1 : 0;
 }
 
-static int check_credential(web_auth *a, int via, const char *cred, size_t len) {
-  unsigned char mac[crypto_generichash_BYTES];
-  mac_of(a, via, cred, len, mac);
-  if (recall(a, mac, via))
-    return via;
-  int ok;
-  if (via == WEB_VIA_BEARER) {
-    ok = verify(a, SI_WEB_TOKEN, cred, len);
-  } else {
-    const char *colon = memchr(cred, ':', len);
-    size_t user_len = colon ? (size_t)(colon - cred) : 0;
-    ok = colon && verify(a, SI_WEB_PASSWORD, colon + 1, len - user_len - 1) &&
-         user_len == strlen(SI_WEB_USER) && memcmp(cred, SI_WEB_USER, user_len) == 0;
+/* ---- the verifier and the failed-attempt buckets ---- */
+
+/* How little forgetting b would lose: a free slot loses nothing. */
+static double spare(const bucket *b) { return b->used ? b->tokens : WEB_FAIL_BURST + 1.0; }
+
+/* The bucket of c's address, refilled to now; called with queue_lock held.
+ * A new address takes a free slot, else the one with the most tokens (the
+ * least to lose by forgetting it). */
+static bucket *bucket_of(web_auth *a, const unsigned char client[16], int64_t now) {
+  bucket *best = NULL;
+  for (int i = 0; i < WEB_CLIENTS_MAX; i++) {
+    bucket *b = &a->buckets[i];
+    if (b->used) {
+      b->tokens += (double)(now - b->at) / (WEB_FAIL_REFILL_S * 1000.0);
+      if (b->tokens >= WEB_FAIL_BURST)
+        b->tokens = WEB_FAIL_BURST;
+      if (b->tokens >= 1)
+        b->warned = 0;
+      b->at = now;
+      if (memcmp(b->client, client, 16) == 0)
+        return b;
+    }
+    if (!best || spare(b) > spare(best))
+      best = b;
   }
-  if (!ok)
-    return WEB_VIA_NONE;
-  remember(a, mac, via);
-  return via;
+  memcpy(best->client, client, 16);
+  best->used = 1;
+  best->warned = 0;
+  best->tokens = WEB_FAIL_BURST;
+  best->at = now;
+  return best;
 }
 
-int web_auth_header(web_auth *a, const char *authorization) {
+/* Queues c for argon2id, or says why not (BUSY, LIMITED). The secret is
+ * copied: the request's buffers may move while it waits. */
+static void submit(web_auth *a, web_check *c, si_web_secret which, const char *secret, size_t len,
+                   int user_ok) {
+  pthread_mutex_lock(&a->queue_lock);
+  bucket *b = NULL;
+  if (a->stopping || !a->verifier_started || a->queued >= WEB_VERIFY_QUEUE_MAX) {
+    c->state = WEB_CHECK_BUSY;
+    c->retry_after = 1;
+  } else if ((b = bucket_of(a, c->client, si_now_ms()))->tokens < 1) {
+    c->state = WEB_CHECK_LIMITED;
+    c->retry_after = (int)((1 - b->tokens) * WEB_FAIL_REFILL_S) + 1;
+    if (!b->warned)
+      si_log(SI_LOG_WARN,
+             "web: %d failed sign-ins from %s: its credentials are refused for a while (one "
+             "more try every %d s)",
+             WEB_FAIL_BURST, c->client_text, WEB_FAIL_REFILL_S);
+    b->warned = 1;
+  } else if (!(c->secret = malloc(len + 1))) {
+    c->state = WEB_CHECK_BUSY;
+    c->retry_after = 1;
+  } else {
+    b->tokens -= 1;
+    memcpy(c->secret, secret, len);
+    c->secret[len] = '\0';
+    c->len = len;
+    c->which = which;
+    c->user_ok = user_ok;
+    c->state = WEB_CHECK_QUEUED;
+    c->next = NULL;
+    /* Held before the verifier can see it, so the release never comes
+     * before the hold. */
+    c->hold(c->user);
+    if (a->tail)
+      a->tail->next = c;
+    else
+      a->head = c;
+    a->tail = c;
+    a->queued++;
+    pthread_cond_signal(&a->queue_cond);
+  }
+  pthread_mutex_unlock(&a->queue_lock);
+}
+
+static web_check *next_check(web_auth *a) {
+  pthread_mutex_lock(&a->queue_lock);
+  while (!a->head && !a->stopping)
+    pthread_cond_wait(&a->queue_cond, &a->queue_lock);
+  web_check *c = a->head;
+  if (c) {
+    a->head = c->next;
+    if (!a->head)
+      a->tail = NULL;
+    a->queued--;
+  }
+  pthread_mutex_unlock(&a->queue_lock);
+  return c;
+}
+
+/* Runs the queued verifications one by one; once stopping, the rest are
+ * released BUSY without one, so the server can stop at once. */
+static void *verifier_main(void *arg) {
+  web_auth *a = arg;
+  web_check *c;
+  while ((c = next_check(a))) {
+    pthread_mutex_lock(&a->queue_lock);
+    int stopping = a->stopping;
+    pthread_mutex_unlock(&a->queue_lock);
+    int ok = !stopping && verify(a, c->which, c->secret, c->len) && c->user_ok;
+    sodium_memzero(c->secret, c->len);
+    free(c->secret);
+    c->secret = NULL;
+    if (ok && c->via)
+      remember(a, c->mac, c->via);
+    pthread_mutex_lock(&a->queue_lock);
+    if (ok) /* the right secret: this address is no guesser */
+      bucket_of(a, c->client, si_now_ms())->tokens = WEB_FAIL_BURST;
+    c->state = stopping ? WEB_CHECK_BUSY : ok ? WEB_CHECK_RIGHT : WEB_CHECK_WRONG;
+    c->retry_after = 1;
+    pthread_mutex_unlock(&a->queue_lock);
+    c->release(c->user); /* c may be gone after this */
+  }
+  return NULL;
+}
+
+static void check_credential(web_auth *a, int via, const char *cred, size_t len, web_check *c) {
+  c->via = via;
+  mac_of(a, via, cred, len, c->mac);
+  if (recall(a, c->mac, via)) {
+    c->state = WEB_CHECK_RIGHT;
+    return;
+  }
+  if (via == WEB_VIA_BEARER) {
+    submit(a, c, SI_WEB_TOKEN, cred, len, 1);
+    return;
+  }
+  /* The verification runs whatever the user name, so timing tells nothing. */
+  const char *colon = memchr(cred, ':', len);
+  size_t user_len = colon ? (size_t)(colon - cred) : 0;
+  int user_ok = user_len == strlen(SI_WEB_USER) && memcmp(cred, SI_WEB_USER, user_len) == 0;
+  if (!colon)
+    c->state = WEB_CHECK_WRONG;
+  else
+    submit(a, c, SI_WEB_PASSWORD, colon + 1, len - user_len - 1, user_ok);
+}
+
+void web_check_header(web_auth *a, const char *authorization, web_check *c) {
+  if (c->state != WEB_CHECK_NEW)
+    return;
+  c->state = WEB_CHECK_WRONG;
   const char *p = authorization;
   int via;
   if (strncasecmp(p, "Basic ", 6) == 0)
@@ -295,7 +453,7 @@ int web_auth_header(web_auth *a, const char *authorization) {
   else if (strncasecmp(p, "Bearer ", 7) == 0)
     via = WEB_VIA_BEARER;
   else
-    return WEB_VIA_NONE;
+    return;
   p += via == WEB_VIA_BASIC ? 6 : 7;
   while (*p == ' ')
     p++;
@@ -303,18 +461,30 @@ int web_auth_header(web_auth *a, const char *authorization) {
   while (len && p[len - 1] == ' ')
     len--;
   if (len == 0 || len > SECRET_MAX)
-    return WEB_VIA_NONE;
-  if (via == WEB_VIA_BEARER)
-    return check_credential(a, via, p, len);
+    return;
+  if (via == WEB_VIA_BEARER) {
+    check_credential(a, via, p, len, c);
+    return;
+  }
   char encoded[SECRET_MAX + 1], decoded[SECRET_MAX + 1];
   memcpy(encoded, p, len);
   encoded[len] = '\0';
   size_t n = 0;
-  int result = decode_basic(encoded, decoded, sizeof decoded, &n) == 0
-                   ? check_credential(a, via, decoded, n)
-                   : WEB_VIA_NONE;
+  if (decode_basic(encoded, decoded, sizeof decoded, &n) == 0)
+    check_credential(a, via, decoded, n, c);
   sodium_memzero(decoded, sizeof decoded);
-  return result;
+}
+
+void web_check_password(web_auth *a, const char *user, const char *password, web_check *c) {
+  if (c->state != WEB_CHECK_NEW)
+    return;
+  c->via = 0;
+  size_t len = strlen(password);
+  if (len > SECRET_MAX) {
+    c->state = WEB_CHECK_WRONG;
+    return;
+  }
+  submit(a, c, SI_WEB_PASSWORD, password, len, strcmp(user, SI_WEB_USER) == 0);
 }
 
 /* ---- sessions ---- */

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "sendit/utf8.h"
 
 static int grow(hbuf *b, size_t more) {
   if (b->oom)
@@ -55,7 +56,26 @@ void hb_printf(hbuf *b, const char *fmt, ...) {
   b->len += (size_t)n;
 }
 
+static void html_escape(hbuf *b, const char *s);
+
 void hb_html(hbuf *b, const char *s) {
+  size_t n = strlen(s);
+  if (si_utf8_valid(s, n)) {
+    html_escape(b, s);
+    return;
+  }
+  /* Names and values from senders may hold any bytes: a page shows U+FFFD
+   * for those that are not UTF-8 rather than sending them raw. */
+  char *fixed = si_utf8_repair(s, n, NULL);
+  if (!fixed) {
+    b->oom = 1;
+    return;
+  }
+  html_escape(b, fixed);
+  free(fixed);
+}
+
+static void html_escape(hbuf *b, const char *s) {
   const char *run = s;
   for (; *s; s++) {
     const char *rep = NULL;

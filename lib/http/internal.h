@@ -47,7 +47,8 @@ typedef struct hbuf {
 void hb_putn(hbuf *b, const char *s, size_t n);
 void hb_put(hbuf *b, const char *s);
 void hb_printf(hbuf *b, const char *fmt, ...) SI_PRINTF(2, 3);
-/* Text for HTML element content and quoted attribute values. */
+/* Text for HTML element content and quoted attribute values; bytes that
+ * are not UTF-8 become U+FFFD. */
 void hb_html(hbuf *b, const char *s);
 /* A query-string or path component, percent-encoded. */
 void hb_url(hbuf *b, const char *s);
@@ -72,6 +73,10 @@ int64_t web_parse_date(const char *s);
 typedef struct web_auth web_auth;
 
 si_status web_auth_new(const si_config *cfg, web_auth **out, si_error *err);
+/* Stops the verifier: queued checks are released BUSY, later ones are BUSY
+ * at once. Call before stopping the server (no connection may stay
+ * suspended); web_auth_free does it too. */
+void web_auth_stop(web_auth *a);
 void web_auth_free(web_auth *a);
 /* [web] auth = none. */
 int web_auth_is_open(const web_auth *a);
@@ -80,17 +85,58 @@ int web_auth_is_open(const web_auth *a);
 int web_auth_ready(web_auth *a);
 int web_auth_has_password(web_auth *a);
 int web_auth_has_token(web_auth *a);
-/* 1 when user/password are right. Verifications run one at a time: each
- * costs argon2id's memory and time, which also slows guessing down. */
-int web_auth_password(web_auth *a, const char *user, const char *password);
-
 /* How a request proved who it is. */
 enum { WEB_VIA_NONE, WEB_VIA_OPEN, WEB_VIA_SESSION, WEB_VIA_BASIC, WEB_VIA_BEARER };
-/* Checks an Authorization header: WEB_VIA_BASIC or WEB_VIA_BEARER when its
- * credentials are right, WEB_VIA_NONE otherwise. Right credentials are
- * remembered (as a keyed hash) for a few minutes so API clients do not pay
- * argon2id on every request. */
-int web_auth_header(web_auth *a, const char *authorization);
+
+/* A credential check. Right credentials are remembered (as a keyed hash)
+ * for a few minutes, so API clients do not pay argon2id on every request;
+ * any other check needs argon2id (~90 ms and 64 MiB), which runs on the
+ * verifier thread, never on a thread that serves requests: the check is
+ * queued, hold(user) is called (the server suspends the connection), and
+ * release(user) is called from the verifier thread once the verdict is in
+ * (the server resumes the connection and routes the request again, which
+ * then finds the verdict). Limits (auth.c): one verification at a time and
+ * WEB_VERIFY_QUEUE_MAX waiting, more are BUSY; each client address may
+ * fail WEB_FAIL_BURST times, then once every WEB_FAIL_REFILL_S seconds,
+ * else LIMITED, without any argon2id. The check belongs to the request. */
+enum {
+  WEB_CHECK_NEW,
+  WEB_CHECK_RIGHT,
+  WEB_CHECK_WRONG,
+  WEB_CHECK_QUEUED,
+  WEB_CHECK_LIMITED,
+  WEB_CHECK_BUSY
+};
+enum {
+  WEB_VERIFY_QUEUE_MAX = 4,
+  WEB_FAIL_BURST = 10,
+  WEB_FAIL_REFILL_S = 6,
+  WEB_CLIENTS_MAX = 256
+};
+
+typedef struct web_check {
+  int state;       /* WEB_CHECK_* */
+  int via;         /* RIGHT: WEB_VIA_BASIC or WEB_VIA_BEARER (0 for the login form) */
+  int retry_after; /* LIMITED and BUSY: seconds */
+  /* Set by the caller before the first check: */
+  unsigned char client[16]; /* the client address (IPv4 mapped to IPv6, IPv6 cut to its /64) */
+  char client_text[64];     /* for the log */
+  void (*hold)(void *user);
+  void (*release)(void *user);
+  void *user;
+  /* Private to auth.c: */
+  int which, user_ok;
+  unsigned char mac[32];
+  char *secret;
+  size_t len;
+  struct web_check *next;
+} web_check;
+
+/* Checks an Authorization header (Basic or Bearer) into c; does nothing
+ * when c already has a verdict or is queued. */
+void web_check_header(web_auth *a, const char *authorization, web_check *c);
+/* Checks the login form's user and password into c, likewise. */
+void web_check_password(web_auth *a, const char *user, const char *password, web_check *c);
 
 /* Sessions live in memory: a restart logs everybody out. */
 int web_session_new(web_auth *a, char id[WEB_ID_SIZE], char csrf[WEB_ID_SIZE]);
@@ -112,8 +158,12 @@ typedef struct web_req {
   const char *arg[2]; /* the {captures} of the matched route */
   char capture[2][512];
   char path_buf[WEB_URL_MAX + 1];
-  int api; /* /api and /metrics: errors as JSON */
-  int via; /* WEB_VIA_* */
+  int api;          /* /api and /metrics: errors as JSON */
+  int via;          /* WEB_VIA_* */
+  char origin[300]; /* the checked Host: "name:port" as configured or listened on */
+  web_check check;  /* of its credentials, when they need argon2id */
+  int held;         /* suspended until the check's verdict is in */
+  int retry_after;  /* Retry-After: seconds, 0 = none */
   char session[WEB_ID_SIZE];
   char csrf[WEB_ID_SIZE]; /* the session's CSRF token, "" without a session */
   int started;            /* the request line and headers have been seen */
@@ -145,6 +195,12 @@ struct web_page_index *web_pages_of(const web_req *r);
 void web_host_name(char *out, size_t size);
 /* Tells the worker pool that a job was queued. */
 void web_wake(const web_req *r);
+/* The request's credential check, its client and hold/release filled in. */
+web_check *web_check_of(web_req *r);
+/* For a check that is neither right nor wrong: holds the request (queued)
+ * or answers 429 with Retry-After (limited, busy), and returns 1; returns
+ * 0 for RIGHT and WRONG, which the caller answers (router.c). */
+int web_check_answer(web_req *r, web_check *c);
 /* A database connection for this request, or NULL after answering 503. */
 si_db *web_db(web_req *r);
 
@@ -165,7 +221,9 @@ void web_set_cookie(web_req *r, const char *name, const char *value, int max_age
 /* Query checks: each answers 400 itself and returns -1 on a bad value. */
 int web_only_params(web_req *r, const char *const *allowed);
 int web_int_param(web_req *r, const char *key, int64_t def, int64_t min, int64_t max, int64_t *out);
-/* "http://host" as the client addressed us (for absolute links). */
+/* "http://host" for absolute links and the same-origin check: the Host
+ * header as checked against [web] hosts or the listen address (the
+ * configuration's spelling, never the client's bytes). */
 void web_origin(const web_req *r, hbuf *b);
 /* The request's path and query with `key` set to `value` (NULL: removed),
  * keys in the order received. */
@@ -229,7 +287,8 @@ int web_gather(web_req *r, web_facts *f);
 json_t *web_batch_json(const web_req *r, const si_batch *b);
 json_t *web_image_json(const web_req *r, const si_image *img, const char *batch_uid);
 json_t *web_time_json(int64_t ms);
-/* A string that is valid UTF-8, else null (jansson refuses bad UTF-8). */
+/* A JSON string of s with bytes that are not UTF-8 replaced by U+FFFD
+ * (jansson refuses bad UTF-8); null only for NULL or out of memory. */
 json_t *web_text_json(const char *s);
 
 /* The batch search parameters (status, uid, PatientID, date_from,

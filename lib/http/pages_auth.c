@@ -89,7 +89,25 @@ void page_login_post(web_req *r) {
   const char *user = web_form(r, "user");
   const char *password = web_form(r, "password");
   const char *next = web_form(r, "next");
-  if (!user || !password || !web_auth_password(a, user, password)) {
+  web_check *c = web_check_of(r);
+  if (user && password)
+    web_check_password(a, user, password, c);
+  if (c->state == WEB_CHECK_QUEUED) {
+    r->held = 1;
+    return;
+  }
+  if (c->state == WEB_CHECK_LIMITED || c->state == WEB_CHECK_BUSY) {
+    char why[120];
+    snprintf(why, sizeof why, "%s Try again in %d s.",
+             c->state == WEB_CHECK_LIMITED ? "Too many failed sign-ins from your address."
+                                           : "Too many sign-ins are being checked.",
+             c->retry_after);
+    login_form(r, cookie, next, user, why);
+    r->status = 429;
+    r->retry_after = c->retry_after;
+    return;
+  }
+  if (c->state != WEB_CHECK_RIGHT) {
     si_log(SI_LOG_WARN, "web: failed login for user '%.64s'", user ? user : "");
     login_form(r, cookie, next, user,
                web_auth_has_password(a) ? "Wrong user or password." : "No password is set yet.");

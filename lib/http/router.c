@@ -112,6 +112,25 @@ static int csrf_ok(web_req *r) {
   return 1;
 }
 
+int web_check_answer(web_req *r, web_check *c) {
+  switch (c->state) {
+  case WEB_CHECK_QUEUED:
+    r->held = 1; /* no answer yet: the verifier will release the request */
+    return 1;
+  case WEB_CHECK_LIMITED:
+    r->retry_after = c->retry_after;
+    web_fail(r, 429, "too many failed sign-ins from your address: try again in %d s",
+             c->retry_after);
+    return 1;
+  case WEB_CHECK_BUSY:
+    r->retry_after = c->retry_after;
+    web_fail(r, 429, "too many sign-ins are being checked: try again in %d s", c->retry_after);
+    return 1;
+  default:
+    return 0;
+  }
+}
+
 static void need_sign_in(web_req *r) {
   if (r->api || strcmp(r->method, "GET") != 0) {
     r->challenge = 1;
@@ -149,13 +168,17 @@ static int authenticate(web_req *r) {
   if (authorization) {
     /* Explicit credentials win over a cookie, and must be right. */
     r->session[0] = r->csrf[0] = '\0';
-    r->via = web_auth_header(a, authorization);
-    if (r->via == WEB_VIA_NONE) {
+    web_check *c = web_check_of(r);
+    web_check_header(a, authorization, c);
+    if (c->state == WEB_CHECK_RIGHT) {
+      r->via = c->via;
+      return 1;
+    }
+    if (!web_check_answer(r, c)) {
       r->challenge = 1;
       web_fail(r, 401, "wrong credentials");
-      return 0;
     }
-    return 1;
+    return 0;
   }
   if (r->session[0]) {
     r->via = WEB_VIA_SESSION;

@@ -3,7 +3,9 @@
  * connections (one per busy thread: an si_db is used by one thread at a
  * time), the daemon heartbeat, and the request life cycle: collect the
  * bounded body, route, answer with the security headers. */
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@
 #include "sendit/log.h"
 #include "util/dl.h"
 #include "sendit/store_web.h"
+#include "sendit/utf8.h"
 
 /* libmicrohttpd is loaded when the dashboard starts, not with every sendit
  * command: with GnuTLS and its libraries it took 0.9 ms of CPU of each
@@ -27,11 +30,14 @@
   X(MHD_add_response_header) \
   X(MHD_create_response_from_buffer) \
   X(MHD_destroy_response) \
+  X(MHD_get_connection_info) \
   X(MHD_get_connection_values) \
   X(MHD_lookup_connection_value) \
   X(MHD_queue_response) \
+  X(MHD_resume_connection) \
   X(MHD_start_daemon) \
-  X(MHD_stop_daemon)
+  X(MHD_stop_daemon) \
+  X(MHD_suspend_connection)
 /* clang-format on */
 
 static struct {
@@ -54,7 +60,31 @@ static void load_libmicrohttpd(void) {
 #undef MHD_NAME
 #undef MHD_SLOT
 
-enum { DB_POOL_MAX = 16, THREADS_DEFAULT = 4, CONNECTIONS_DEFAULT = 256 };
+enum {
+  DB_POOL_MAX = 16,
+  THREADS_DEFAULT = 4,
+  CONNECTIONS_DEFAULT = 256,
+  HOSTS_MAX = 64,
+  /* Connections the kernel holds until a thread accepts them: a burst of
+   * hundreds must not overflow it, or the SYNs of other clients are dropped
+   * and they wait a whole second for the retransmission. */
+  LISTEN_BACKLOG = 1024,
+  REAP_PERIOD_MS = 250,   /* how often late requests are looked for */
+  PRESSURE_HIGH_DIV = 16, /* over 15/16 of the connections open: drop slow waiters */
+  PRESSURE_LOW_DIV = 8,   /* down to 7/8 */
+  PRESSURE_MIN_MS = 1000  /* but only those sending a request for over a second */
+};
+
+/* One open connection, for the request deadline: libmicrohttpd's own
+ * timeout restarts with every byte received, so a client that dribbles a
+ * header line every few seconds would hold its connection for ever. */
+typedef struct web_conn {
+  int used;
+  int fd;
+  int receiving; /* waiting for a request's line, headers or body */
+  int64_t since; /* monotonic ms: when it started waiting */
+  int cut;       /* shut down for being late */
+} web_conn;
 
 struct si_http_server {
   const si_config *cfg;
@@ -73,6 +103,19 @@ struct si_http_server {
   int64_t started_at;
   char host[128];
   char beat_id[160]; /* "host:pid", as `sendit worker` registers */
+  /* The Host header values answered (lower case, "name:port" or "name"),
+   * and whether an address literal of the connection's own local address
+   * is also fine (only while [web] hosts is empty). */
+  char *hosts[HOSTS_MAX];
+  int nhosts;
+  int own_address;
+  char port[8];              /* of [web] listen */
+  pthread_mutex_t conn_lock; /* conns */
+  web_conn *conns;
+  int nconns;
+  int64_t deadline_ms; /* [web] request_timeout */
+  pthread_t reaper;
+  int reaper_started;
 };
 
 const si_config *web_cfg(const web_req *r) { return r->srv->cfg; }
@@ -82,6 +125,43 @@ web_page_index *web_pages_of(const web_req *r) { return r->srv->pages; }
 void web_wake(const web_req *r) {
   if (r->srv->opts.wake)
     r->srv->opts.wake(r->srv->opts.wake_user);
+}
+
+/* ---- credential checks off the serving threads ---- */
+
+static void hold_conn(void *user) { mhd.MHD_suspend_connection(((web_req *)user)->conn); }
+static void release_conn(void *user) { mhd.MHD_resume_connection(((web_req *)user)->conn); }
+
+/* The client's address as the failed-attempt buckets key it: IPv4 as an
+ * IPv4-mapped IPv6 address, IPv6 cut to its /64 (what one host or one
+ * customer usually gets, so rotating through one's own /64 gains nothing). */
+static void client_key(const struct sockaddr *sa, unsigned char key[16], char *text, size_t size) {
+  memset(key, 0, 16);
+  snprintf(text, size, "?");
+  if (sa && sa->sa_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+    key[10] = key[11] = 0xff;
+    memcpy(key + 12, &in->sin_addr, 4);
+    inet_ntop(AF_INET, &in->sin_addr, text, (socklen_t)size);
+  } else if (sa && sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+    int mapped = IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr);
+    memcpy(key, &in6->sin6_addr, mapped ? 16 : 8);
+    inet_ntop(AF_INET6, &in6->sin6_addr, text, (socklen_t)size);
+  }
+}
+
+web_check *web_check_of(web_req *r) {
+  web_check *c = &r->check;
+  if (c->state == WEB_CHECK_NEW && !c->hold) {
+    const union MHD_ConnectionInfo *ci =
+        mhd.MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    client_key(ci ? ci->client_addr : NULL, c->client, c->client_text, sizeof c->client_text);
+    c->hold = hold_conn;
+    c->release = release_conn;
+    c->user = r;
+  }
+  return c;
 }
 
 /* ---- database pool ---- */
@@ -115,6 +195,120 @@ static void release_db(si_http_server *srv, si_db *db) {
   }
   pthread_mutex_unlock(&srv->pool_lock);
   si_db_close(db);
+}
+
+/* ---- the request deadline ---- */
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Connections come and go through libmicrohttpd's notification; the slot
+ * is the connection's socket context. CLOSED is notified before the socket
+ * is closed, so under conn_lock a slot's fd is still that connection's. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+  si_http_server *srv = cls;
+  pthread_mutex_lock(&srv->conn_lock);
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *ci =
+        mhd.MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    for (int i = 0; i < srv->nconns && ci; i++)
+      if (!srv->conns[i].used) {
+        srv->conns[i] = (web_conn){1, ci->connect_fd, 1, mono_ms(), 0};
+        *socket_context = &srv->conns[i];
+        break;
+      }
+  } else if (*socket_context) {
+    ((web_conn *)*socket_context)->used = 0;
+    *socket_context = NULL;
+  }
+  pthread_mutex_unlock(&srv->conn_lock);
+}
+
+/* The connection starts (1) or stops (0) waiting for a request. */
+static void conn_waiting(si_http_server *srv, struct MHD_Connection *conn, int receiving) {
+  const union MHD_ConnectionInfo *ci =
+      mhd.MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  web_conn *c = ci ? ci->socket_context : NULL;
+  if (!c)
+    return;
+  pthread_mutex_lock(&srv->conn_lock);
+  if (c->used) {
+    c->receiving = receiving;
+    c->since = mono_ms();
+  }
+  pthread_mutex_unlock(&srv->conn_lock);
+}
+
+/* Shuts down connections whose request is late; libmicrohttpd then sees
+ * the end of the stream and closes them on its own thread. When nearly
+ * every connection is taken (many addresses dribbling at once), the oldest
+ * waiters go early, down to PRESSURE_LOW open: a real request takes
+ * milliseconds, so whoever has been sending one for over a second is the
+ * one to drop. Called with conn_lock held; returns how many it cut. */
+static int cut_late(si_http_server *srv, int64_t now) {
+  int cut = 0, used = 0;
+  for (int i = 0; i < srv->nconns; i++) {
+    web_conn *c = &srv->conns[i];
+    used += c->used && !c->cut;
+    if (c->used && c->receiving && !c->cut && now - c->since > srv->deadline_ms) {
+      shutdown(c->fd, SHUT_RDWR);
+      c->cut = 1;
+      cut++;
+      used--;
+    }
+  }
+  int high = srv->nconns - srv->nconns / PRESSURE_HIGH_DIV;
+  int low = srv->nconns - srv->nconns / PRESSURE_LOW_DIV;
+  if (used <= high)
+    return cut;
+  while (used > low) {
+    web_conn *oldest = NULL;
+    for (int i = 0; i < srv->nconns; i++) {
+      web_conn *c = &srv->conns[i];
+      if (c->used && c->receiving && !c->cut && now - c->since > PRESSURE_MIN_MS &&
+          (!oldest || c->since < oldest->since))
+        oldest = c;
+    }
+    if (!oldest)
+      break;
+    shutdown(oldest->fd, SHUT_RDWR);
+    oldest->cut = 1;
+    cut++;
+    used--;
+  }
+  return cut;
+}
+
+static void reap_late(si_http_server *srv) {
+  pthread_mutex_lock(&srv->conn_lock);
+  int cut = cut_late(srv, mono_ms());
+  pthread_mutex_unlock(&srv->conn_lock);
+  if (cut)
+    si_log(SI_LOG_DEBUG, "web: closed %d connection%s still sending a request", cut,
+           cut == 1 ? "" : "s");
+}
+
+static void *reaper_main(void *arg) {
+  si_http_server *srv = arg;
+  pthread_mutex_lock(&srv->tick_lock);
+  while (!srv->stopping) {
+    pthread_mutex_unlock(&srv->tick_lock);
+    reap_late(srv);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += REAP_PERIOD_MS * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&srv->tick_lock);
+    if (!srv->stopping)
+      pthread_cond_timedwait(&srv->tick_cond, &srv->tick_lock, &until);
+  }
+  pthread_mutex_unlock(&srv->tick_lock);
+  return NULL;
 }
 
 /* ---- heartbeat ---- */
@@ -250,7 +444,21 @@ void web_fail_db(web_req *r, const si_error *err) {
 
 void web_redirect(web_req *r, const char *location) {
   r->status = 303;
-  snprintf(r->location, sizeof r->location, "%s", location);
+  /* Bytes outside printable ASCII (a decoded ?next= may hold any) go out
+   * percent-encoded: a header carries no raw or invalid UTF-8 either. */
+  static const char hex[] = "0123456789ABCDEF";
+  size_t o = 0;
+  for (const unsigned char *p = (const unsigned char *)location; *p && o + 4 <= sizeof r->location;
+       p++) {
+    if (*p > 0x20 && *p < 0x7f) {
+      r->location[o++] = (char)*p;
+    } else {
+      r->location[o++] = '%';
+      r->location[o++] = hex[*p >> 4];
+      r->location[o++] = hex[*p & 15];
+    }
+  }
+  r->location[o] = '\0';
   r->type = "text/plain; charset=utf-8";
   r->out.len = 0;
   hb_put(&r->out, "See Other\n");
@@ -321,16 +529,9 @@ int web_int_param(web_req *r, const char *key, int64_t def, int64_t min, int64_t
   return 0;
 }
 
-/* A Host header made only of the characters of a host and port; anything
- * else (or none) falls back to the listen address. */
-void web_origin(const web_req *r, hbuf *b) {
-  const char *host = web_header(r, "Host");
-  if (!host || !host[0] || strlen(host) > 255 ||
-      strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") !=
-          strlen(host))
-    host = r->srv->cfg->web_listen;
-  hb_printf(b, "http://%s", host);
-}
+/* "http://" and the host the request was checked against: a spelling from
+ * the configuration or the listen address, never the client's bytes. */
+void web_origin(const web_req *r, hbuf *b) { hb_printf(b, "http://%s", r->origin); }
 
 typedef struct self_url {
   hbuf *b;
@@ -377,6 +578,140 @@ void web_self_url(const web_req *r, hbuf *b, const char *key, const char *value)
     add_pair(&s, key, value);
 }
 
+/* ---- the Host header ---- */
+
+static void add_host(si_http_server *srv, const char *name, const char *port) {
+  if (srv->nhosts >= HOSTS_MAX)
+    return;
+  char text[300];
+  snprintf(text, sizeof text, "%s%s%s", name, port ? ":" : "", port ? port : "");
+  for (char *p = text; *p; p++)
+    *p = (char)((*p >= 'A' && *p <= 'Z') ? *p - 'A' + 'a' : *p);
+  for (int i = 0; i < srv->nhosts; i++)
+    if (strcmp(srv->hosts[i], text) == 0)
+      return;
+  srv->hosts[srv->nhosts] = strdup(text);
+  if (srv->hosts[srv->nhosts])
+    srv->nhosts++;
+}
+
+/* A name as clients write it in Host: with the port, and without it when
+ * the port is HTTP's default (browsers leave :80 out). */
+static void add_name(si_http_server *srv, const char *name) {
+  add_host(srv, name, srv->port);
+  if (strcmp(srv->port, "80") == 0)
+    add_host(srv, name, NULL);
+}
+
+/* "host:port" entries are taken as written; a bare name also answers on
+ * the listen port, and without a port (a proxy in front on 80 or 443). */
+static void add_configured(si_http_server *srv, const char *entry, size_t len) {
+  char name[300];
+  snprintf(name, sizeof name, "%.*s", (int)len, entry);
+  const char *bracket = strrchr(name, ']');
+  const char *colon = strrchr(name, ':');
+  int has_port = colon && (name[0] == '[' ? bracket && colon > bracket : 1);
+  if (has_port) {
+    add_host(srv, name, NULL);
+    return;
+  }
+  add_host(srv, name, srv->port);
+  add_host(srv, name, NULL);
+}
+
+/* Which Host headers this server answers: [web] hosts when set; else the
+ * listen address, the loopback names when it is a loopback address, and
+ * this machine's name and own addresses when it listens on every address.
+ * A DNS-rebinding page reaches us under its own name, which is none of
+ * these, so it gets 421 before any route (and before the same-origin check
+ * could be fooled by a Host that matches its Origin). */
+static void build_hosts(si_http_server *srv, const char *listen, const char *hosts) {
+  const char *colon = strrchr(listen, ':');
+  snprintf(srv->port, sizeof srv->port, "%s", colon + 1);
+  if (hosts[0]) {
+    for (const char *p = hosts; *p;) {
+      size_t n = strcspn(p, ",");
+      add_configured(srv, p, n);
+      p += n + (p[n] == ',');
+    }
+    return;
+  }
+  char host[256];
+  snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
+  int wildcard = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "[::]") == 0;
+  int loopback =
+      strncmp(host, "127.", 4) == 0 || strcmp(host, "[::1]") == 0 || strcmp(host, "localhost") == 0;
+  if (!wildcard)
+    add_name(srv, host);
+  if (loopback || wildcard) {
+    add_name(srv, "localhost");
+    add_name(srv, "127.0.0.1");
+    add_name(srv, "[::1]");
+  }
+  if (wildcard) {
+    add_name(srv, srv->host);
+    srv->own_address = 1;
+  }
+}
+
+/* host (lower case) is the address literal of the connection's local end:
+ * a client that typed our address itself, which no rebinding can forge. */
+static int own_address(const web_req *r, const char *host, char *canon, size_t size) {
+  const union MHD_ConnectionInfo *ci =
+      mhd.MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (!ci || getsockname(ci->connect_fd, (struct sockaddr *)&ss, &len) != 0)
+    return 0;
+  char addr[INET6_ADDRSTRLEN + 2] = "";
+  if (ss.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, sizeof addr);
+  } else if (ss.ss_family == AF_INET6) {
+    const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a6)) {
+      inet_ntop(AF_INET, a6->s6_addr + 12, addr, sizeof addr);
+    } else {
+      char v6[INET6_ADDRSTRLEN];
+      inet_ntop(AF_INET6, a6, v6, sizeof v6);
+      snprintf(addr, sizeof addr, "[%s]", v6);
+    }
+  }
+  char with_port[sizeof addr + 8];
+  snprintf(with_port, sizeof with_port, "%s:%s", addr, r->srv->port);
+  int same = addr[0] && (strcmp(host, with_port) == 0 ||
+                         (strcmp(r->srv->port, "80") == 0 && strcmp(host, addr) == 0));
+  if (same)
+    snprintf(canon, size, "%s", with_port);
+  return same;
+}
+
+/* 0 and r->origin set when the Host header is one we answer; else answers
+ * 421 Misdirected Request and returns -1. HTTP/1.0 may leave Host out: then
+ * links use the first name we answer. */
+static int check_host(web_req *r) {
+  si_http_server *srv = r->srv;
+  const char *host = web_header(r, MHD_HTTP_HEADER_HOST);
+  if (!host) {
+    snprintf(r->origin, sizeof r->origin, "%s", srv->nhosts ? srv->hosts[0] : "localhost");
+    return 0;
+  }
+  char lower[300];
+  size_t n = strlen(host);
+  if (n < sizeof lower) {
+    for (size_t i = 0; i <= n; i++)
+      lower[i] = (char)((host[i] >= 'A' && host[i] <= 'Z') ? host[i] - 'A' + 'a' : host[i]);
+    for (int i = 0; i < srv->nhosts; i++)
+      if (strcmp(lower, srv->hosts[i]) == 0) {
+        snprintf(r->origin, sizeof r->origin, "%s", srv->hosts[i]);
+        return 0;
+      }
+    if (srv->own_address && own_address(r, lower, r->origin, sizeof r->origin))
+      return 0;
+  }
+  web_fail(r, 421, "this server does not answer for host '%.100s' (see [web] hosts)", host);
+  return -1;
+}
+
 /* ---- the request life cycle ---- */
 
 static void add_security_headers(struct MHD_Response *resp, int asset) {
@@ -395,8 +730,26 @@ static void add_security_headers(struct MHD_Response *resp, int asset) {
   mhd.MHD_add_response_header(resp, "Cache-Control", asset ? "no-cache" : "no-store");
 }
 
+/* The last guard of "never emit invalid UTF-8": text that a handler built
+ * from raw bytes without hb_html or web_text_json is repaired here. */
+static void repair_text(web_req *r) {
+  if (!r->out.data || si_utf8_valid(r->out.data, r->out.len))
+    return;
+  size_t n = 0;
+  char *fixed = si_utf8_repair(r->out.data, r->out.len, &n);
+  if (!fixed) {
+    r->out.oom = 1;
+    return;
+  }
+  si_log(SI_LOG_WARN, "web: %s %s: invalid UTF-8 in the answer, repaired", r->method, r->path);
+  hb_free(&r->out);
+  r->out = (hbuf){fixed, n, n + 1, 0};
+}
+
 static enum MHD_Result send_response(web_req *r) {
   struct MHD_Response *resp;
+  if (!r->static_body)
+    repair_text(r);
   if (r->out.oom) {
     r->out.oom = 0;
     r->out.len = 0;
@@ -430,6 +783,11 @@ static enum MHD_Result send_response(web_req *r) {
     mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"sendit\"");
   for (int i = 0; i < r->ncookies; i++)
     mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->cookie[i]);
+  if (r->retry_after > 0) {
+    char seconds[16];
+    snprintf(seconds, sizeof seconds, "%d", r->retry_after);
+    mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
+  }
   if (r->status == 413 || r->status == 414)
     mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
   enum MHD_Result ret = mhd.MHD_queue_response(r->conn, r->status, resp);
@@ -472,6 +830,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     r->method = strcmp(method, "HEAD") == 0 ? "GET" : method;
     r->api = strncmp(url, "/api", 4) == 0 || strncmp(url, "/metrics", 8) == 0;
     r->status = 200;
+    if (check_host(r) != 0)
+      return send_response(r);
     const char *length = web_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (length && strtoull(length, NULL, 10) > WEB_BODY_MAX) {
       /* Answered before the body is read; the connection then closes. */
@@ -488,15 +848,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     *upload_data_size = 0;
     return MHD_YES;
   }
+  conn_waiting(r->srv, conn, 0);
   if (r->body_too_large)
     web_fail(r, 413, "the request body is larger than %d bytes", WEB_BODY_MAX);
   else if (r->raw_too_long || strlen(url) > WEB_URL_MAX)
     web_fail(r, 414, "the URL is longer than %d bytes", WEB_URL_MAX);
   else if (r->raw_has_nul)
     web_fail(r, 400, "a NUL byte in the URL");
-  else
+  else {
+    /* Again from the start after a hold: the route finds the verdict. */
+    r->held = 0;
+    r->path = url;
     web_route(r);
+  }
   finish_request(r);
+  if (r->held) /* suspended until the verifier has the verdict */
+    return MHD_YES;
   if (r->status == 500)
     si_log(SI_LOG_WARN, "web: %s %s: %u", method, url, r->status);
   else
@@ -506,8 +873,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-  (void)conn;
   (void)toe;
+  /* A kept-alive connection has request_timeout for its next request. */
+  conn_waiting(cls, conn, 1);
   web_req *r = *con_cls;
   if (!r)
     return;
@@ -549,19 +917,29 @@ static si_status resolve(const char *listen, struct addrinfo **out, si_error *er
   return SI_OK;
 }
 
-static void free_server(si_http_server *srv) {
-  if (srv->ticker_started) {
-    pthread_mutex_lock(&srv->tick_lock);
-    srv->stopping = 1;
-    pthread_cond_signal(&srv->tick_cond);
-    pthread_mutex_unlock(&srv->tick_lock);
+static void stop_threads(si_http_server *srv) {
+  pthread_mutex_lock(&srv->tick_lock);
+  srv->stopping = 1;
+  pthread_cond_broadcast(&srv->tick_cond);
+  pthread_mutex_unlock(&srv->tick_lock);
+  if (srv->ticker_started)
     pthread_join(srv->ticker, NULL);
-  }
+  if (srv->reaper_started)
+    pthread_join(srv->reaper, NULL);
+  srv->ticker_started = srv->reaper_started = 0;
+}
+
+static void free_server(si_http_server *srv) {
+  stop_threads(srv);
   for (int i = 0; i < srv->nidle; i++)
     si_db_close(srv->idle[i]);
+  for (int i = 0; i < srv->nhosts; i++)
+    free(srv->hosts[i]);
   web_auth_free(srv->auth);
   web_page_index_free(srv->pages);
+  free(srv->conns);
   pthread_mutex_destroy(&srv->pool_lock);
+  pthread_mutex_destroy(&srv->conn_lock);
   pthread_mutex_destroy(&srv->tick_lock);
   pthread_cond_destroy(&srv->tick_cond);
   free(srv);
@@ -586,32 +964,43 @@ si_status si_http_start(const si_config *cfg, const si_http_options *opts, si_ht
   int threads = srv->opts.threads > 0 ? srv->opts.threads : THREADS_DEFAULT;
   int conns = srv->opts.max_connections > 0 ? srv->opts.max_connections : CONNECTIONS_DEFAULT;
   pthread_mutex_init(&srv->pool_lock, NULL);
+  pthread_mutex_init(&srv->conn_lock, NULL);
   pthread_mutex_init(&srv->tick_lock, NULL);
   pthread_cond_init(&srv->tick_cond, NULL);
   srv->started_at = si_now_ms();
   web_host_name(srv->host, sizeof srv->host);
   snprintf(srv->beat_id, sizeof srv->beat_id, "%s:%ld", srv->host, (long)getpid());
-  si_status st = web_auth_new(cfg, &srv->auth, err);
+  int per_address = cfg->web_connections_per_address > 0 ? cfg->web_connections_per_address : 64;
+  srv->deadline_ms = (int64_t)(cfg->web_request_timeout > 0 ? cfg->web_request_timeout : 10) * 1000;
+  srv->nconns = conns;
+  srv->conns = calloc((size_t)conns, sizeof *srv->conns);
+  si_status st =
+      srv->conns ? web_auth_new(cfg, &srv->auth, err)
+                 : si_error_set(err, SI_ERR_NOMEM, NULL, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
   if (st == SI_OK && !(srv->pages = web_page_index_new()))
     st = si_error_set(err, SI_ERR_NOMEM, NULL, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
   struct addrinfo *ai = NULL;
   if (st == SI_OK)
     st = resolve(cfg->web_listen, &ai, err);
+  if (st == SI_OK)
+    build_hosts(srv, cfg->web_listen, cfg->web_hosts ? cfg->web_hosts : "");
   if (st != SI_OK) {
     free_server(srv);
     return st;
   }
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                   MHD_ALLOW_SUSPEND_RESUME;
   if (ai->ai_family == AF_INET6)
     flags |= MHD_USE_IPv6;
   srv->mhd = mhd.MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
       MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)conns, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      (size_t)WEB_CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)WEB_CONN_TIMEOUT_S,
-      MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-      (unsigned int)128, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED,
-      on_completed, srv, MHD_OPTION_END);
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      (unsigned int)per_address, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned int)WEB_CONN_TIMEOUT_S, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+      MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)LISTEN_BACKLOG, MHD_OPTION_URI_LOG_CALLBACK,
+      on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
   freeaddrinfo(ai);
   if (!srv->mhd) {
     free_server(srv);
@@ -620,6 +1009,8 @@ si_status si_http_start(const si_config *cfg, const si_http_options *opts, si_ht
   }
   if (pthread_create(&srv->ticker, NULL, ticker_main, srv) == 0)
     srv->ticker_started = 1;
+  if (pthread_create(&srv->reaper, NULL, reaper_main, srv) == 0)
+    srv->reaper_started = 1;
   if (web_auth_is_open(srv->auth))
     si_log(SI_LOG_WARN,
            "web: [web] auth = none: the dashboard and API on %s are open to anyone who can "
@@ -630,8 +1021,10 @@ si_status si_http_start(const si_config *cfg, const si_http_options *opts, si_ht
            "web: no password or API token is set in %s: every page answers 503 until "
            "`sendit set_password` sets one",
            cfg->web_password_file);
-  si_log(SI_LOG_INFO, "web: dashboard and API on http://%s/ (%d threads, at most %d connections)",
-         cfg->web_listen, threads, conns);
+  si_log(SI_LOG_INFO,
+         "web: dashboard and API on http://%s/ (%d threads, at most %d connections, %d per "
+         "address, %lld s for a request)",
+         cfg->web_listen, threads, conns, per_address, (long long)(srv->deadline_ms / 1000));
   *out = srv;
   return SI_OK;
 }
@@ -639,6 +1032,9 @@ si_status si_http_start(const si_config *cfg, const si_http_options *opts, si_ht
 void si_http_stop(si_http_server *srv) {
   if (!srv)
     return;
+  /* No connection may stay suspended when the daemon stops: the verifier
+   * releases the checks still queued first. */
+  web_auth_stop(srv->auth);
   mhd.MHD_stop_daemon(srv->mhd);
   free_server(srv);
 }

@@ -10,6 +10,7 @@
 
 #include "internal.h"
 #include "sendit/store_ops.h"
+#include "sendit/utf8.h"
 #include "sendit/store_web.h"
 
 const char *web_status_name(int i) {
@@ -102,7 +103,16 @@ json_t *web_time_json(int64_t ms) {
 }
 
 json_t *web_text_json(const char *s) {
-  json_t *j = s ? json_string(s) : NULL;
+  if (!s)
+    return json_null();
+  size_t n = strlen(s);
+  if (si_utf8_valid(s, n))
+    return json_stringn(s, n);
+  /* jansson refuses invalid UTF-8: the bytes it cannot take become U+FFFD,
+   * so a hostile name shows as text, never as null. */
+  char *fixed = si_utf8_repair(s, n, &n);
+  json_t *j = fixed ? json_stringn(fixed, n) : NULL;
+  free(fixed);
   return j ? j : json_null();
 }
 

@@ -55,6 +55,7 @@ static const char *check_path(char *value);
 static const char *check_subfolders(char *value);
 static const char *check_modalities(char *value);
 static const char *check_listen(char *value);
+static const char *check_web_hosts(char *value);
 
 static const char *const duplicate_names[] = {"keep-first", "keep-last", NULL};
 static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
@@ -122,6 +123,17 @@ static const key_def keys[] = {
     {"web", "password_file", KT_STRING, F(web_password_file), "./sendit.passwd",
      "SENDIT_WEB_PASSWORD_FILE", NULL, 0, 0, NULL, check_path,
      "File with the argon2id hashes of the web password and API token (sendit set_password)."},
+    {"web", "hosts", KT_STRING, F(web_hosts), "", "SENDIT_WEB_HOSTS", NULL, 0, 0, NULL,
+     check_web_hosts,
+     "Comma list of the host names (host or host:port) clients may use in the Host header; "
+     "empty: the listen address (and localhost names on loopback). Others get 421."},
+    {"web", "request_timeout", KT_INT, F(web_request_timeout), "10", "SENDIT_WEB_REQUEST_TIMEOUT",
+     NULL, 1, 3600, NULL, NULL,
+     "Seconds a client has to send a whole request (line, headers, body) after connecting or "
+     "after the previous answer; slower ones are disconnected (1 to 3600)."},
+    {"web", "connections_per_address", KT_INT, F(web_connections_per_address), "64",
+     "SENDIT_WEB_CONNECTIONS_PER_ADDRESS", NULL, 1, 256, NULL, NULL,
+     "Open connections one client address may hold at once (1 to 256, of 256 in all)."},
 };
 
 #undef F
@@ -224,6 +236,26 @@ static const char *normalize_list(char *s, item_check check) {
   }
   *out = '\0';
   return NULL;
+}
+
+/* A Host header value: a name or address, an optional :port, lower-cased
+ * (host names are case-insensitive). */
+static const char *check_web_host(const char *item, size_t len) {
+  if (len > 255)
+    return "a host has at most 255 characters";
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)item[i];
+    if (!(isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
+      return "a host is a name or address with an optional :port, like dicom.example.org:8000";
+  }
+  return NULL;
+}
+
+static const char *check_web_hosts(char *value) {
+  const char *why = normalize_list(value, check_web_host);
+  for (char *p = value; !why && *p; p++)
+    *p = (char)tolower((unsigned char)*p);
+  return why;
 }
 
 static const char *check_subfolders(char *value) { return normalize_list(value, check_subfolder); }
