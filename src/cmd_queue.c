@@ -44,15 +44,13 @@ int cmd_start_queue(int argc, char **argv) {
   int rc = app_init(&a, "start_queue", &argc, argv);
   if (rc)
     return rc;
-  long limit = -1;
+  long long limit = -1;
   const char *sub = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--number") == 0 && i + 1 < argc) {
-      char *end;
-      limit = strtol(argv[++i], &end, 10);
-      if (*end || limit < 0) {
+      if (cli_parse_number(argv[++i], 0, CLI_NO_MAX, &limit) != 0) {
         app_close(&a);
-        return cli_usage_error("start_queue", "--number needs a whole number");
+        return cli_bad_number("start_queue", "--number", argv[i], 0, CLI_NO_MAX);
       }
     } else if (strcmp(argv[i], "--subfolder") == 0 && i + 1 < argc) {
       sub = argv[++i];
