@@ -33,7 +33,7 @@ const char cmd_import_dicomdir_usage[] =
 
 static void progress_line(void *user, int64_t done, int64_t total) {
   const char *what = user;
-  fprintf(stderr, "\r%s: %" PRId64 "/%" PRId64 " files", what, done, total);
+  fprintf(stderr, "\r%s: %" PRId64 "/%" PRId64 " files", cli_text(what), done, total);
   if (done >= total)
     fputc('\n', stderr);
   fflush(stderr);
@@ -135,7 +135,7 @@ int cmd_import_dicomdir(int argc, char **argv) {
     struct stat st;
     if (stat(argv[i + 1], &st) != 0 || !S_ISDIR(st.st_mode) ||
         (abs[i] = realpath(argv[i + 1], NULL)) == NULL) {
-      fprintf(stderr, "sendit import_dicomdir: %s is not a folder\n", argv[i + 1]);
+      fprintf(stderr, "sendit import_dicomdir: %s is not a folder\n", cli_text(argv[i + 1]));
       rc = CLI_EXIT_FAILURE;
       break;
     }
@@ -147,7 +147,7 @@ int cmd_import_dicomdir(int argc, char **argv) {
         fprintf(stderr,
                 "sendit import_dicomdir: %s and %s would both be batch %s: import them one "
                 "after the other\n",
-                items[k].folder, abs[i], base);
+                cli_text(items[k].folder), cli_text(abs[i]), cli_text(base));
         rc = CLI_EXIT_USAGE;
       }
   }
@@ -174,8 +174,8 @@ int cmd_import_dicomdir(int argc, char **argv) {
       const si_import_result *res = &results[i];
       printf("batch %s: %s, %" PRId64 " images imported, %" PRId64 " quarantined, %" PRId64
              " skipped, %" PRId64 " duplicates ignored, %.3f s\n",
-             items[i].batch_uid, res->batch.status, res->imported, res->quarantined, res->skipped,
-             res->duplicates_ignored, (double)res->batch.elapsed_ms / 1000.0);
+             cli_text(items[i].batch_uid), res->batch.status, res->imported, res->quarantined,
+             res->skipped, res->duplicates_ignored, (double)res->batch.elapsed_ms / 1000.0);
     }
     for (size_t i = 0; rc == CLI_EXIT_OK && i < n; i++)
       if (results[i].fatal || results[i].batch.has_error)

@@ -616,8 +616,10 @@ static si_status load_env(si_config *cfg, si_error *err) {
 /* --- relative paths ---------------------------------------------------- */
 
 /* `base`/`rel` with the "." and empty components of rel left out
- * ("./data" -> "BASE/data"); ".." stays, as symlinks make it mean what the
- * file system says. NULL when out of memory. */
+ * ("./data" -> "BASE/data"). `base` is canonical (getcwd, realpath), so a
+ * leading ".." of rel is its parent folder and is folded in ("../logs" ->
+ * "PARENT/logs"); a later ".." stays, as a symlink before it makes it mean
+ * what the file system says. NULL when out of memory. */
 static char *join_clean(const char *base, const char *rel) {
   size_t blen = strlen(base);
   char *out = malloc(blen + strlen(rel) + 2);
@@ -626,10 +628,18 @@ static char *join_clean(const char *base, const char *rel) {
   memcpy(out, base, blen + 1);
   while (blen > 1 && out[blen - 1] == '/')
     out[--blen] = '\0';
+  bool appended = false;
   for (const char *p = rel; *p;) {
     const char *end = strchr(p, '/');
     size_t n = end ? (size_t)(end - p) : strlen(p);
-    if (n > 0 && !(n == 1 && p[0] == '.')) {
+    if (!appended && n == 2 && p[0] == '.' && p[1] == '.') {
+      while (blen > 1 && out[blen - 1] != '/')
+        blen--;
+      if (blen > 1)
+        blen--;
+      out[blen] = '\0';
+    } else if (n > 0 && !(n == 1 && p[0] == '.')) {
+      appended = true;
       if (out[blen - 1] != '/')
         out[blen++] = '/';
       memcpy(out + blen, p, n);
@@ -657,7 +667,11 @@ static char *base_folder(const si_config *cfg, origin_kind kind, si_error *err) 
   const char *file = cfg->source_path;
   const char *slash = strrchr(file, '/');
   char *dir = slash ? strndup(file, slash == file ? 1 : (size_t)(slash - file)) : strdup(".");
-  char *base = dir && dir[0] == '/' ? strdup(dir) : dir ? join_clean(cwd, dir) : NULL;
+  /* The file was just read, so its folder exists: realpath makes it
+   * canonical for join_clean. */
+  char *base = dir ? realpath(dir, NULL) : NULL;
+  if (dir && !base)
+    base = dir[0] == '/' ? strdup(dir) : join_clean(cwd, dir);
   free(dir);
   free(cwd);
   if (!base)
