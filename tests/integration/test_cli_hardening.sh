@@ -78,6 +78,7 @@ else
   rm "$SITE/sendit.db"
   check "the daemon stops within 3 s of its database file being deleted" wait_for 3 exited "$fg_pid"
   check "and removed its pidfile" daemon_gone
+  exited "$fg_pid" || kill -9 "$fg_pid" # so that a daemon that missed it fails the test, not hangs it
   wait "$fg_pid"
   check_eq "the foreground daemon exits 1" 1 $?
   check "its log says the database file was deleted" grep -q "database file was deleted or renamed while in use" "$SITE/fg.log"
@@ -92,6 +93,8 @@ else
   cp "$SITE/sendit.db" "$SITE/other.db" && mv "$SITE/other.db" "$SITE/sendit.db"
   check "the detached daemon stops when its file is replaced" wait_for 3 process_gone "$pid"
   check "its log says the file was replaced" log_has "database file was replaced by another file"
+  process_gone "$pid" || kill -9 "$pid"
+  rm -f "$SITE/sendit.pid"
 
   # sendit worker too.
   "$SENDIT_BIN" worker --config "$SITE/sendit.ini" 2>"$SITE/worker.log" &
@@ -99,6 +102,7 @@ else
   sleep 0.5
   rm "$SITE/sendit.db"
   check "sendit worker stops within 3 s of its database file being deleted" wait_for 3 exited "$w_pid"
+  exited "$w_pid" || kill -9 "$w_pid"
   wait "$w_pid"
   check_eq "sendit worker exits 1" 1 $?
   check "the worker says why" grep -q "database file was deleted or renamed" "$SITE/worker.log"
@@ -165,7 +169,7 @@ check_eq "names outside the config's sections are left alone" 0 $?
 check "the alias SENDIT_WORKERS still works" has $'; source: env SENDIT_WORKERS\nworkers = 3' "$OUT"
 
 # --- item 20: relative paths in a config file are relative to its folder -------
-mkdir -p "$SITE/etc" "$SITE/elsewhere"
+mkdir -p "$SITE/etc" "$SITE/elsewhere/deeper"
 cat >"$SITE/etc/rel.ini" <<INI
 [input]
 folder = ../data
@@ -186,9 +190,9 @@ check "config shows the input folder resolved against the file's folder" \
 check "config shows the pidfile resolved" has "pidfile = $SITE/sendit.pid" "$OUT"
 if ! is_pg; then
   $MKDICOM "$SITE/data/REL1" 2 >/dev/null
-  (cd "$SITE/elsewhere" && "$SENDIT_BIN" import_dicomdir "$SITE/data/REL1" --config ../etc/rel.ini >/dev/null 2>&1)
+  (cd "$SITE/elsewhere/deeper" && "$SENDIT_BIN" import_dicomdir "$SITE/data/REL1" --config ../../etc/rel.ini >/dev/null 2>&1)
   check "the database lands beside the config file's folder, not in the current one" test -f "$SITE/rel.db"
-  check "nothing was created in the current folder" test -z "$(ls -A "$SITE/elsewhere")"
+  check_eq "nothing was created around the current folder" "deeper" "$(ls -A "$SITE/elsewhere")"
 fi
 OUT="$(cd "$SITE/elsewhere" && SENDIT_STORAGE_QUARANTINE=q "$SENDIT_BIN" config --config ../etc/rel.ini 2>&1)"
 check "a relative path from the environment is relative to the current folder" \
