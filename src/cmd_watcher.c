@@ -98,7 +98,8 @@ static void enqueue_folder(void *user, const char *name, const char *path) {
  * the configured path: deleted or replaced, every later record would land
  * in a file nobody can see, so the daemon stops as stop_watcher stops it
  * (imports reach a safe point) and exits 1. A stat a second costs nothing;
- * the records of the second before the check are the most it can lose. */
+ * what is written between the deletion and the imports' next safe point
+ * still goes to the lost file. */
 typedef struct watchdog {
   const si_db *db;
   si_watcher *watcher;

@@ -219,11 +219,10 @@ static inline int ops_print_json(json_t *j) {
 /* ---- aligned tables ---- */
 
 /* Rows of text cells; the first row is the header (if any). Cells are
- * copied through si_log_sanitize, so a name cannot drive the terminal nor
- * split a row. Columns are padded to
- * their widest cell (in characters, so UTF-8 names line up), numbers are
- * right-aligned, and the last column is not padded so long messages do not
- * drag trailing blanks. */
+ * copied through si_log_sanitize, so a name can neither drive the terminal
+ * nor split a row. Columns are padded to their widest cell (in characters,
+ * so UTF-8 names line up), numbers are right-aligned, and the last column
+ * is not padded so long messages do not drag trailing blanks. */
 typedef struct ops_table {
   size_t ncols;
   const char *align; /* one 'l' or 'r' per column */

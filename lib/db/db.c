@@ -191,11 +191,10 @@ static si_status migrate(si_db *db, si_error *err) {
 static si_status check_schema(si_db *db, si_error *err) {
   int tables = 0;
   const char *params[] = {"schema_version"};
-  si_status s = SI_OK;
   if (!db->backend->table_exists)
     return si_error_set(err, SI_ERR_UNSUPPORTED, "", SI_NO_OFFSET, SI_NO_TAG,
                         "the %s backend cannot be opened read-only", db->backend->name);
-  s = si_db_exec(db, db->backend->table_exists, 1, params, read_int, &tables, NULL, err);
+  si_status s = si_db_exec(db, db->backend->table_exists, 1, params, read_int, &tables, NULL, err);
   int v = 0;
   if (s == SI_OK && tables)
     s = read_version(db, &v, err);

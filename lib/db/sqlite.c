@@ -8,11 +8,11 @@
  * retry for the cases where SQLite does not call it) rather than reported. */
 #include <sqlite3.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <errno.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
