@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "sendit/log.h"
 
 int app_init(app *a, const char *cmd, int *argc, char **argv) {
   memset(a, 0, sizeof *a);
@@ -39,6 +40,26 @@ int app_init(app *a, const char *cmd, int *argc, char **argv) {
 int app_open_db(app *a, const char *cmd) {
   si_error err;
   if (si_db_open(a->cfg.database, &a->db, &err) != SI_OK) {
+    cli_print_error(cmd, &err);
+    return CLI_EXIT_FAILURE;
+  }
+  return CLI_EXIT_OK;
+}
+
+int app_open_db_readonly(app *a, const char *cmd) {
+  si_error err;
+  si_status st = si_db_open_readonly(a->cfg.database, &a->db, &err);
+  if (st == SI_ERR_NOT_FOUND) {
+    char buf[1200];
+    snprintf(buf, sizeof buf, "%s%s%s; showing an empty one", err.file, err.file[0] ? ": " : "",
+             err.message);
+    si_log_sanitize(buf, strlen(buf));
+    fflush(stdout);
+    fprintf(stderr, "sendit %s: %s\n", cmd, buf);
+    a->db_absent = 1;
+    st = si_db_open(":memory:", &a->db, &err);
+  }
+  if (st != SI_OK) {
     cli_print_error(cmd, &err);
     return CLI_EXIT_FAILURE;
   }

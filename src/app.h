@@ -9,7 +9,8 @@
 
 typedef struct app {
   si_config cfg;
-  si_db *db; /* NULL until app_open_db */
+  si_db *db;     /* NULL until app_open_db */
+  int db_absent; /* app_open_db_readonly found no database: db is an empty one in memory */
 } app;
 
 /* Removes "--config PATH" / "--config=PATH" from argv (updating *argc) and
@@ -18,6 +19,12 @@ typedef struct app {
 int app_init(app *a, const char *cmd, int *argc, char **argv);
 /* Opens (and migrates) the database; prints the error on failure. */
 int app_open_db(app *a, const char *cmd);
+/* For commands that only look: opens the database without creating or
+ * migrating anything (si_db_open_readonly). When there is none yet (no
+ * SQLite file, no sendit tables in PostgreSQL), it says so on stderr and
+ * gives an empty database in memory instead, so the command answers as it
+ * would on a new site without leaving a file behind; a->db_absent is set. */
+int app_open_db_readonly(app *a, const char *cmd);
 void app_close(app *a);
 
 /* The pid in the pidfile when that process is alive, else 0 (a stale

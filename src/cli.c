@@ -1,23 +1,77 @@
 #include "cli.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "sendit/log.h"
+
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
-  fflush(stdout);
-  fprintf(stderr, "sendit %s: ", cmd);
+  char msg[1200];
   va_list ap;
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "\nTry 'sendit %s --help'.\n", cmd);
+  si_log_sanitize(msg, strlen(msg)); /* messages echo the command line */
+  fflush(stdout);
+  fprintf(stderr, "sendit %s: %s\nTry 'sendit %s --help'.\n", cmd, msg, cmd);
   return CLI_EXIT_USAGE;
 }
 
 void cli_print_error(const char *cmd, const si_error *err) {
   char buf[1200];
   fflush(stdout);
-  fprintf(stderr, "sendit %s: %s\n", cmd, si_error_format(err, buf, sizeof buf));
+  si_error_format(err, buf, sizeof buf);
+  si_log_sanitize(buf, strlen(buf)); /* errors quote file names and values */
+  fprintf(stderr, "sendit %s: %s\n", cmd, buf);
+}
+
+int cli_parse_number(const char *s, long long min, long long max, long long *out) {
+  if (!s || !*s)
+    return -1;
+  for (const char *p = s; *p; p++)
+    if (!isdigit((unsigned char)*p))
+      return -1;
+  errno = 0;
+  char *end;
+  long long v = strtoll(s, &end, 10);
+  if (errno == ERANGE || *end || v < min || v > max)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+int cli_bad_number(const char *cmd, const char *option, const char *s, long long min,
+                   long long max) {
+  if (max == CLI_NO_MAX)
+    return cli_usage_error(cmd, "%s needs a whole number, %lld or more, not '%s'", option, min, s);
+  return cli_usage_error(cmd, "%s needs a whole number from %lld to %lld, not '%s'", option, min,
+                         max, s);
+}
+
+enum { TEXT_SLOTS = 8 };
+
+const char *cli_text(const char *s) {
+  static char *slot[TEXT_SLOTS];
+  static size_t cap[TEXT_SLOTS];
+  static unsigned next;
+  if (!s)
+    return "";
+  unsigned i = next++ % TEXT_SLOTS;
+  size_t n = strlen(s);
+  if (cap[i] < n + 1) {
+    char *grown = realloc(slot[i], n + 1);
+    if (!grown)
+      return "";
+    slot[i] = grown;
+    cap[i] = n + 1;
+  }
+  memcpy(slot[i], s, n + 1);
+  si_log_sanitize(slot[i], n);
+  return slot[i];
 }
 
 int cli_wants_help(int argc, char **argv) {

@@ -4,6 +4,7 @@
 #ifndef SENDIT_CLI_H
 #define SENDIT_CLI_H
 
+#include <limits.h>
 #include <stdio.h>
 
 #include "sendit/error.h"
@@ -32,6 +33,26 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) SI_PRINTF(2, 3);
 /* Prints one error line "sendit CMD: <si_error_format>" on stderr, after
  * flushing stdout so messages and output stay in order. */
 void cli_print_error(const char *cmd, const si_error *err);
+
+/* The one parser of numeric option values (--limit, --offset, --number,
+ * --timeout, ids): plain decimal digits only (no sign, blank, "0x" or
+ * exponent) whose value lies in [min, max]. 0 and *out set when it does,
+ * else -1 and *out untouched; the caller names the option in its usage
+ * error. */
+#define CLI_NO_MAX LLONG_MAX
+int cli_parse_number(const char *s, long long min, long long max, long long *out);
+
+/* Prints "sendit CMD: --OPTION needs a whole number from MIN to MAX, not 'S'"
+ * (or "MIN or more" when max is CLI_NO_MAX) as a usage error; returns
+ * CLI_EXIT_USAGE. */
+int cli_bad_number(const char *cmd, const char *option, const char *s, long long min,
+                   long long max);
+
+/* Untrusted text (names from the database or the file system) made safe
+ * for a terminal by si_log_sanitize's rule. The copy lives in one of a few
+ * buffers that the program reuses in turn: valid until eight more calls,
+ * for one printf's arguments. Never NULL ("" for NULL or no memory). */
+const char *cli_text(const char *s);
 
 /* 1 when "--help" appears among the arguments before any "--". */
 int cli_wants_help(int argc, char **argv);

@@ -226,7 +226,7 @@ static int run_batches(app *a, void *opts) {
 }
 
 int cmd_batches(int argc, char **argv) {
-  static const ops_command c = {"batches", 1, parse_batches, run_batches};
+  static const ops_command c = {"batches", OPS_DB_READ, parse_batches, run_batches};
   batch_opts o = {.cmd = "batches", .limit = 100};
   return ops_run(&c, argc, argv, &o);
 }
@@ -235,8 +235,8 @@ int cmd_batches(int argc, char **argv) {
 
 static void print_record(const si_batch *b) {
   char t[OPS_TIME_MAX], size[OPS_SIZE_MAX], el[OPS_ELAPSED_MAX];
-  printf("batch        %s\n", b->uid);
-  printf("status       %s%s\n", b->status, b->has_error ? " (errors logged)" : "");
+  printf("batch        %s\n", cli_text(b->uid));
+  printf("status       %s%s\n", cli_text(b->status), b->has_error ? " (errors logged)" : "");
   printf("reopened     %s\n", b->reopened ? "yes (more files arrived after it finished)" : "no");
   printf("created      %s\n", ops_time(t, b->created_at, 0));
   printf("started      %s\n", ops_time(t, b->started_at, 0));
@@ -278,8 +278,8 @@ static void print_histogram(json_t *dates) {
     char d[64];
     json_int_t n = json_integer_value(v);
     int bar = (int)((n * 40 + max - 1) / max);
-    printf("    %-12s %8" JSON_INTEGER_FORMAT "  %.*s\n", study_date(d, sizeof d, key), n, bar,
-           "########################################");
+    printf("    %-12s %8" JSON_INTEGER_FORMAT "  %.*s\n", cli_text(study_date(d, sizeof d, key)), n,
+           bar, "########################################");
   }
 }
 
@@ -287,7 +287,7 @@ static void print_metrics(const si_batch *b) {
   printf("\nmetrics\n");
   json_t *qa = b->qa[0] ? json_loads(b->qa, 0, NULL) : NULL;
   if (!json_is_object(qa)) {
-    printf("  %s\n", b->qa[0] ? b->qa : "none yet (the batch has not finished)");
+    printf("  %s\n", b->qa[0] ? cli_text(b->qa) : "none yet (the batch has not finished)");
     json_decref(qa);
     return;
   }
@@ -377,7 +377,7 @@ static int show_text(app *a, const batch_opts *o, const si_batch *b, int64_t tot
   printf("\nlog: errors and warnings");
   if (logs.skipped)
     printf(" (and %" PRId64 " info line%s: sendit batch_logs %s)", logs.skipped,
-           logs.skipped == 1 ? "" : "s", b->uid);
+           logs.skipped == 1 ? "" : "s", cli_text(b->uid));
   putchar('\n');
   if (logs.table.rows > 1)
     ops_table_print(&logs.table, stdout, 2);
@@ -456,7 +456,8 @@ static int pick_retry_path(app *a, const si_batch *b, const char **path, const c
   if (si_store_job_last_failed(a->db, b->uid, job, &found, &err) != SI_OK)
     return ops_fail("batch retry", &err);
   if (!found) {
-    fprintf(stderr, "sendit batch retry: batch '%s' has no failed job: nothing to retry\n", b->uid);
+    fprintf(stderr, "sendit batch retry: batch '%s' has no failed job: nothing to retry\n",
+            cli_text(b->uid));
     return CLI_EXIT_FAILURE;
   }
   if (si_dir_has_files(job->work_path)) {
@@ -469,7 +470,8 @@ static int pick_retry_path(app *a, const si_batch *b, const char **path, const c
     fprintf(stderr,
             "sendit batch retry: nothing left to retry for batch '%s': job %" PRId64
             " left no files in %s or %s\n",
-            b->uid, job->id, job->work_path[0] ? job->work_path : "(no work folder)", job->path);
+            cli_text(b->uid), job->id,
+            job->work_path[0] ? cli_text(job->work_path) : "(no work folder)", cli_text(job->path));
     return CLI_EXIT_FAILURE;
   }
   return CLI_EXIT_OK;
@@ -518,7 +520,8 @@ static int run_retry(app *a, void *opts) {
   int rc = b && job ? load_batch(a, "batch retry", o->uid, b) : CLI_EXIT_FAILURE;
   const char *why_not = rc == CLI_EXIT_OK ? not_retryable(b) : NULL;
   if (why_not) {
-    fprintf(stderr, "sendit batch retry: batch '%s' (%s) %s\n", b->uid, b->status, why_not);
+    fprintf(stderr, "sendit batch retry: batch '%s' (%s) %s\n", cli_text(b->uid),
+            cli_text(b->status), why_not);
     rc = CLI_EXIT_FAILURE;
   }
   const char *path = NULL, *why = NULL;
@@ -529,9 +532,9 @@ static int run_retry(app *a, void *opts) {
   if (rc == CLI_EXIT_OK && requeue_batch(a, b, path, &created, &err) != SI_OK)
     rc = ops_fail("batch retry", &err);
   if (rc == CLI_EXIT_OK) {
-    printf("batch %s: %s %s (%s, after failed job %" PRId64 "); status %s -> QUEUE\n", b->uid,
-           created ? "queued a new job for" : "a job was already queued for", path, why, job->id,
-           b->status);
+    printf("batch %s: %s %s (%s, after failed job %" PRId64 "); status %s -> QUEUE\n",
+           cli_text(b->uid), created ? "queued a new job for" : "a job was already queued for",
+           cli_text(path), why, job->id, cli_text(b->status));
     if (!app_running_pid(&a->cfg))
       printf("the watcher is not running: 'sendit start_watcher' imports it\n");
   }
@@ -546,8 +549,8 @@ static const struct {
   const char *name;
   ops_command command;
 } batch_subcommands[] = {
-    {"show", {"batch show", 1, parse_show, run_show}},
-    {"retry", {"batch retry", 1, parse_retry, run_retry}},
+    {"show", {"batch show", OPS_DB_READ, parse_show, run_show}},
+    {"retry", {"batch retry", OPS_DB_WRITE, parse_retry, run_retry}},
 };
 
 int cmd_batch(int argc, char **argv) {
@@ -580,7 +583,7 @@ static int run_logs(app *a, void *opts) {
     rc = ops_print_json(logs.array);
     logs.array = NULL;
   } else if (rc == CLI_EXIT_OK && logs.table.rows <= 1) {
-    printf("(batch %s has no log lines)\n", b->uid);
+    printf("(batch %s has no log lines)\n", cli_text(b->uid));
   } else if (rc == CLI_EXIT_OK) {
     rc = ops_table_print(&logs.table, stdout, 0) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
   }
@@ -591,7 +594,7 @@ static int run_logs(app *a, void *opts) {
 }
 
 int cmd_batch_logs(int argc, char **argv) {
-  static const ops_command c = {"batch_logs", 1, parse_logs, run_logs};
+  static const ops_command c = {"batch_logs", OPS_DB_READ, parse_logs, run_logs};
   batch_opts o = {.cmd = "batch_logs"};
   return ops_run(&c, argc, argv, &o);
 }

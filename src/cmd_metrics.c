@@ -114,6 +114,7 @@ typedef struct export_opts {
 /* RFC 4180: quote a field holding a comma, quote or line break, and double
  * the quotes inside. */
 static void csv_field(FILE *out, const char *s, int last) {
+  s = cli_text(s); /* a uid is a sender's folder name: no escapes for a terminal */
   if (strpbrk(s, ",\"\r\n")) {
     fputc('"', out);
     for (; *s; s++) {
@@ -237,7 +238,7 @@ static int run_export(app *a, void *opts) {
 }
 
 int cmd_export_metrics(int argc, char **argv) {
-  static const ops_command c = {"export_metrics", 1, parse_export, run_export};
+  static const ops_command c = {"export_metrics", OPS_DB_READ, parse_export, run_export};
   export_opts o = {FORMAT_CSV, NULL};
   return ops_run(&c, argc, argv, &o);
 }
@@ -395,7 +396,7 @@ static int run_summary(app *a, void *opts) {
 }
 
 int cmd_summary_metrics(int argc, char **argv) {
-  static const ops_command c = {"summary_metrics", 1, parse_summary, run_summary};
+  static const ops_command c = {"summary_metrics", OPS_DB_READ, parse_summary, run_summary};
   summary_opts o = {0};
   return ops_run(&c, argc, argv, &o);
 }

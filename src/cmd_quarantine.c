@@ -116,7 +116,7 @@ static int print_list_text(const quarantine_opts *o, const entries *e) {
   int rc = CLI_EXIT_OK;
   if (e->count == 0)
     printf("(no quarantined files%s%s%s)\n", o->all ? "" : " waiting", o->batch ? " of batch " : "",
-           o->batch ? o->batch : "");
+           o->batch ? cli_text(o->batch) : "");
   else if (ops_table_print(&t, stdout, 0) != 0)
     rc = CLI_EXIT_FAILURE;
   ops_table_free(&t);
@@ -204,7 +204,7 @@ static si_status destination(const char *folder, const char *name, char *out, si
 static int move_back(const char *folder, const si_quarantined *q, tally *t) {
   struct stat sb;
   if (lstat(q->path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    printf("entry %" PRId64 ": %s is gone; skipped\n", q->id, q->path);
+    printf("entry %" PRId64 ": %s is gone; skipped\n", q->id, cli_text(q->path));
     t->skipped++;
     return 0;
   }
@@ -265,10 +265,11 @@ static void requeue_batch(app *a, const si_quarantined *group, size_t n, tally *
     fprintf(stderr,
             "sendit quarantine requeue: %zu file(s) of batch '%s' are in %s but not queued; "
             "move that folder into the input folder to import them\n",
-            count, batch, folder);
+            count, cli_text(batch), cli_text(folder));
     t->failed += count;
   } else {
-    printf("batch %s: %zu file(s) moved to %s and queued\n", batch, count, folder);
+    printf("batch %s: %zu file(s) moved to %s and queued\n", cli_text(batch), count,
+           cli_text(folder));
     t->requeued += count;
     t->batches++;
   }
@@ -408,8 +409,8 @@ static const struct {
   const char *name;
   ops_command command;
 } quarantine_subcommands[] = {
-    {"list", {"quarantine list", 1, parse_list, run_list}},
-    {"requeue", {"quarantine requeue", 1, parse_requeue, run_requeue}},
+    {"list", {"quarantine list", OPS_DB_READ, parse_list, run_list}},
+    {"requeue", {"quarantine requeue", OPS_DB_WRITE, parse_requeue, run_requeue}},
 };
 
 int cmd_quarantine(int argc, char **argv) {

@@ -38,7 +38,7 @@ const char cmd_import_dicomdir_usage[] =
 
 static void progress_line(void *user, int64_t done, int64_t total) {
   const char *what = user;
-  fprintf(stderr, "\r%s: %" PRId64 "/%" PRId64 " files", what, done, total);
+  fprintf(stderr, "\r%s: %" PRId64 "/%" PRId64 " files", cli_text(what), done, total);
   if (done >= total)
     fputc('\n', stderr);
   fflush(stderr);
@@ -49,15 +49,13 @@ int cmd_start_queue(int argc, char **argv) {
   int rc = app_init(&a, "start_queue", &argc, argv);
   if (rc)
     return rc;
-  long limit = -1;
+  long long limit = -1;
   const char *sub = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--number") == 0 && i + 1 < argc) {
-      char *end;
-      limit = strtol(argv[++i], &end, 10);
-      if (*end || limit < 0) {
+      if (cli_parse_number(argv[++i], 0, CLI_NO_MAX, &limit) != 0) {
         app_close(&a);
-        return cli_usage_error("start_queue", "--number needs a whole number");
+        return cli_bad_number("start_queue", "--number", argv[i], 0, CLI_NO_MAX);
       }
     } else if (strcmp(argv[i], "--subfolder") == 0 && i + 1 < argc) {
       sub = argv[++i];
@@ -189,7 +187,8 @@ int cmd_import_dicomdir(int argc, char **argv) {
   for (size_t i = 0; rc == CLI_EXIT_OK && i < n; i++) {
     const char *why = refuse_argument(&a.cfg, argv[i + 1], &abs[i]);
     if (why) {
-      fprintf(stderr, "sendit import_dicomdir: %s is %s: not imported\n", argv[i + 1], why);
+      fprintf(stderr, "sendit import_dicomdir: %s is %s: not imported\n", cli_text(argv[i + 1]),
+              why);
       rc = CLI_EXIT_FAILURE;
       break;
     }
@@ -201,7 +200,7 @@ int cmd_import_dicomdir(int argc, char **argv) {
         fprintf(stderr,
                 "sendit import_dicomdir: %s and %s would both be batch %s: import them one "
                 "after the other\n",
-                items[k].folder, abs[i], base);
+                cli_text(items[k].folder), cli_text(abs[i]), cli_text(base));
         rc = CLI_EXIT_USAGE;
       }
   }
@@ -228,8 +227,8 @@ int cmd_import_dicomdir(int argc, char **argv) {
       const si_import_result *res = &results[i];
       printf("batch %s: %s, %" PRId64 " images imported, %" PRId64 " quarantined, %" PRId64
              " skipped, %" PRId64 " duplicates ignored, %.3f s\n",
-             items[i].batch_uid, res->batch.status, res->imported, res->quarantined, res->skipped,
-             res->duplicates_ignored, (double)res->batch.elapsed_ms / 1000.0);
+             cli_text(items[i].batch_uid), res->batch.status, res->imported, res->quarantined,
+             res->skipped, res->duplicates_ignored, (double)res->batch.elapsed_ms / 1000.0);
     }
     for (size_t i = 0; rc == CLI_EXIT_OK && i < n; i++)
       if (results[i].fatal || results[i].batch.has_error)

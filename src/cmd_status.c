@@ -19,13 +19,18 @@ const char cmd_status_usage[] =
     "  --json         print one JSON object instead of text\n"
     "  --config PATH  configuration file (default ./sendit.ini when present)\n"
     "\n"
+    "With no database yet (no SQLite file, or no sendit tables in PostgreSQL) it\n"
+    "says so on stderr and shows the counts of an empty one; it creates nothing.\n"
+    "\n"
     "Exit status: 0 ok, 1 the database could not be read, 2 usage.\n";
 
 const char cmd_config_usage[] =
     "Usage: sendit config [--config PATH]\n"
     "\n"
     "Prints the effective configuration as INI: every key with its value and where\n"
-    "the value came from (default, file or environment variable).\n"
+    "the value came from (default, file or environment variable). Relative paths are\n"
+    "shown resolved: a file's own values against the file's folder, defaults and\n"
+    "environment values against the current folder (and the value as written).\n"
     "\n"
     "  --config PATH  configuration file (default ./sendit.ini when present)\n"
     "\n"
@@ -187,14 +192,14 @@ static int print_text(const si_config *cfg, const status_facts *f) {
   print_counts(&f->counts);
   printf("images:  %" PRId64 " (%s)\n", f->images, ops_size(size, f->bytes));
   if (f->free_mb >= 0)
-    printf("storage: %s, %" PRId64 " MiB free (low-water mark %" PRId64 " MiB)\n", cfg->storage_dir,
-           f->free_mb, cfg->low_water_mb);
+    printf("storage: %s, %" PRId64 " MiB free (low-water mark %" PRId64 " MiB)\n",
+           cli_text(cfg->storage_dir), f->free_mb, cfg->low_water_mb);
   else
-    printf("storage: %s (not there yet)\n", cfg->storage_dir);
+    printf("storage: %s (not there yet)\n", cli_text(cfg->storage_dir));
   if (f->paused) {
     char why[SI_PATH_MAX + 600];
     pause_reason(cfg, f, why, sizeof why);
-    printf("intake:  paused: %s\n", why);
+    printf("intake:  paused: %s\n", cli_text(why));
   }
   print_workers(f);
   return CLI_EXIT_OK;
@@ -209,7 +214,7 @@ static json_t *counts_json(const status_counts *c) {
   return o;
 }
 
-static int print_json(const si_config *cfg, const status_facts *f) {
+static int print_json(const si_config *cfg, const status_facts *f, int db_absent) {
   char why[SI_PATH_MAX + 600];
   pause_reason(cfg, f, why, sizeof why);
   json_t *o = json_pack(
@@ -222,6 +227,8 @@ static int print_json(const si_config *cfg, const status_facts *f) {
       (json_int_t)cfg->low_water_mb, "high_water_mb", (json_int_t)cfg->high_water_mb,
       "intake_paused", f->paused, "pause_reason", f->paused ? json_string(why) : json_null());
   json_object_set(o, "workers", f->workers);
+  /* false: no database yet (nothing imported); every count above is 0. */
+  json_object_set_new(o, "database_exists", json_boolean(!db_absent));
   return ops_print_json(o);
 }
 
@@ -244,14 +251,14 @@ static int run_status(app *a, void *opts) {
   status_facts f;
   si_error err;
   int rc = gather(a, &f, &err) != SI_OK ? ops_fail("status", &err)
-           : o->json                    ? print_json(&a->cfg, &f)
+           : o->json                    ? print_json(&a->cfg, &f, a->db_absent)
                                         : print_text(&a->cfg, &f);
   json_decref(f.workers);
   return rc;
 }
 
 int cmd_status(int argc, char **argv) {
-  static const ops_command c = {"status", 1, parse_status, run_status};
+  static const ops_command c = {"status", OPS_DB_READ, parse_status, run_status};
   status_opts o = {0};
   return ops_run(&c, argc, argv, &o);
 }
@@ -275,6 +282,6 @@ static int run_config(app *a, void *opts) {
 }
 
 int cmd_config(int argc, char **argv) {
-  static const ops_command c = {"config", 0, parse_config, run_config};
+  static const ops_command c = {"config", OPS_DB_NONE, parse_config, run_config};
   return ops_run(&c, argc, argv, NULL);
 }

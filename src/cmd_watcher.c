@@ -2,7 +2,9 @@
  * input folder and runs the worker pool. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +37,11 @@ const char cmd_stop_watcher_usage[] =
     "Usage: sendit stop_watcher [--timeout SECONDS] [--config PATH]\n\n"
     "Asks the daemon to stop and waits for it (default 120 s). Imports in progress stop\n"
     "between chunks of files and continue at the next start; nothing is lost.\n\n"
+    "  --timeout SECONDS  how long to wait, 1 to 86400 (a day)\n\n"
     "Exit status: 0 stopped, 1 nothing was running or it did not stop in time, 2 usage.\n";
+
+/* A day: longer than any import's safe point is ever away. */
+#define STOP_TIMEOUT_MAX 86400
 
 static si_watcher *running_watcher;
 
@@ -86,6 +92,71 @@ static void enqueue_folder(void *user, const char *name, const char *path) {
   }
 }
 
+/* ---- database watchdog ---- */
+
+/* Every second the daemon checks that its SQLite file is still the one at
+ * the configured path: deleted or replaced, every later record would land
+ * in a file nobody can see, so the daemon stops as stop_watcher stops it
+ * (imports reach a safe point) and exits 1. A stat a second costs nothing;
+ * what is written between the deletion and the imports' next safe point
+ * still goes to the lost file. */
+typedef struct watchdog {
+  const si_db *db;
+  si_watcher *watcher;
+  pthread_t thread;
+  int started;
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  int stop;         /* guarded by lock */
+  atomic_int fired; /* the database was gone */
+} watchdog;
+
+static void *watchdog_run(void *arg) {
+  watchdog *w = arg;
+  pthread_mutex_lock(&w->lock);
+  while (!w->stop) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    pthread_cond_timedwait(&w->wake, &w->lock, &until);
+    si_error err;
+    if (w->stop || si_db_check_file(w->db, &err) == SI_OK)
+      continue;
+    char buf[1200];
+    si_log(SI_LOG_ERROR, "database: %s; stopping the watcher",
+           si_error_format(&err, buf, sizeof buf));
+    atomic_store(&w->fired, 1);
+    si_watcher_stop(w->watcher);
+    break;
+  }
+  pthread_mutex_unlock(&w->lock);
+  return NULL;
+}
+
+static void watchdog_start(watchdog *w, const si_db *db, si_watcher *watcher) {
+  w->db = db;
+  w->watcher = watcher;
+  pthread_mutex_init(&w->lock, NULL);
+  pthread_cond_init(&w->wake, NULL);
+  w->started = pthread_create(&w->thread, NULL, watchdog_run, w) == 0;
+  if (!w->started)
+    si_log(SI_LOG_WARN, "cannot start the database watchdog: a deleted database file would go "
+                        "unnoticed");
+}
+
+static void watchdog_stop(watchdog *w) {
+  if (!w->started)
+    return;
+  pthread_mutex_lock(&w->lock);
+  w->stop = 1;
+  pthread_cond_signal(&w->wake);
+  pthread_mutex_unlock(&w->lock);
+  pthread_join(w->thread, NULL);
+  pthread_cond_destroy(&w->wake);
+  pthread_mutex_destroy(&w->lock);
+  w->started = 0;
+}
+
 /* web dashboard (issue #4): a retry from the web wakes idle workers. */
 static void wake_workers(void *pool) { si_worker_pool_wake(pool); }
 
@@ -123,6 +194,7 @@ static int run_daemon(app *a, int ready_fd) {
   si_watcher *watcher = NULL;
   si_http_server *web = NULL; /* web dashboard (issue #4) */
   enqueue_ctx ectx = {.db = NULL};
+  watchdog dog = {.started = 0};
   int rc = CLI_EXIT_FAILURE;
   /* Opened here, after any fork: an SQLite connection must not cross one. */
   if (si_db_open(cfg->database, &a->db, &err) != SI_OK) {
@@ -163,6 +235,7 @@ static int run_daemon(app *a, int ready_fd) {
     close(ready_fd);
     ready_fd = -1;
   }
+  watchdog_start(&dog, a->db, watcher);
   if (si_watcher_scan(watcher, &err) != SI_OK)
     si_log(SI_LOG_ERROR, "start-up scan: %s", si_error_format(&err, buf, sizeof buf));
   rc = CLI_EXIT_OK;
@@ -172,6 +245,9 @@ static int run_daemon(app *a, int ready_fd) {
   }
   si_log(SI_LOG_INFO, "stopping: letting running imports reach a safe point");
 done:
+  watchdog_stop(&dog);
+  if (atomic_load(&dog.fired))
+    rc = CLI_EXIT_FAILURE;
   running_watcher = NULL;
   si_http_stop(web); /* web dashboard (issue #4): before the pool it may wake */
   si_watcher_close(watcher);
@@ -274,13 +350,24 @@ int cmd_stop_watcher(int argc, char **argv) {
   int rc = app_init(&a, "stop_watcher", &argc, argv);
   if (rc)
     return rc;
-  long timeout = 120;
+  long long timeout = 120;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
-      timeout = strtol(argv[++i], NULL, 10);
-    } else {
+    const char *value = NULL;
+    if (strcmp(argv[i], "--timeout") == 0 && i + 1 >= argc) {
+      app_close(&a);
+      return cli_usage_error("stop_watcher", "option '--timeout' needs a value");
+    }
+    if (strcmp(argv[i], "--timeout") == 0)
+      value = argv[++i];
+    else if (strncmp(argv[i], "--timeout=", 10) == 0)
+      value = argv[i] + 10;
+    if (!value) {
       app_close(&a);
       return cli_usage_error("stop_watcher", "unknown option '%s'", argv[i]);
+    }
+    if (cli_parse_number(value, 1, STOP_TIMEOUT_MAX, &timeout) != 0) {
+      app_close(&a);
+      return cli_bad_number("stop_watcher", "--timeout", value, 1, STOP_TIMEOUT_MAX);
     }
   }
   long pid = app_running_pid(&a.cfg);
@@ -302,7 +389,7 @@ int cmd_stop_watcher(int argc, char **argv) {
     return CLI_EXIT_FAILURE;
   }
   struct timespec pause = {0, 50 * 1000 * 1000};
-  for (long waited = 0; waited < timeout * 20; waited++) {
+  for (long long waited = 0; waited < timeout * 20; waited++) {
     /* Done when the lock is released (the process may linger as a zombie). */
     if (app_running_pid(&a.cfg) != pid) {
       printf("watcher stopped (pid %ld)\n", pid);
@@ -311,7 +398,7 @@ int cmd_stop_watcher(int argc, char **argv) {
     }
     nanosleep(&pause, NULL);
   }
-  fprintf(stderr, "sendit stop_watcher: pid %ld is still finishing after %ld s\n", pid, timeout);
+  fprintf(stderr, "sendit stop_watcher: pid %ld is still finishing after %lld s\n", pid, timeout);
   app_close(&a);
   return CLI_EXIT_FAILURE;
 }

@@ -31,7 +31,8 @@ const char cmd_worker_usage[] =
     "Each worker registers in the database, and `sendit status` lists the live ones\n"
     "with the jobs they hold.\n\n"
     "  --config PATH  configuration file (default ./sendit.ini when present)\n\n"
-    "Exit status: 0 stopped by a signal, 1 could not start, 2 usage.\n";
+    "Exit status: 0 stopped by a signal, 1 could not start or the SQLite database\n"
+    "file was deleted or replaced while it ran, 2 usage.\n";
 
 /* Rows of workers killed without a chance to unregister are swept after a
  * day; until then status hides them by their heartbeat's age. */
@@ -186,10 +187,12 @@ static void log_error(const char *what, const si_error *err) {
 }
 
 /* Beats until SIGTERM or SIGINT. The signals are blocked in every thread
- * and taken here with sigtimedwait, so no handler races the pool. */
+ * and taken here with sigtimedwait, so no handler races the pool. Every
+ * second it also checks that the SQLite file is still there (as the
+ * watcher's daemon does): a deleted database stops the worker, exit 1. */
 static int run_until_signal(const registry *r, const sigset_t *stop_signals, int interval) {
-  for (;;) {
-    struct timespec wait = {interval, 0};
+  for (int tick = 1;; tick++) {
+    struct timespec wait = {1, 0};
     int sig = sigtimedwait(stop_signals, NULL, &wait);
     if (sig > 0) {
       si_log(SI_LOG_INFO, "worker %s: %s received: letting running imports reach a safe point",
@@ -199,6 +202,12 @@ static int run_until_signal(const registry *r, const sigset_t *stop_signals, int
     if (errno != EAGAIN && errno != EINTR)
       return CLI_EXIT_FAILURE;
     si_error err;
+    if (si_db_check_file(r->db, &err) != SI_OK) {
+      log_error("database (stopping the worker)", &err);
+      return CLI_EXIT_FAILURE;
+    }
+    if (tick % interval != 0)
+      continue;
     /* A lost connection is re-established by the backend; a missed beat
      * only makes the worker look idle for a moment. */
     if (registry_beat(r, &err) != SI_OK)

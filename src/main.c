@@ -109,7 +109,8 @@ int main(int argc, char **argv) {
   }
   const cli_command *c = find_command(argv[1]);
   if (!c) {
-    fprintf(stderr, "sendit: unknown command '%s'\nRun 'sendit --help' for the list.\n", argv[1]);
+    fprintf(stderr, "sendit: unknown command '%s'\nRun 'sendit --help' for the list.\n",
+            cli_text(argv[1]));
     return CLI_EXIT_USAGE;
   }
   if (c->run != cmd_help && cli_wants_help(argc - 1, argv + 1)) {

@@ -21,6 +21,7 @@
 
 #include "app.h"
 #include "cli.h"
+#include "sendit/log.h"
 
 int cmd_status(int argc, char **argv);
 int cmd_config(int argc, char **argv);
@@ -41,13 +42,17 @@ extern const char cmd_quarantine_usage[];
 
 /* ---- running a command ---- */
 
+/* What a command does with the database: nothing, look (never creating
+ * or migrating it: app_open_db_readonly), or write. */
+typedef enum ops_db_use { OPS_DB_NONE, OPS_DB_READ, OPS_DB_WRITE } ops_db_use;
+
 /* A command is an option parser and a body. parse returns -1 when the
  * command line is fine, else the exit status (usually CLI_EXIT_USAGE); it
  * runs before the database is opened, so a bad command line touches
  * nothing. */
 typedef struct ops_command {
   const char *name; /* as in messages: "batch show" */
-  int needs_db;
+  ops_db_use db;
   int (*parse)(int argc, char **argv, void *opts);
   int (*run)(app *a, void *opts);
 } ops_command;
@@ -60,7 +65,9 @@ static inline int ops_run(const ops_command *c, int argc, char **argv, void *opt
   optind = 1;
   opterr = 0;
   rc = c->parse(argc, argv, opts);
-  if (rc < 0 && c->needs_db && app_open_db(&a, c->name) != CLI_EXIT_OK)
+  if (rc < 0 && c->db != OPS_DB_NONE &&
+      (c->db == OPS_DB_READ ? app_open_db_readonly(&a, c->name) : app_open_db(&a, c->name)) !=
+          CLI_EXIT_OK)
     rc = CLI_EXIT_FAILURE;
   if (rc < 0)
     rc = c->run(&a, opts);
@@ -80,13 +87,11 @@ static inline int ops_bad_option(const char *cmd, int c, char **argv) {
   return cli_usage_error(cmd, "unknown option '%s'", arg);
 }
 
-/* A non-negative decimal count for --limit and --offset; 0 when it is. */
+/* A non-negative decimal count for --limit and --offset (and ids); 0 when
+ * it is one. cli_parse_number's rules: digits only, no overflow. */
 static inline int ops_parse_count(const char *s, int64_t *out) {
-  char *end;
-  if (!s[0] || s[0] == '-' || s[0] == '+')
-    return -1;
-  long long v = strtoll(s, &end, 10);
-  if (*end || v < 0)
+  long long v;
+  if (cli_parse_number(s, 0, INT64_MAX, &v) != 0)
     return -1;
   *out = v;
   return 0;
@@ -94,7 +99,7 @@ static inline int ops_parse_count(const char *s, int64_t *out) {
 
 static inline int ops_not_found(const char *cmd, const char *what, const char *uid) {
   fflush(stdout);
-  fprintf(stderr, "sendit %s: no %s '%s'\n", cmd, what, uid);
+  fprintf(stderr, "sendit %s: no %s '%s'\n", cmd, what, cli_text(uid));
   return CLI_EXIT_FAILURE;
 }
 
@@ -213,10 +218,11 @@ static inline int ops_print_json(json_t *j) {
 
 /* ---- aligned tables ---- */
 
-/* Rows of text cells; the first row is the header (if any). Columns are padded to
- * their widest cell (in characters, so UTF-8 names line up), numbers are
- * right-aligned, and the last column is not padded so long messages do not
- * drag trailing blanks. */
+/* Rows of text cells; the first row is the header (if any). Cells are
+ * copied through si_log_sanitize, so a name can neither drive the terminal
+ * nor split a row. Columns are padded to their widest cell (in characters,
+ * so UTF-8 names line up), numbers are right-aligned, and the last column
+ * is not padded so long messages do not drag trailing blanks. */
 typedef struct ops_table {
   size_t ncols;
   const char *align; /* one 'l' or 'r' per column */
@@ -239,6 +245,8 @@ static inline int ops_table_add(ops_table *t, const char *const *row) {
   char **dst = t->cells + t->rows * t->ncols;
   for (size_t c = 0; c < t->ncols; c++) {
     dst[c] = strdup(row[c] ? row[c] : "");
+    if (dst[c]) /* cells show names from the database and the file system */
+      si_log_sanitize(dst[c], strlen(dst[c]));
     if (!dst[c]) {
       while (c > 0)
         free(dst[--c]);

@@ -60,9 +60,14 @@ typedef struct si_config {
  * Environment variables are SENDIT_<SECTION>_<KEY> (e.g. SENDIT_QUEUE_WORKERS)
  * plus the aliases SENDIT_DATABASE, SENDIT_WEB_LISTEN, SENDIT_DATA (input
  * folder) and SENDIT_WORKERS; the long name wins when both are set. Unknown
- * sections or keys in the file are errors, as is a key given twice; file
- * lines must fit inih's line buffer (about 200 characters). On failure cfg
- * holds nothing to free (si_config_free is still safe). */
+ * sections or keys in the file are errors, as is a key given twice, and so
+ * is a SENDIT_<SECTION>_* variable of a known section that names no key of
+ * it (other SENDIT_* names are not configuration); file lines must fit
+ * inih's line buffer (about 200 characters). Relative paths come back
+ * absolute: a file's own values relative to the file's folder, defaults and
+ * environment values relative to the current folder (si_config_print shows
+ * the value as written). On failure cfg holds nothing to free
+ * (si_config_free is still safe). */
 si_status si_config_load(si_config *cfg, const char *path, si_error *err);
 void si_config_free(si_config *cfg);
 

@@ -74,6 +74,13 @@ typedef struct si_db_backend {
   /* Makes every commit so far durable without taking the write lock
    * (si_db_sync); NULL when the backend cannot. */
   si_status (*sync)(void *conn, si_error *err);
+  /* Read-only use (si_db_open_readonly). connect_readonly (NULL: connect)
+   * opens without creating anything; table_exists is a query taking the
+   * table name as $1 whose one row is 1 when the table exists, else 0. */
+  si_status (*connect_readonly)(const char *url, void **conn, si_error *err);
+  const char *table_exists;
+  /* NULL when the database is not a file: see si_db_check_file. */
+  si_status (*check_file)(void *conn, si_error *err);
 } si_db_backend;
 
 /* Picks the backend from the URL ("postgresql://" or "postgres://" ->
@@ -86,6 +93,27 @@ typedef struct si_db_backend {
  * processes at once on the same database. */
 si_status si_db_open(const char *url, si_db **out, si_error *err);
 void si_db_close(si_db *db);
+
+/* Opens a database that exists already, for reading: it never creates the
+ * SQLite file, its folder or the schema, and never migrates. SI_ERR_NOT_FOUND
+ * when there is nothing there yet: no file at a SQLite path, or a database
+ * without sendit's tables (a PostgreSQL database nothing was imported into);
+ * err says which. A schema older than this program (a writing command
+ * migrates it) or newer is SI_ERR_UNSUPPORTED. SQLite opens the file with
+ * SQLITE_OPEN_READONLY and query_only (beside a database in WAL mode it may
+ * still create the -wal and -shm files, as every reader does); writes on
+ * the connection fail. For the commands that only look (status, batches,
+ * ...). */
+si_status si_db_open_readonly(const char *url, si_db **out, si_error *err);
+
+/* Whether the SQLite file this connection opened is still the one its path
+ * names: SI_ERR_STATE, naming the file, when it was deleted, renamed away or
+ * replaced by another file since, so that every later commit would go to a
+ * file nobody can see again. SI_OK otherwise, and always on a backend
+ * without a file (PostgreSQL). Only stats the path (about a microsecond)
+ * and reads what connecting recorded, so any thread may call it, even
+ * while another thread uses the connection. */
+si_status si_db_check_file(const si_db *db, si_error *err);
 const si_db_backend *si_db_get_backend(const si_db *db);
 
 si_status si_db_exec(si_db *db, const char *sql, int nparams, const char *const *params,

@@ -186,9 +186,37 @@ static si_status migrate(si_db *db, si_error *err) {
   return SI_OK;
 }
 
+/* What a read-only opener may find: the schema at this program's version,
+ * or nothing (SI_ERR_NOT_FOUND); never migrates. */
+static si_status check_schema(si_db *db, si_error *err) {
+  int tables = 0;
+  const char *params[] = {"schema_version"};
+  if (!db->backend->table_exists)
+    return si_error_set(err, SI_ERR_UNSUPPORTED, "", SI_NO_OFFSET, SI_NO_TAG,
+                        "the %s backend cannot be opened read-only", db->backend->name);
+  si_status s = si_db_exec(db, db->backend->table_exists, 1, params, read_int, &tables, NULL, err);
+  int v = 0;
+  if (s == SI_OK && tables)
+    s = read_version(db, &v, err);
+  if (s != SI_OK)
+    return s;
+  if (v == 0)
+    return si_error_set(err, SI_ERR_NOT_FOUND, "", SI_NO_OFFSET, SI_NO_TAG,
+                        "the %s database has no sendit tables yet: nothing imported",
+                        db->backend->name);
+  if (v != si_schema_latest_version())
+    return si_error_set(
+        err, SI_ERR_UNSUPPORTED, "", SI_NO_OFFSET, SI_NO_TAG,
+        "database schema version %d, this sendit has %d: %s", v, si_schema_latest_version(),
+        v < si_schema_latest_version() ? "a command that writes (start_watcher, worker) migrates it"
+                                       : "this sendit is too old for it");
+  db->version = v;
+  return SI_OK;
+}
+
 /* ---- public API ---- */
 
-si_status si_db_open(const char *url, si_db **out, si_error *err) {
+static si_status open_db(const char *url, int readonly, si_db **out, si_error *err) {
   if (!out)
     return si_error_set(err, SI_ERR_ARG, "", SI_NO_OFFSET, SI_NO_TAG, "si_db_open: no output");
   *out = NULL;
@@ -202,15 +230,32 @@ si_status si_db_open(const char *url, si_db **out, si_error *err) {
   if (!db)
     return si_error_set(err, SI_ERR_NOMEM, "", SI_NO_OFFSET, SI_NO_TAG, "database handle");
   db->backend = backend;
-  s = backend->connect(url, &db->conn, err);
+  if (readonly && backend->connect_readonly)
+    s = backend->connect_readonly(url, &db->conn, err);
+  else
+    s = backend->connect(url, &db->conn, err);
   if (s == SI_OK)
-    s = migrate(db, err);
+    s = readonly ? check_schema(db, err) : migrate(db, err);
   if (s != SI_OK) {
     si_db_close(db);
     return s;
   }
   *out = db;
   return SI_OK;
+}
+
+si_status si_db_open(const char *url, si_db **out, si_error *err) {
+  return open_db(url, 0, out, err);
+}
+
+si_status si_db_open_readonly(const char *url, si_db **out, si_error *err) {
+  return open_db(url, 1, out, err);
+}
+
+si_status si_db_check_file(const si_db *db, si_error *err) {
+  if (!db || !db->backend->check_file)
+    return SI_OK;
+  return db->backend->check_file(db->conn, err);
 }
 
 void si_db_close(si_db *db) {

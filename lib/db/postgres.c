@@ -1141,4 +1141,7 @@ const si_db_backend si_postgres_backend = {
     .wait_signal = pg_wait_signal,
     .signal_sql = "NOTIFY %s",
     .relaxed_sql = "SET LOCAL synchronous_commit TO OFF",
+    /* Connecting creates nothing: read-only opens use pg_connect too. */
+    .table_exists = "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = $1 AND "
+                    "schemaname = ANY (current_schemas(false))",
 };

@@ -8,12 +8,14 @@
  * retry for the cases where SQLite does not call it) rather than reported. */
 #include <sqlite3.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "sendit/db.h"
@@ -62,6 +64,12 @@ typedef struct sq_conn {
   si_turnstile *turnstile;    /* this file's in-process writer queue, or NULL */
   int in_turnstile;           /* this connection's transaction holds it */
   int wal;                    /* journal_mode is WAL */
+  int readonly;               /* opened by sq_connect_readonly */
+  /* The file as opened, for sq_check_file: its full name (NULL for an
+   * in-memory or temporary database) and identity. Set once by connect. */
+  char *file;
+  dev_t file_dev;
+  ino_t file_ino;
 } sq_conn;
 
 /* ---- errors ---- */
@@ -586,8 +594,9 @@ static const char *path_of(const char *url) {
 
 static si_status open_handle(sq_conn *c, si_error *err) {
   /* URI names are allowed so "file:...?mode=..." works whatever the build's
-   * default is. */
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
+   * default is. A reader neither creates the file nor writes to it. */
+  int flags = c->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  flags |= SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
   int rc = sqlite3_open_v2(c->path, &c->db, flags, NULL);
   if (rc != SQLITE_OK)
     return si_error_set(err, SI_ERR_DB, c->path, SI_NO_OFFSET, SI_NO_TAG,
@@ -598,7 +607,7 @@ static si_status open_handle(sq_conn *c, si_error *err) {
    * when another process is creating the same file. */
   sqlite3_busy_handler(c->db, busy_wait, c);
   /* SQLite silently falls back to read-only when it may not write. */
-  if (sqlite3_db_readonly(c->db, "main") == 1)
+  if (!c->readonly && sqlite3_db_readonly(c->db, "main") == 1)
     return si_error_set(err, SI_ERR_DB, c->path, SI_NO_OFFSET, SI_NO_TAG,
                         "SQLite database is read-only (check file permissions)");
   return SI_OK;
@@ -617,7 +626,44 @@ static void sq_disconnect(void *conn) {
     si_turnstile_leave(c->turnstile);
   si_turnstile_put(c->turnstile);
   free(c->path);
+  free(c->file);
   free(c);
+}
+
+/* Records which file was opened (SQLite's own absolute name for it), for
+ * sq_check_file. A database without a file has nothing to record. */
+static si_status remember_file(sq_conn *c, si_error *err) {
+  const char *name = sqlite3_db_filename(c->db, "main");
+  struct stat st;
+  if (!name || !name[0] || stat(name, &st) != 0)
+    return SI_OK;
+  if (!(c->file = strdup(name)))
+    return si_error_set(err, SI_ERR_NOMEM, c->path, SI_NO_OFFSET, SI_NO_TAG, "SQLite connection");
+  c->file_dev = st.st_dev;
+  c->file_ino = st.st_ino;
+  return SI_OK;
+}
+
+/* The daemon writes its records to the file it opened; once that file is
+ * unlinked (or the path names another one), they would be written to a
+ * file no one can open again: say so, so that the daemon stops. */
+static si_status sq_check_file(void *conn, si_error *err) {
+  const sq_conn *c = conn;
+  struct stat st;
+  if (!c->file)
+    return SI_OK;
+  if (stat(c->file, &st) != 0) {
+    if (errno != ENOENT && errno != ENOTDIR)
+      return SI_OK; /* cannot tell (e.g. a permission changed): not proof of a loss */
+    return si_error_set(err, SI_ERR_STATE, c->file, SI_NO_OFFSET, SI_NO_TAG,
+                        "the SQLite database file was deleted or renamed while in use: what is "
+                        "written from now on would be lost");
+  }
+  if (st.st_dev != c->file_dev || st.st_ino != c->file_ino)
+    return si_error_set(err, SI_ERR_STATE, c->file, SI_NO_OFFSET, SI_NO_TAG,
+                        "the SQLite database file was replaced by another file while in use: "
+                        "what is written from now on would go to the old one");
+  return SI_OK;
 }
 
 /* SQLite counts every allocation under a global mutex for
@@ -627,7 +673,7 @@ static void sq_disconnect(void *conn) {
  * where SQLite is already in use it is refused (SQLITE_MISUSE), harmlessly. */
 static void configure_sqlite_once(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
 
-static si_status sq_connect(const char *url, void **conn, si_error *err) {
+static si_status connect_as(const char *url, int readonly, void **conn, si_error *err) {
   static pthread_once_t configured = PTHREAD_ONCE_INIT;
   pthread_once(&configured, configure_sqlite_once);
   *conn = NULL;
@@ -638,21 +684,44 @@ static si_status sq_connect(const char *url, void **conn, si_error *err) {
   if (!sqlite3_threadsafe())
     return si_error_set(err, SI_ERR_UNSUPPORTED, path, SI_NO_OFFSET, SI_NO_TAG,
                         "SQLite was built without thread support");
+  /* Only a plain path can be looked at before SQLite opens it; a "file:"
+   * URI that names no file fails to open instead. */
+  struct stat st;
+  if (readonly && strncmp(path, "file:", 5) != 0 && strcmp(path, ":memory:") != 0 &&
+      stat(path, &st) != 0 && errno == ENOENT)
+    return si_error_set(err, SI_ERR_NOT_FOUND, path, SI_NO_OFFSET, SI_NO_TAG,
+                        "no SQLite database at this path yet: nothing imported");
   sq_conn *c = calloc(1, sizeof *c);
   if (!c || !(c->path = strdup(path))) {
     free(c);
     return si_error_set(err, SI_ERR_NOMEM, path, SI_NO_OFFSET, SI_NO_TAG, "SQLite connection");
   }
+  c->readonly = readonly;
   si_status s = open_handle(c, err);
+  /* A reader changes no setting of the file; query_only refuses writes. */
   if (s == SI_OK)
-    s = configure(c, err);
+    s = readonly ? (sqlite3_exec(c->db, "PRAGMA query_only=1", NULL, NULL, NULL) == SQLITE_OK
+                        ? SI_OK
+                        : db_error(c, SQLITE_ERROR, "PRAGMA query_only=1", err))
+                 : configure(c, err);
+  if (s == SI_OK)
+    s = remember_file(c, err);
   if (s != SI_OK) {
     sq_disconnect(c);
     return s;
   }
-  c->turnstile = si_turnstile_for(sqlite3_db_filename(c->db, "main"));
+  if (!readonly)
+    c->turnstile = si_turnstile_for(sqlite3_db_filename(c->db, "main"));
   *conn = c;
   return SI_OK;
+}
+
+static si_status sq_connect(const char *url, void **conn, si_error *err) {
+  return connect_as(url, 0, conn, err);
+}
+
+static si_status sq_connect_readonly(const char *url, void **conn, si_error *err) {
+  return connect_as(url, 1, conn, err);
 }
 
 /* In WAL mode, NORMAL writes a commit to the WAL without fsync: the OS
@@ -701,4 +770,7 @@ const si_db_backend si_sqlite_backend = {
     .set_durable = sq_set_durable,
     .writer_busy = sq_writer_busy,
     .sync = sq_sync,
+    .connect_readonly = sq_connect_readonly,
+    .table_exists = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+    .check_file = sq_check_file,
 };

@@ -13,8 +13,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
+
+extern char **environ;
 
 #define DEFAULT_FILE "./sendit.ini"
 /* Sizes in MB must still fit in int64_t once converted to bytes. */
@@ -46,6 +49,7 @@ struct si_config_origin {
   origin_kind kind;
   int line;        /* FROM_FILE */
   const char *env; /* FROM_ENV: the variable that was used (static storage) */
+  char *written;   /* a relative path as written, before resolve_paths; owned, or NULL */
 };
 
 /* KT_ENUM fields are stored through an int. */
@@ -513,7 +517,7 @@ static int on_pair(void *user, const char *section, const char *name, const char
     return file_fail(c, st, "out of memory");
   if (st != SI_OK)
     return file_fail(c, st, "[%s] %s = \"%.200s\": %s", k->section, k->key, value, why);
-  *o = (struct si_config_origin){FROM_FILE, c->line, NULL};
+  *o = (struct si_config_origin){FROM_FILE, c->line, NULL, NULL};
   return 1;
 }
 
@@ -561,7 +565,64 @@ static si_status load_file(si_config *cfg, const char *path, si_error *err) {
   return status;
 }
 
+/* Environment variables that are sendit's configuration: SENDIT_<SECTION>_...
+ * for a known section, and the short aliases. Anything else named SENDIT_*
+ * belongs to the tools around sendit (the test harness sets SENDIT_BIN,
+ * SENDIT_TMP, SENDIT_TEST_*, SENDIT_PG_*, ...) and is not looked at, so a
+ * typo can only hide in a section's name. */
+static const key_def *key_of_variable(const char *name, size_t len) {
+  for (size_t i = 0; i < KEY_COUNT; i++) {
+    const char *alias = keys[i].alias;
+    if ((strlen(keys[i].env) == len && strncmp(keys[i].env, name, len) == 0) ||
+        (alias && strlen(alias) == len && strncmp(alias, name, len) == 0))
+      return &keys[i];
+  }
+  return NULL;
+}
+
+/* The section that `name` (len bytes) names as SENDIT_<SECTION>_<KEY>, with
+ * *key_at the offset of <KEY>; NULL when it is no such name. */
+static const char *section_of_variable(const char *name, size_t len, size_t *key_at) {
+  static const char prefix[] = "SENDIT_";
+  const size_t plen = sizeof prefix - 1;
+  if (len <= plen || strncmp(name, prefix, plen) != 0)
+    return NULL;
+  for (size_t i = 0; i < KEY_COUNT; i++) {
+    size_t n = strlen(keys[i].section);
+    if (len > plen + n + 1 && strncasecmp(name + plen, keys[i].section, n) == 0 &&
+        name[plen + n] == '_') {
+      *key_at = plen + n + 1;
+      return keys[i].section;
+    }
+  }
+  return NULL;
+}
+
+/* An unknown SENDIT_<SECTION>_<KEY> is an error like an unknown key in the
+ * file: a misspelt variable would otherwise be ignored in silence. */
+static si_status check_env_names(si_error *err) {
+  for (char **e = environ; e && *e; e++) {
+    const char *eq = strchr(*e, '=');
+    size_t len = eq ? (size_t)(eq - *e) : strlen(*e), key_at = 0;
+    const char *section = section_of_variable(*e, len, &key_at);
+    if (!section || key_of_variable(*e, len))
+      continue;
+    char known[300];
+    list_names(section, known, sizeof known);
+    int shown = len > 120 ? 120 : (int)len;
+    return si_error_set(err, SI_ERR_CONFIG, "", SI_NO_OFFSET, SI_NO_TAG,
+                        "env %.*s: [%s] has no key \"%.*s\" (known: %s; the variables are "
+                        "SENDIT_<SECTION>_<KEY> in capitals)",
+                        shown, *e, section, shown - (int)key_at > 0 ? shown - (int)key_at : 0,
+                        *e + key_at, known);
+  }
+  return SI_OK;
+}
+
 static si_status load_env(si_config *cfg, si_error *err) {
+  si_status names = check_env_names(err);
+  if (names != SI_OK)
+    return names;
   for (size_t i = 0; i < KEY_COUNT; i++) {
     const key_def *k = &keys[i];
     const char *name = k->env;
@@ -579,7 +640,118 @@ static si_status load_env(si_config *cfg, si_error *err) {
     if (st != SI_OK)
       return si_error_set(err, st, "", SI_NO_OFFSET, SI_NO_TAG, "env %s: [%s] %s = \"%.200s\": %s",
                           name, k->section, k->key, value, why);
-    cfg->origins[i] = (struct si_config_origin){FROM_ENV, 0, name};
+    cfg->origins[i] = (struct si_config_origin){FROM_ENV, 0, name, NULL};
+  }
+  return SI_OK;
+}
+
+/* --- relative paths ---------------------------------------------------- */
+
+/* `base`/`rel` with the "." and empty components of rel left out
+ * ("./data" -> "BASE/data"). `base` is canonical (getcwd, realpath), so a
+ * leading ".." of rel is its parent folder and is folded in ("../logs" ->
+ * "PARENT/logs"); a later ".." stays, as a symlink before it makes it mean
+ * what the file system says. NULL when out of memory. */
+static char *join_clean(const char *base, const char *rel) {
+  size_t blen = strlen(base);
+  char *out = malloc(blen + strlen(rel) + 2);
+  if (!out)
+    return NULL;
+  memcpy(out, base, blen + 1);
+  while (blen > 1 && out[blen - 1] == '/')
+    out[--blen] = '\0';
+  bool appended = false;
+  for (const char *p = rel; *p;) {
+    const char *end = strchr(p, '/');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    if (!appended && n == 2 && p[0] == '.' && p[1] == '.') {
+      while (blen > 1 && out[blen - 1] != '/')
+        blen--;
+      if (blen > 1)
+        blen--;
+      out[blen] = '\0';
+    } else if (n > 0 && !(n == 1 && p[0] == '.')) {
+      appended = true;
+      if (out[blen - 1] != '/')
+        out[blen++] = '/';
+      memcpy(out + blen, p, n);
+      blen += n;
+      out[blen] = '\0';
+    }
+    p += n + (end != NULL);
+  }
+  return out;
+}
+
+/* The folder relative paths of this origin are taken from: the config
+ * file's folder for its own values, the current directory for defaults and
+ * the environment (as every command line tool reads a path). */
+static char *base_folder(const si_config *cfg, origin_kind kind, si_error *err) {
+  char *cwd = getcwd(NULL, 0);
+  if (!cwd) {
+    si_error_set(err, SI_ERR_CONFIG, "", SI_NO_OFFSET, SI_NO_TAG,
+                 "cannot resolve relative paths: the current folder is unknown (%s)",
+                 strerror(errno));
+    return NULL;
+  }
+  if (kind != FROM_FILE)
+    return cwd;
+  const char *file = cfg->source_path;
+  const char *slash = strrchr(file, '/');
+  char *dir = slash ? strndup(file, slash == file ? 1 : (size_t)(slash - file)) : strdup(".");
+  /* The file was just read, so its folder exists: realpath makes it
+   * canonical for join_clean. */
+  char *base = dir ? realpath(dir, NULL) : NULL;
+  if (dir && !base)
+    base = dir[0] == '/' ? strdup(dir) : join_clean(cwd, dir);
+  free(dir);
+  free(cwd);
+  if (!base)
+    nomem(err);
+  return base;
+}
+
+/* The part of a [database] url that is a file path to resolve, or NULL:
+ * a plain path or sqlite://PATH; not postgresql:// URLs, "file:" URIs
+ * (whose query SQLite reads) nor ":memory:". */
+static char *database_path_part(char *url) {
+  if (strncmp(url, "sqlite://", 9) == 0)
+    return url + 9;
+  if (strstr(url, "://") || strncmp(url, "file:", 5) == 0 || strcmp(url, ":memory:") == 0)
+    return NULL;
+  return url;
+}
+
+/* Makes every relative path absolute once all sources are applied, so the
+ * daemon, its log lines and the rows it stores name the same files
+ * whatever folder a later command runs in; the value as written is kept
+ * for si_config_print. */
+static si_status resolve_paths(si_config *cfg, si_error *err) {
+  for (size_t i = 0; i < KEY_COUNT; i++) {
+    const key_def *k = &keys[i];
+    if (k->check != check_path)
+      continue;
+    char **field = (char **)((char *)cfg + k->offset);
+    bool is_db = k->offset == offsetof(si_config, database);
+    char *path = is_db ? database_path_part(*field) : *field;
+    if (!path || !path[0] || path[0] == '/')
+      continue;
+    char *base = base_folder(cfg, cfg->origins[i].kind, err);
+    if (!base)
+      return err->code;
+    char *abs = join_clean(base, path);
+    free(base);
+    size_t prefix = (size_t)(path - *field);
+    char *value = abs ? malloc(prefix + strlen(abs) + 1) : NULL;
+    if (!value) {
+      free(abs);
+      return nomem(err);
+    }
+    memcpy(value, *field, prefix);
+    strcpy(value + prefix, abs);
+    free(abs);
+    cfg->origins[i].written = *field;
+    *field = value;
   }
   return SI_OK;
 }
@@ -629,6 +801,8 @@ static si_status load_all(si_config *cfg, const char *path, si_error *err) {
   if (st == SI_OK)
     st = load_env(cfg, err);
   if (st == SI_OK)
+    st = resolve_paths(cfg, err);
+  if (st == SI_OK)
     st = check_combined(cfg, err);
   return st;
 }
@@ -651,6 +825,8 @@ void si_config_free(si_config *cfg) {
     if (keys[i].type == KT_STRING)
       free(*(char **)((char *)cfg + keys[i].offset));
   free(cfg->source_path);
+  for (size_t i = 0; cfg->origins && i < KEY_COUNT; i++)
+    free(cfg->origins[i].written);
   free(cfg->origins);
   memset(cfg, 0, sizeof *cfg);
 }
@@ -707,8 +883,13 @@ void si_config_print(const si_config *cfg, FILE *out) {
     }
     char origin[600];
     describe_origin(cfg, i, origin, sizeof origin);
-    fprintf(out, "; %s\n; env %s%s%s\n; source: %s\n%s =", k->help, k->env, k->alias ? " or " : "",
-            k->alias ? k->alias : "", origin, k->key);
+    fprintf(out, "; %s\n; env %s%s%s\n; source: %s\n", k->help, k->env, k->alias ? " or " : "",
+            k->alias ? k->alias : "", origin);
+    const char *written = cfg->origins ? cfg->origins[i].written : NULL;
+    if (written)
+      fprintf(out, "; written: %s (relative to the %s)\n", written,
+              cfg->origins[i].kind == FROM_FILE ? "config file's folder" : "current folder");
+    fprintf(out, "%s =", k->key);
     print_value(cfg, k, out);
     fputc('\n', out);
   }

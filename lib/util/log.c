@@ -103,15 +103,53 @@ static size_t format_prefix(si_log_level level, char *buf, size_t cap) {
   return w > 0 ? n + (size_t)w : n;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (at most n bytes), or 0 when
+ * the bytes there are not one (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF). */
+static size_t utf8_sequence(const unsigned char *s, size_t n) {
+  unsigned char c = s[0];
+  size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+  unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+  if (c < 0xC2 || c > 0xF4)
+    return 0;
+  if (c == 0xE0)
+    lo = 0xA0;
+  else if (c == 0xED)
+    hi = 0x9F;
+  else if (c == 0xF0)
+    lo = 0x90;
+  else if (c == 0xF4)
+    hi = 0x8F;
+  if (n < len || s[1] < lo || s[1] > hi)
+    return 0;
+  for (size_t i = 2; i < len; i++)
+    if ((s[i] & 0xC0) != 0x80)
+      return 0;
+  return len;
+}
+
 /* Messages often carry names from DICOM files or the file system: a newline
- * there must not forge a log line, nor an escape sequence reach a terminal. */
-static void sanitize(char *s, size_t len) {
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == '\n' || c == '\r')
-      s[i] = ' ';
-    else if ((c < 0x20 && c != '\t') || c == 0x7f)
-      s[i] = '?';
+ * there must not forge a log line, nor an escape sequence reach a terminal.
+ * C1 controls (U+0080..U+009F: 0x9B is CSI on many terminals) and bytes that
+ * are not UTF-8 count as control characters too. */
+void si_log_sanitize(char *text, size_t len) {
+  unsigned char *s = (unsigned char *)text;
+  for (size_t i = 0; i < len;) {
+    unsigned char c = s[i];
+    if (c == '\n' || c == '\r') {
+      s[i++] = ' ';
+    } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      s[i++] = '?';
+    } else if (c < 0x80) {
+      i++;
+    } else {
+      size_t n = utf8_sequence(s + i, len - i);
+      if (n == 2 && c == 0xC2 && s[i + 1] < 0xA0) /* a C1 control */
+        s[i] = s[i + 1] = '?';
+      else if (n == 0)
+        s[i] = '?', n = 1;
+      i += n;
+    }
   }
 }
 
@@ -154,7 +192,7 @@ void si_log_write(si_log_level level, const char *fmt, ...) {
   va_end(again);
   va_end(ap);
   size_t len = prefix + strlen(line + prefix);
-  sanitize(line + prefix, len - prefix);
+  si_log_sanitize(line + prefix, len - prefix);
   line[len++] = '\n';
   emit(line, len);
   free(big);

@@ -77,17 +77,32 @@ static void assert_contains(const char *haystack, const char *needle) {
     fail_msg("expected \"%s\" in \"%s\"", needle, haystack);
 }
 
-static void assert_defaults(const si_config *c) {
-  assert_string_equal(c->input_dir, "./data");
+/* `base`/`rel`, as the relative paths of the configuration resolve. */
+static const char *under(const char *base, const char *rel) {
+  static char buf[4][PATH_MAX + 64];
+  static int next;
+  char *out = buf[next++ % 4];
+  snprintf(out, sizeof buf[0], "%s/%s", base, rel);
+  return out;
+}
+
+/* The defaults, their relative paths resolved against `base` (NULL: the
+ * current folder). */
+static void assert_defaults_at(const si_config *c, const char *base) {
+  char cwd[PATH_MAX];
+  if (!base)
+    base = getcwd(cwd, sizeof cwd);
+  assert_non_null(base);
+  assert_string_equal(c->input_dir, under(base, "data"));
   assert_string_equal(c->input_subfolders, "");
   assert_int_equal(c->rescan_seconds, 0);
   assert_int_equal(c->stable_seconds, 0);
-  assert_string_equal(c->storage_dir, "./storage");
-  assert_string_equal(c->work_dir, "./storage/.work");
-  assert_string_equal(c->quarantine_dir, "./quarantine");
+  assert_string_equal(c->storage_dir, under(base, "storage"));
+  assert_string_equal(c->work_dir, under(base, "storage/.work"));
+  assert_string_equal(c->quarantine_dir, under(base, "quarantine"));
   assert_int_equal(c->low_water_mb, 1024);
   assert_int_equal(c->high_water_mb, 2048);
-  assert_string_equal(c->database, "./sendit.db");
+  assert_string_equal(c->database, under(base, "sendit.db"));
   assert_int_equal(c->workers, 2);
   assert_int_equal(c->lease_seconds, 60);
   assert_int_equal(c->poll_seconds, 2);
@@ -95,11 +110,13 @@ static void assert_defaults(const si_config *c) {
   assert_int_equal(c->duplicate_policy, SI_DUP_KEEP_FIRST);
   assert_int_equal(c->skip_burned_in, 0);
   assert_string_equal(c->modalities, "");
-  assert_string_equal(c->log_dir, "./logs");
-  assert_string_equal(c->pidfile, "./sendit.pid");
+  assert_string_equal(c->log_dir, under(base, "logs"));
+  assert_string_equal(c->pidfile, under(base, "sendit.pid"));
   assert_string_equal(c->log_level, "info");
   assert_string_equal(c->web_listen, "127.0.0.1:8000");
 }
+
+static void assert_defaults(const si_config *c) { assert_defaults_at(c, NULL); }
 
 static void assert_same_values(const si_config *a, const si_config *b) {
   assert_string_equal(a->input_dir, b->input_dir);
@@ -513,12 +530,112 @@ static void test_example_config_is_the_defaults(void **state) {
     skip(); /* run by hand outside the source tree; ctest always sets the variable */
   if (si_config_load(&cfg, example_path, &err) != SI_OK)
     fail_msg("%s", si_error_format(&err, buf, sizeof buf));
-  assert_defaults(&cfg);
+  /* Its relative paths are relative to its own folder, etc/. */
+  char folder[PATH_MAX];
+  snprintf(folder, sizeof folder, "%s", example_path);
+  *strrchr(folder, '/') = '\0';
+  assert_defaults_at(&cfg, folder);
   char printed[PATH_MAX];
   char *text = print_to_file(&cfg, "example.ini", printed, sizeof printed);
   assert_null(strstr(text, "source: default"));
   free(text);
   si_config_free(&cfg);
+}
+
+/* A relative path in a file is relative to the file's folder (as most
+ * daemons read theirs), one from a default or the environment to the
+ * current folder; either way the configuration holds it absolute, and
+ * `sendit config` says what was written. URLs and absolute paths stay. */
+static void test_relative_paths_resolve(void **state) {
+  (void)state;
+  char dir[PATH_MAX], cwd[PATH_MAX], path[PATH_MAX + 16];
+  snprintf(dir, sizeof dir, "%s/rel-site", tu_tmp_dir());
+  mkdir(dir, 0755);
+  snprintf(path, sizeof path, "%s/sendit.ini", dir);
+  static const char text[] = "[input]\nfolder = data\n"
+                             "[storage]\nfolder = ./store//imgs/.\nwork = /abs/work\n"
+                             "quarantine = ../q\n"
+                             "[database]\nurl = sqlite://db/s.db\n"
+                             "[daemon]\nlogs = .\n";
+  assert_int_equal(tu_write_file(path, text, strlen(text)), 0);
+  char canon[PATH_MAX], parent[PATH_MAX];
+  assert_non_null(realpath(dir, canon));
+  snprintf(parent, sizeof parent, "%s", canon);
+  *strrchr(parent, '/') = '\0';
+  enter_dir("rel-cwd");
+  assert_non_null(getcwd(cwd, sizeof cwd));
+  setenv("SENDIT_DAEMON_PIDFILE", "run/sendit.pid", 1);
+  si_config cfg;
+  si_error err;
+  assert_int_equal(si_config_load(&cfg, path, &err), SI_OK);
+  assert_string_equal(cfg.input_dir, under(canon, "data"));
+  assert_string_equal(cfg.storage_dir, under(canon, "store/imgs"));
+  assert_string_equal(cfg.work_dir, "/abs/work");
+  assert_string_equal(cfg.quarantine_dir, under(parent, "q")); /* a leading .. is the parent */
+  char url[PATH_MAX + 32];
+  snprintf(url, sizeof url, "sqlite://%s/db/s.db", canon);
+  assert_string_equal(cfg.database, url);
+  assert_string_equal(cfg.log_dir, canon);
+  assert_string_equal(cfg.pidfile, under(cwd, "run/sendit.pid"));
+  assert_string_equal(cfg.web_password_file, under(cwd, "sendit.passwd"));
+  char printed[PATH_MAX];
+  char *shown = print_to_file(&cfg, "resolved.ini", printed, sizeof printed);
+  char expect[PATH_MAX + 128];
+  snprintf(expect, sizeof expect,
+           "; written: data (relative to the config file's folder)\nfolder = %s/data\n", canon);
+  assert_contains(shown, expect);
+  assert_contains(shown, "; written: run/sendit.pid (relative to the current folder)\n");
+  free(shown);
+  si_config_free(&cfg);
+  /* A relative --config path: the folder is taken from where we are. */
+  assert_int_equal(chdir(dir), 0);
+  assert_int_equal(si_config_load(&cfg, "./sendit.ini", &err), SI_OK);
+  assert_string_equal(cfg.input_dir, under(canon, "data"));
+  si_config_free(&cfg);
+  /* URLs are not paths. */
+  setenv("SENDIT_DATABASE", "postgresql://u@h/db?sslmode=disable", 1);
+  assert_int_equal(si_config_load(&cfg, NULL, &err), SI_OK);
+  assert_string_equal(cfg.database, "postgresql://u@h/db?sslmode=disable");
+  si_config_free(&cfg);
+  setenv("SENDIT_DATABASE", "file:x.db?mode=ro", 1);
+  assert_int_equal(si_config_load(&cfg, NULL, &err), SI_OK);
+  assert_string_equal(cfg.database, "file:x.db?mode=ro");
+  si_config_free(&cfg);
+}
+
+/* SENDIT_<SECTION>_<KEY> of a known section must name a key, like a key
+ * in the file; other SENDIT_* names (the test harness's) are not sendit's. */
+static void test_unknown_env_names(void **state) {
+  (void)state;
+  enter_dir("no-ini");
+  static const char *const bad[][2] = {
+      {"SENDIT_QUEUE_WORKERZ", "workers"},
+      {"SENDIT_WEB_LISTN", "listen"},
+      {"SENDIT_DATABASE_URI", "url"},
+      {"SENDIT_input_folder", "folder"},
+  };
+  si_config cfg;
+  si_error err;
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    setenv(bad[i][0], "1", 1);
+    assert_int_equal(si_config_load(&cfg, NULL, &err), SI_ERR_CONFIG);
+    assert_contains(err.message, bad[i][0]);
+    assert_contains(err.message, bad[i][1]);
+    assert_null(cfg.input_dir);
+    unsetenv(bad[i][0]);
+  }
+  /* Not the harness's own SENDIT_TMP and SENDIT_TEST_*: this very test reads them. */
+  static const char *const fine[] = {"SENDIT_BIN",         "SENDIT_TEST_XYZ",     "SENDIT_PG_DIR",
+                                     "SENDIT_INPUT",       "SENDIT_FUZZ_SECONDS", "SENDIT_QUEUE",
+                                     "SENDIT_CONFIG_FILE", "SENDIT_WORKERS",      "SENDIT_DATA"};
+  for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++)
+    setenv(fine[i], "3", 1);
+  if (si_config_load(&cfg, NULL, &err) != SI_OK)
+    fail_msg("%s", err.message);
+  assert_int_equal(cfg.workers, 3);
+  si_config_free(&cfg);
+  for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++)
+    unsetenv(fine[i]);
 }
 
 static void test_free_is_idempotent(void **state) {
@@ -553,6 +670,8 @@ int main(void) {
       cmocka_unit_test_setup(test_print_round_trips, before_each),
       cmocka_unit_test_setup(test_print_defaults_round_trips, before_each),
       cmocka_unit_test_setup(test_example_config_is_the_defaults, before_each),
+      cmocka_unit_test_setup(test_relative_paths_resolve, before_each),
+      cmocka_unit_test_setup(test_unknown_env_names, before_each),
       cmocka_unit_test_setup(test_free_is_idempotent, before_each),
   };
   return cmocka_run_group_tests(tests, setup, NULL);

@@ -129,6 +129,38 @@ static void test_message_cannot_forge_lines(void **state) {
   free(text);
 }
 
+/* One rule for the log and the CLI: C0 and DEL, the C1 controls as UTF-8
+ * (U+009B is CSI) and bytes that are not UTF-8 become '?', CR/LF a blank;
+ * tab and well-formed UTF-8 (2, 3 and 4 bytes) stay. */
+static void test_sanitize_rule(void **state) {
+  (void)state;
+  static const struct {
+    const char *in, *out;
+  } cases[] = {
+      {"plain name", "plain name"},
+      {"a\nb\rc\td", "a b c\td"},
+      {"esc\x1b[2J bell\x07 del\x7f nul-less", "esc?[2J bell? del? nul-less"},
+      {"csi \xc2\x9b"
+       "31m",
+       "csi ??31m"},
+      {"raw csi \x9b"
+       "31m",
+       "raw csi ?31m"},
+      {"latin1 caf\xe9!", "latin1 caf?!"},
+      {"overlong \xc0\xaf", "overlong ??"},
+      {"surrogate \xed\xa0\x80", "surrogate ???"},
+      {"cut \xe2\x82", "cut ??"},
+      {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xc2\xa0",
+       "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xc2\xa0"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", cases[i].in);
+    si_log_sanitize(buf, strlen(buf));
+    assert_string_equal(buf, cases[i].out);
+  }
+}
+
 static void test_long_message_is_whole(void **state) {
   (void)state;
   const char *path = log_path("long.log");
@@ -247,6 +279,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_writes_lines_and_filters, teardown),
       cmocka_unit_test_teardown(test_appends_and_reopens, teardown),
       cmocka_unit_test_teardown(test_message_cannot_forge_lines, teardown),
+      cmocka_unit_test(test_sanitize_rule),
       cmocka_unit_test_teardown(test_long_message_is_whole, teardown),
       cmocka_unit_test_teardown(test_errno_is_preserved, teardown),
       cmocka_unit_test_teardown(test_open_errors, teardown),
