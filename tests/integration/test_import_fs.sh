@@ -157,6 +157,46 @@ PY
     test -f "$XFS/storage/PART01/.sendit-partial-00000000000000aa"
   check_eq "every image of SPARSE01 and PART01 is stored" 5 "$(sql "SELECT count(*) FROM image WHERE uid LIKE '$S.%' AND status = 'DONE'")"
   sendit stop_watcher >/dev/null
+
+  # A real kill -9 while a 48 MB image is being copied across: the copy is
+  # caught under its temporary name, the daemon killed, then restarted.
+  $MKDICOM "$STAGE/KILL01" 1 --sop-prefix $S.6
+  /usr/bin/python3 - "$STAGE/KILL01/IMG00001.dcm" <<'PY'
+import os, sys
+import pydicom
+p = sys.argv[1]
+ds = pydicom.dcmread(p)
+ds.Rows = ds.Columns = 4900
+ds.PixelData = os.urandom(4900 * 4900 * 2)
+ds.save_as(p)
+PY
+  kill_sum="$(sha256sum <"$STAGE/KILL01/IMG00001.dcm")"
+  cat "$STAGE/KILL01/IMG00001.dcm" >/dev/null
+  sendit start_watcher >/dev/null
+  pid="$(cat "$SITE/sendit.pid")"
+  shopt -s nullglob dotglob
+  mv "$STAGE/KILL01" "$SITE/data/"
+  caught=0
+  for ((spin = 0; spin < 2000000 && !caught; spin++)); do
+    partials=("$XFS"/storage/KILL01/.sendit-partial-*)
+    if [ ${#partials[@]} -gt 0 ]; then kill -9 "$pid"; caught=1; fi
+    [ -e "$XFS/storage/KILL01/IMG00001.dcm" ] && break
+  done
+  shopt -u nullglob dotglob
+  if [ $caught = 1 ]; then
+    sleep 0.2
+    check "the kill left a temporary copy in storage" \
+      test -n "$(find "$XFS/storage/KILL01" -name '.sendit-partial-*')"
+    sendit start_watcher >/dev/null
+    check "after the kill the batch is imported" wait_for 40 batch_is KILL01 DONE
+    check_eq "no temporary copy is left" 0 "$(find "$XFS" -name '.sendit-partial-*' ! -name '*00aa' | wc -l)"
+    check_eq "the image is stored once, its bytes whole" "1 1 $kill_sum" \
+      "$(uids $S.6) $(count_files "$XFS/storage/KILL01") $(sha256sum <"$(find "$XFS/storage/KILL01" -type f)")"
+    check_eq "nothing left in the work area" 0 "$(count_files "$SITE/data/.work")"
+    sendit stop_watcher >/dev/null
+  else
+    echo "# skip: the copy ended before the kill could land: the restart after a kill is not tested"
+  fi
   umount "$XFS"
   trap - EXIT
 else
