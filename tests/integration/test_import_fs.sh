@@ -100,11 +100,14 @@ stop_site
 
 # --- item 6: storage on another filesystem -----------------------------------
 fresh_site
+STAGE="$SITE/stage"
 XFS="$SITE/xfs"
-mkdir -p "$XFS"
+mkdir -p "$XFS" "$STAGE"
 if mount -t tmpfs -o size=96m tmpfs "$XFS" 2>/dev/null; then
   trap 'sendit stop_watcher >/dev/null 2>&1; umount "$XFS"; stop_site' EXIT
   sed -i "s|^folder = $SITE/storage|folder = $XFS/storage|; s|^quarantine = .*|quarantine = $XFS/quarantine|" "$SITE/sendit.ini"
+  # A short lease: after the kill below, the restarted daemon takes the job over sooner.
+  sed -i "s/^lease_seconds = .*/lease_seconds = 5/" "$SITE/sendit.ini"
   S=1.2.826.0.1.3680043.10.5106
   # A sparse image: 16 MB of zero pixels, holes in the file.
   $MKDICOM "$STAGE/SPARSE01" 1 --sop-prefix $S.1 --pixels 2048
@@ -177,7 +180,8 @@ PY
   shopt -s nullglob dotglob
   mv "$STAGE/KILL01" "$SITE/data/"
   caught=0
-  for ((spin = 0; spin < 2000000 && !caught; spin++)); do
+  spin_until=$((SECONDS + 20))
+  while [ $caught = 0 ] && [ $SECONDS -lt $spin_until ]; do
     partials=("$XFS"/storage/KILL01/.sendit-partial-*)
     if [ ${#partials[@]} -gt 0 ]; then kill -9 "$pid"; caught=1; fi
     [ -e "$XFS/storage/KILL01/IMG00001.dcm" ] && break
