@@ -520,22 +520,45 @@ si_status si_remove_partials(const char *root, int (*referenced)(void *user, con
   return st;
 }
 
-void si_remove_empty_dirs(const char *root) {
-  DIR *d = opendir(root);
-  if (!d)
-    return;
-  struct dirent *de;
-  while ((de = readdir(d)) != NULL) {
-    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+/* Every folder below root, parents before their children (heap, any depth). */
+static int collect_folders(const char *root, dir_stack *found) {
+  if (!stack_push(found, root))
+    return 0;
+  for (size_t next = 0; next < found->n; next++) {
+    DIR *d = open_folder(found->rel[next]);
+    if (!d)
       continue;
-    char *child = si_path_join(root, de->d_name);
-    struct stat st;
-    if (child && lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
-      si_remove_empty_dirs(child);
-    free(child);
+    struct dirent *de;
+    int ok = 1;
+    while (ok && (de = readdir(d)) != NULL) {
+      struct stat st;
+      if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+          fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+        char *child = si_path_join(found->rel[next], de->d_name);
+        ok = child && strlen(child) < PATH_MAX && stack_push(found, child);
+        ok = ok || (child && strlen(child) >= PATH_MAX); /* too deep to name: left */
+        free(child);
+      }
+    }
+    closedir(d);
+    if (!ok)
+      return 0;
   }
-  closedir(d);
-  rmdir(root); /* fails harmlessly when not empty */
+  return 1;
+}
+
+void si_remove_empty_dirs(const char *root) {
+  dir_stack found = {0};
+  collect_folders(root, &found);
+  /* Children first: each folder was found after its parent. rmdir fails
+   * harmlessly on a folder that is not empty, and never removes anything
+   * else. */
+  while (found.n > 0) {
+    char *dir = found.rel[--found.n];
+    rmdir(dir);
+    free(dir);
+  }
+  free(found.rel);
 }
 
 int si_dir_has_files(const char *path) {

@@ -148,6 +148,37 @@ static void test_remove_partials(void **state) {
   free(root);
 }
 
+static void test_remove_empty_dirs(void **state) {
+  (void)state;
+  char *root = scratch("empty");
+  char *outside = scratch("outside-empty");
+  make_dir(outside, "keep-me");
+  char rel[1024] = "";
+  for (int i = 0; i < 100; i++) {
+    size_t len = strlen(rel);
+    snprintf(rel + len, sizeof rel - len, "%se", i ? "/" : "");
+    make_dir(root, rel);
+  }
+  make_dir(root, "full");
+  make_file(root, "full/file", "x");
+  char *link = path_in(root, "link");
+  assert_int_equal(symlink(outside, link), 0);
+  si_remove_empty_dirs(root);
+  struct stat sb;
+  char *e = path_in(root, "e"), *full = path_in(root, "full"), *kept = path_in(outside, "keep-me");
+  assert_int_not_equal(lstat(e, &sb), 0); /* 100 empty levels gone */
+  assert_int_equal(lstat(full, &sb), 0);  /* not empty: stays */
+  assert_int_equal(lstat(link, &sb), 0);  /* a symlink is not a folder */
+  assert_int_equal(lstat(kept, &sb), 0);  /* and is not followed */
+  assert_int_equal(lstat(root, &sb), 0);
+  free(e);
+  free(full);
+  free(kept);
+  free(link);
+  free(root);
+  free(outside);
+}
+
 /* A folder on another filesystem than the scratch folder, or NULL. */
 static char *other_filesystem(void) {
   struct stat a, b;
@@ -259,6 +290,7 @@ int main(void) {
       cmocka_unit_test(test_listing_follows_nothing_and_goes_deep),
       cmocka_unit_test(test_partial_names),
       cmocka_unit_test(test_remove_partials),
+      cmocka_unit_test(test_remove_empty_dirs),
       cmocka_unit_test(test_moves_across_filesystems),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
