@@ -59,6 +59,29 @@ check "a study with a file 40 folders deep is imported" wait_for 30 batch_is DEE
 check_eq "the deep file is imported too" 2 "$(uids $S)"
 check_eq "both are in storage" 2 "$(count_files "$SITE/storage/DEEP01")"
 
+# Deeper than PATH_MAX can name: the folder where names would pass it is
+# quarantined whole, with the file inside, rather than dropped.
+S=1.2.826.0.1.3680043.10.5105
+$MKDICOM "$STAGE/DEEP02" 1 --sop-prefix $S.1
+$MKDICOM "$STAGE/deep02-src" 1 --sop-prefix $S.2
+/usr/bin/python3 - "$STAGE/DEEP02" "$STAGE/deep02-src/IMG00001.dcm" <<'PY'
+import os, sys
+data = open(sys.argv[2], "rb").read()
+fd = os.open(sys.argv[1], os.O_RDONLY)
+for _ in range(18):  # 18 names of 255 bytes: 4,608 bytes, past PATH_MAX
+    os.mkdir("a" * 255, dir_fd=fd)
+    fd = os.open("a" * 255, os.O_RDONLY, dir_fd=fd)
+out = os.open("deep.dcm", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+os.write(out, data)
+PY
+mv "$STAGE/DEEP02" "$SITE/data/"
+check "a study with a file past PATH_MAX is imported" wait_for 30 batch_is DEEP02 DONE
+check_eq "its other image is stored" 1 "$(uids $S)"
+check_eq "the folder too deep is quarantined, with the reason" 1 \
+  "$(sql "SELECT count(*) FROM quarantine WHERE batch_uid = 'DEEP02' AND reason LIKE 'skipped: folder with too long a path%'")"
+check_eq "the deep file is inside it, not lost" 1 "$(find "$SITE/quarantine/DEEP02" -name deep.dcm | wc -l)"
+check_eq "nothing of it left in the work area" 0 "$(find "$SITE/data/.work" -mindepth 1 | wc -l)"
+
 # --- item 7: a subfolder named like a work folder ---------------------------
 S=1.2.826.0.1.3680043.10.5107
 $MKDICOM "$STAGE/NAMEQ" 1 --sop-prefix $S.1
