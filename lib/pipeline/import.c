@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,10 @@
  * read, in ms: on slow storage the others wait at most this long for the
  * write lock (SQLite), and then one more commit. */
 #define GROUP_TX_MS 1000
+/* Names tried for late data beside ones taken (open_batch): ".1" to ".999". */
+#define LATE_NAME_TRIES 999
+/* What late data's name may add to a storage path: "/" + ".999". */
+#define LATE_NAME_EXTRA 5
 
 int si_folder_is_finished(const char *name) {
   if (!name[0] || name[0] == '.')
@@ -703,6 +708,25 @@ static si_status write_fresh_rows(run *r, si_error *err) {
   return st;
 }
 
+/* Where late data goes: the batch's first import became storage/<uid>;
+ * later data goes below it, named after the folder that brought it (for a
+ * job, its work folder "job-<id>"), with ".<n>" added while that name is
+ * taken: the first import's own subfolders may have any name, so a name is
+ * used only once it is checked to be new (a resumed import that finds its
+ * earlier place taken by its own files uses the next: its rows say where
+ * each file is). Returns snprintf's count. */
+static int late_data_base(run *r, const char *first) {
+  const char *name = strrchr(r->folder, '/');
+  name = name ? name + 1 : r->folder;
+  struct stat sb;
+  int n = snprintf(r->base, sizeof r->base, "%s/%s", first, name);
+  for (int k = 1; n > 0 && (size_t)n < sizeof r->base && lstat(r->base, &sb) == 0; k++)
+    n = k > LATE_NAME_TRIES ? -1
+                            : snprintf(r->base, sizeof r->base, "%s/%.*s.%d", first,
+                                       NAME_MAX - LATE_NAME_EXTRA, name, k);
+  return n;
+}
+
 /* The batch row exists in the same transaction as the first rows: one
  * commit fewer per batch. (A job's claimed folder was recorded when it was
  * claimed, job.c.) */
@@ -716,17 +740,11 @@ static si_status open_batch(run *r, si_error *err) {
   st = si_store_batch_get(r->ctx->db, r->uid, &b, &found, err);
   if (st != SI_OK)
     return st;
-  /* Deterministic, so a resumed import targets the same place: the batch's
-   * first import becomes storage/<uid>; later data goes below it, named
-   * after the folder that brought it (for a job, "job-<id>-<uid>"). */
-  const char *name = strrchr(r->folder, '/');
-  name = name ? name + 1 : r->folder;
   struct stat sb;
   char first[SI_PATH_MAX];
   snprintf(first, sizeof first, "%s/%s", r->ctx->cfg->storage_dir, r->uid);
-  int n = !b.reopened && lstat(first, &sb) != 0
-              ? snprintf(r->base, sizeof r->base, "%s", first)
-              : snprintf(r->base, sizeof r->base, "%s/%s", first, name);
+  int n = !b.reopened && lstat(first, &sb) != 0 ? snprintf(r->base, sizeof r->base, "%s", first)
+                                                : late_data_base(r, first);
   if (n < 0 || (size_t)n >= sizeof r->base)
     return si_error_set(err, SI_ERR_ARG, r->folder, SI_NO_OFFSET, SI_NO_TAG,
                         "storage path too long");
@@ -894,6 +912,38 @@ static si_status mkdir_parent(const char *path, si_error *err) {
   return si_mkdir_p(dir, err);
 }
 
+/* Before the files move: the entries that are not imported (symlinks,
+ * FIFOs, sockets, device nodes, what is nested too deep for a path) go to
+ * quarantine/<uid>/ with the reason `skipped: <kind>`, so none rides into
+ * storage with a folder's rename, none is lost, and quarantine list and
+ * requeue know them. They are renamed, never opened or followed (across
+ * filesystems si_move_file makes them anew). One that cannot be set aside
+ * stops the import (the batch log says why) and stays in the work area. */
+static void set_aside_others(run *r, const si_file_list *files) {
+  if (!files->other_count)
+    return;
+  si_error err;
+  si_status st = SI_OK;
+  if (r->batch_id < 0) {
+    st = si_db_begin(r->ctx->db, &err);
+    if (st == SI_OK)
+      st = open_batch(r, &err);
+    st = st == SI_OK ? si_db_commit(r->ctx->db, &err) : (si_db_rollback(r->ctx->db), st);
+  }
+  for (size_t i = 0; st == SI_OK && i < files->other_count && !r->res->fatal; i++) {
+    char reason[160];
+    snprintf(reason, sizeof reason, "skipped: %s (not imported, not followed)",
+             files->other_kinds[i]);
+    r->res->skipped++;
+    st = quarantine(r, &files->others[i], "warning", reason, &err);
+  }
+  if (st != SI_OK) {
+    r->res->fatal = 1;
+    si_log(SI_LOG_ERROR, "batch %s: cannot set aside what is not imported: %s", r->uid,
+           err.message);
+  }
+}
+
 /* Step 4: the files go to storage, in one rename of the whole folder when
  * it holds nothing else, else one by one. A failed move stops the import
  * (full disk, permissions): the file stays where it is. The folders whose
@@ -901,6 +951,9 @@ static si_status mkdir_parent(const char *path, si_error *err) {
 static void move_files(run *r, const si_file_list *files) {
   si_error ferr;
   si_error_clear(&ferr);
+  set_aside_others(r, files);
+  if (r->res->fatal)
+    return;
   size_t wanted = 0;
   for (size_t i = 0; i < files->count && !r->res->no_space; i++)
     wanted += r->moves[i];
@@ -1439,6 +1492,41 @@ static si_status import_together(run **runs, size_t n, si_error *err) {
   return st;
 }
 
+/* Files whose storage path would pass SI_PATH_MAX (storage_path_for would
+ * cut it) join the entries set aside rather than be stored under a cut
+ * path. The bound holds for the first import and for late data. Returns 0
+ * when out of memory. */
+static int set_aside_long_paths(run *r) {
+  const char *name = strrchr(r->folder, '/');
+  name = name ? name + 1 : r->folder;
+  size_t fixed = strlen(r->ctx->cfg->storage_dir) + 1 + strlen(r->uid) + 1 + strlen(name) +
+                 LATE_NAME_EXTRA + 1;
+  si_file_list *l = &r->files;
+  size_t kept = 0;
+  for (size_t i = 0; i < l->count; i++) {
+    if (fixed + strlen(l->items[i].relative) < SI_PATH_MAX) {
+      l->items[kept++] = l->items[i];
+      continue;
+    }
+    si_file_entry *others = realloc(l->others, (l->other_count + 1) * sizeof *others);
+    if (others)
+      l->others = others;
+    const char **kinds =
+        others ? realloc(l->other_kinds, (l->other_count + 1) * sizeof *kinds) : NULL;
+    if (kinds)
+      l->other_kinds = kinds;
+    if (!kinds) {
+      memmove(&l->items[kept], &l->items[i], (l->count - i) * sizeof *l->items);
+      l->count = kept + (l->count - i);
+      return 0;
+    }
+    l->others[l->other_count] = l->items[i];
+    l->other_kinds[l->other_count++] = "file with too long a path for storage";
+  }
+  l->count = kept;
+  return 1;
+}
+
 /* Lists an import's folder. A folder that is gone was moved into storage
  * just before a crash: only the records are left to finish. */
 static si_status open_run(run *r, si_import_context *ctx, const si_import_item *item,
@@ -1461,11 +1549,56 @@ static si_status open_run(run *r, si_import_context *ctx, const si_import_item *
     snprintf(r->list_problem, sizeof r->list_problem, "cannot list %s: %s", r->folder,
              lerr.message);
   }
-  r->res->files_seen = (int64_t)r->files.count;
+  if (!set_aside_long_paths(r))
+    return si_error_set(err, SI_ERR_NOMEM, r->folder, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
+  r->res->files_seen = (int64_t)(r->files.count + r->files.other_count);
   r->moves = calloc(r->files.count ? r->files.count : 1, 1);
   return r->moves
              ? SI_OK
              : si_error_set(err, SI_ERR_NOMEM, r->folder, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
+}
+
+static int any_row(void *user, int ncols, const char *const *v) {
+  (void)ncols;
+  (void)v;
+  *(int *)user = 1;
+  return 1;
+}
+
+/* Whether a file named like a temporary copy is a stored or quarantined
+ * file (a user's file may bear such a name): then it is kept. When the
+ * database cannot say, it is kept too. */
+static int partial_is_recorded(void *user, const char *path) {
+  run *r = user;
+  const char *params[] = {path};
+  int found = 0;
+  si_error e;
+  si_status st = si_db_exec(r->ctx->db,
+                            "SELECT 1 FROM image WHERE storage_path = $1 UNION ALL "
+                            "SELECT 1 FROM quarantine WHERE path = $1",
+                            1, params, any_row, &found, NULL, &e);
+  return st != SI_OK || found;
+}
+
+/* A kill during a copy across filesystems leaves a temporary copy
+ * (`.sendit-partial-<hex>`) beside the file's place in storage/<uid>/ or
+ * quarantine/<uid>/; the source is still in the work area, so the copy is
+ * only litter. Every import of a batch removes those below its folders
+ * before it moves anything (one import of a batch runs at a time, so none
+ * is in progress; a first import finds no folder and costs one lstat). */
+static void remove_partials(run *r) {
+  const char *roots[] = {r->ctx->cfg->storage_dir, r->ctx->cfg->quarantine_dir};
+  for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++) {
+    char *dir = si_path_join(roots[i], r->uid);
+    size_t removed = 0;
+    si_error e;
+    if (dir && si_remove_partials(dir, partial_is_recorded, r, &removed, &e) != SI_OK)
+      si_log(SI_LOG_WARN, "batch %s: %s", r->uid, e.message);
+    if (removed)
+      si_log(SI_LOG_INFO, "batch %s: removed %zu interrupted cross-filesystem copies below %s",
+             r->uid, removed, dir);
+    free(dir);
+  }
 }
 
 typedef struct opening {
@@ -1512,6 +1645,8 @@ si_status si_import_folders(si_import_context *ctx, const si_import_item *items,
                                                            SI_NO_TAG, "out of memory");
   if (st == SI_OK)
     st = open_runs(ctx, items, n, runs, err);
+  for (size_t i = 0; st == SI_OK && i < n; i++)
+    remove_partials(&runs[i]);
   /* Groups of imports that run together: one chunk each, at most
    * GROUP_FILES headers held at once, and one import per batch (a second
    * folder for a batch is late data: it follows). */

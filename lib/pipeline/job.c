@@ -12,7 +12,7 @@
 
 static int is_dir(const char *path) {
   struct stat st;
-  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+  return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 /* A problem that ends the job before any file is touched still belongs on
@@ -101,8 +101,18 @@ static si_status refuse_claim(si_import_context *ctx, const si_job *job, const c
   return fail_job(ctx, job, msg, result, err);
 }
 
+/* A folder claimed by a version that named work folders
+ * "job-<id>-<folder>" and not recorded before a crash: found there. */
+static void legacy_work_name(si_import_context *ctx, const si_job *job, char *work, size_t size) {
+  char old[SI_PATH_MAX];
+  int n =
+      snprintf(old, sizeof old, "%s/job-%" PRId64 "-%s", ctx->cfg->work_dir, job->id, job->folder);
+  if (n > 0 && (size_t)n < sizeof old && is_dir(old))
+    snprintf(work, size, "%s", old);
+}
+
 /* Step 2 of pipeline.h: take the folder out of the input by one rename. The
- * target name is derived from the job id, so a restart finds it again.
+ * target name is the job id's ("job-<id>"), so a restart finds it again.
  * *record is set when the work path is new and must be recorded on the job
  * (the caller does that for all its jobs in one transaction). */
 static si_status claim_folder(si_import_context *ctx, si_job *job, char *work, size_t size,
@@ -119,9 +129,15 @@ static si_status claim_folder(si_import_context *ctx, si_job *job, char *work, s
   si_status st = si_mkdir_p(ctx->cfg->work_dir, err);
   if (st != SI_OK)
     return fail_job(ctx, job, err->message, result, err);
-  snprintf(work, size, "%s/job-%" PRId64 "-%s", ctx->cfg->work_dir, job->id, job->folder);
+  /* Named by the job id alone: the folder's name is the job's (job->folder),
+   * so any name the filesystem accepts fits, and the work area's names are
+   * sendit's own (late data goes to storage under a name checked to be new,
+   * import.c open_batch). */
+  snprintf(work, size, "%s/job-%" PRId64, ctx->cfg->work_dir, job->id);
   if (rename(job->path, work) != 0) {
     int e = errno;
+    if (e == ENOENT && !is_dir(work))
+      legacy_work_name(ctx, job, work, size);
     if (e == EXDEV) {
       /* The work area is on another filesystem: import in place; the lease
        * alone keeps other workers away. */
