@@ -54,7 +54,10 @@ drop_site_databases() {
 
 # A fresh site: folders, config and database of its own under $SENDIT_TMP.
 new_site() {
-  SITE="$(mktemp -d "$SENDIT_TMP/site.XXXXXX")"
+  # An empty SITE would put a site at / : make the parent, and stop if no folder came.
+  mkdir -p "$SENDIT_TMP"
+  SITE="$(mktemp -d "$SENDIT_TMP/site.XXXXXX")" || { echo "cannot make a site under $SENDIT_TMP" >&2; exit 1; }
+  [ -n "$SITE" ] && [ -d "$SITE" ] || { echo "no site folder under $SENDIT_TMP" >&2; exit 1; }
   mkdir -p "$SITE/data"
   new_site_database
   cat >"$SITE/sendit.ini" <<INI
@@ -88,7 +91,8 @@ sql() {
     for q in "$@"; do args+=(-c "$q"); done
     psql -X -q -At -v ON_ERROR_STOP=1 "$SITE_DB" "${args[@]}"
   else
-    sqlite3 -batch -noheader "$SITE_DB" "$@"
+    # A daemon may hold the write lock for a moment: wait for it (as sendit does).
+    sqlite3 -batch -noheader -cmd ".timeout 10000" "$SITE_DB" "$@"
   fi
 }
 

@@ -179,9 +179,12 @@ check_eq "nothing quarantined" 0 "$(sql "SELECT count(*) FROM quarantine WHERE b
 # after its folder was renamed into the work area. What is left then: a
 # queued job, and its folder in the work area under the job's name, gone
 # from the input. The job is claimed again and finds the folder there.
-sql "INSERT INTO job (folder, path, state, created_at, updated_at) VALUES ('LOST01', '$SITE/data/LOST01', 'queued', 1, 1)" >/dev/null
+# The job is inserted as 'held' (a state no worker claims) and queued only
+# once its folder is in place: a worker's poll must not find the job first.
+sql "INSERT INTO job (folder, path, state, created_at, updated_at) VALUES ('LOST01', '$SITE/data/LOST01', 'held', 1, 1)" >/dev/null
 lost_job="$(sql "SELECT id FROM job WHERE folder = 'LOST01'")"
 $MKDICOM "$SITE/data/.work/job-$lost_job-LOST01" 4 --sop-prefix 1.2.826.0.1.3680043.10.998
+sql "UPDATE job SET state = 'queued' WHERE id = $lost_job" >/dev/null
 check "a job whose claim was undone still imports its folder from the work area" \
   wait_for 30 batch_is LOST01 DONE
 check_eq "LOST01's 4 images are stored once" "4 4" \
