@@ -102,6 +102,10 @@ static si_status reconcile(si_db *db, const si_config *cfg, const char *batch_ui
   int64_t n = 0;
   for (size_t i = 0; st == SI_OK && i < files.count; i++) {
     const char *name = files.items[i].relative;
+    /* A copy cut short by a kill is no quarantined file: the batch's next
+     * import removes it (si_remove_partials), so it gets no entry. */
+    if (si_is_partial_name(last_part(name)))
+      continue;
     if (known.count && bsearch(&name, known.items, known.count, sizeof *known.items, by_text))
       continue;
     if (*batch_id < 0 && create) {
