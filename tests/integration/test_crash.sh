@@ -15,8 +15,14 @@
 #            EXDEV, so folders are imported in place from the input.
 # In each round the daemon (`sendit start_watcher`) is started, input folders
 # are dropped in waves with the sender protocol (written as NAME.tmpXXXX, then
-# renamed), and it is killed with -9 after a random, bounded sleep; then it
-# is restarted, and so on. At the end it is left to finish, stopped, and:
+# renamed), and it is killed with -9 at a random moment (a bounded delay on
+# its own clock, mostly under 120 ms, as a wave's import takes tens of ms,
+# sometimes up to a second), then restarted, and so on; one kill per round
+# waits for the jobs of killed workers to be taken over (their leases run
+# out) and lands on that resumed import. At the end the daemon is left to
+# finish, stopped, and the round checks the following. The rounds run side
+# by side (SENDIT_CRASH_PARALLEL=0: one after the other).
+#
 #
 # Accounting. The generator records the sha256 of every source file it
 # writes (its manifest, in $SITE/src). Source files are of these kinds:
@@ -88,6 +94,7 @@ cleanup() {
   fi
   for m in "${MOUNTS[@]}"; do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+    rmdir "$m" 2>/dev/null
   done
   [ -n "${SHM_DIR:-}" ] && rm -rf "$SHM_DIR"
   rm -rf "$TEMPLATE_DIR" "$ROUND_DIR"
@@ -111,8 +118,10 @@ other_fs() {
   elif [ -d /dev/shm ] && SHM_DIR="$(mktemp -d /dev/shm/sendit-crash.XXXXXX)" &&
     [ "$(fs_of "$SHM_DIR")" != "$(fs_of "$SENDIT_TMP")" ]; then
     OTHER_FS="$SHM_DIR"
+    rmdir "$dir"
     echo "# other filesystem: cannot mount a tmpfs, using /dev/shm ($SHM_DIR) instead"
   else
+    rmdir "$dir"
     return 1
   fi
 }
@@ -159,7 +168,8 @@ def write(unit, rel, data, kind, uid):
 
 
 def stage(unit, name):
-    staged[unit] = os.path.join(inputdir, f"{name}.tmp{rng.randrange(10**6)}")
+    # (unique: the late data's name is its first folder's)
+    staged[unit] = os.path.join(inputdir, f"{name}.tmp{len(staged)}x{rng.randrange(10**6)}")
 
 
 # Folder sizes: one big folder (more than one chunk of 256 files, imported
@@ -245,7 +255,7 @@ with open(os.path.join(out, "files.txt"), "w") as f:
 PY
 }
 
-# check_round SRC STORAGE QUARANTINE WORK INPUT DUMPS: the accounting above;
+# account SRC STORAGE QUARANTINE WORK INPUT DUMPS: the accounting above;
 # prints "ok|what" or "not ok|what: details" lines.
 account() {
   /usr/bin/python3 - "$@" <<'PY'
@@ -649,7 +659,8 @@ printf '#   %s\n' "${SUMMARY[@]}"
 outcome="all accounted"
 ((FAILED)) && outcome="$FAILED checks failed"
 echo "# kills: $TOTAL_KILLS, files: $TOTAL_FILES, $outcome"
-check "at least 20 kills in all" test "$TOTAL_KILLS" -ge 20
+check_eq "every kill asked for was made" "$KILLS_TOTAL" "$TOTAL_KILLS"
+((KILLS_TOTAL >= 20)) || echo "# fewer kills than the issue's 20 (SENDIT_CRASH_KILLS=$KILLS_TOTAL)"
 if ((FAILED == 0)) && [ "${SENDIT_CRASH_KEEP:-0}" != 1 ]; then
   for s in "${SITES[@]}"; do rm -rf "$s"; done
 fi
