@@ -55,7 +55,8 @@
 # Knobs: SENDIT_CRASH_SEED (printed; re-run a failure with it),
 # SENDIT_CRASH_KILLS (total, split over the rounds; default 24),
 # SENDIT_CRASH_FILES (images per round; default 2000, 1000 under ASan),
-# SENDIT_CRASH_ROUNDS, SENDIT_CRASH_KEEP=1 keeps the sites of a passing run.
+# SENDIT_CRASH_ROUNDS, SENDIT_CRASH_PARALLEL=0, SENDIT_CRASH_KEEP=1 (keeps
+# the sites of a passing run too), SENDIT_CRASH_VERBOSE=1 (a line per kill).
 source "$(dirname "$0")/lib.sh"
 
 SEED=${SENDIT_CRASH_SEED:-$(($(date +%s%N) / 1000 % 1000000))}
@@ -66,7 +67,7 @@ if ldd "$SENDIT_BIN" 2>/dev/null | grep -q libasan || grep -qa __asan_report_loa
 else
   SANITIZED=0
 fi
-ROUNDS=(${SENDIT_CRASH_ROUNDS:-same cross inplace})
+read -ra ROUNDS <<<"${SENDIT_CRASH_ROUNDS:-same cross inplace}"
 KILLS_TOTAL=${SENDIT_CRASH_KILLS:-24}
 FILES=${SENDIT_CRASH_FILES:-$((SANITIZED ? 1000 : 2000))}
 TOTAL_KILLS=0
@@ -177,8 +178,9 @@ def stage(unit, name):
 big = max(300, nimages // 6) if nimages >= 900 else 0
 sizes = [big] if big else []
 left = nimages - big
+most = max(20, min(190, nimages // 10))  # some 10 to 20 folders
 while left > 0:
-    n = min(left, rng.randint(5, 190))
+    n = min(left, rng.randint(5, most))
     sizes.append(n)
     left -= n
 rng.shuffle(sizes)
@@ -398,16 +400,11 @@ PY
 
 # The sender protocol: each folder is written into the input as NAME.tmpXXXX
 # (by gen, all of them before the first start: the watcher leaves such names
-# alone), then renamed to NAME (drop I [WAIT]), so that a drop is a rename
-# and the imports begin at once. Late data for a name is not dropped (false)
+# alone; STAGED lists them), then renamed to NAME (drop I [WAIT]), so that a
+# drop is a rename and the imports begin at once. Late data for a name is not dropped (false)
 # while the first folder of that name is still in the input (the rename
 # would fail, or, without -T, nest it), unless WAIT (seconds) is given: then
 # it waits for that.
-stage() { # the staged folders' names, from the manifest
-  local i
-  STAGED=()
-  for ((i = 0; i < ${#units[@]}; i++)); do STAGED+=("${paths[i]}"); done
-}
 drop() {
   # (not "i": wait_for counts in a global i)
   local idx="$1" name="${names[$1]}"
@@ -457,7 +454,8 @@ run_round() {
       not_ok "round $mode: no other filesystem (cannot mount a tmpfs, no /dev/shm)"
       return
     fi
-    local base="$OTHER_FS/$(basename "$SITE")"
+    local base
+    base="$OTHER_FS/$(basename "$SITE")"
     mkdir -p "$base"
     store="$base/storage" quar="$base/quarantine"
     [ "$mode" = inplace ] && work="$store/.work"
@@ -507,9 +505,8 @@ INI
   done <"$SITE/src/units.txt"
   local nunits=${#units[@]} nsrc
   nsrc=$(wc -l <"$SITE/src/files.txt")
-  stage
-  [ "${SENDIT_CRASH_VERBOSE:-0}" = 1 ] &&
-    echo "# round $mode: site after ${t_site}s, generated after ${t_gen}s, staged after $((SECONDS - t0))s"
+  STAGED=("${paths[@]}")
+  [ "${SENDIT_CRASH_VERBOSE:-0}" = 1 ] && echo "# round $mode: site after ${t_site}s, generated after ${t_gen}s"
   # Drops spread over the first three quarters of the kills, so that the
   # last kills land on the recovery of the last drops; the rest at the end.
   local spread=$(((kills * 3 + 3) / 4)) next=0 k done_kills=0 mid=0
@@ -633,6 +630,7 @@ for ((r = 0; r < nrounds; r++)); do
   # The kills split evenly, the first rounds taking the remainder.
   share=$((KILLS_TOTAL / nrounds + (r < KILLS_TOTAL % nrounds ? 1 : 0)))
   (
+    # This subshell's own counts; the parent counts the lines of its output.
     PASSED=0 FAILED=0
     run_round "${ROUNDS[r]}" "$share" $((r + 1))
   ) >"$ROUND_DIR/$((r + 1)).out" 2>&1 &
