@@ -17,7 +17,8 @@
 # are dropped in waves with the sender protocol (written as NAME.tmpXXXX, then
 # renamed), and it is killed with -9 at a random moment (a bounded delay on
 # its own clock, mostly under 120 ms, as a wave's import takes tens of ms,
-# sometimes up to a second), then restarted, and so on; one kill per round
+# sometimes up to a second; or aimed: 0-20 ms after the daemon was seen to
+# hold a job), then restarted, and so on; one kill per round
 # waits for the jobs of killed workers to be taken over (their leases run
 # out) and lands on that resumed import. At the end the daemon is left to
 # finish, stopped, and the round checks the following. The rounds run side
@@ -522,10 +523,15 @@ INI
     fi
     local pid
     pid="$(daemon_pid)"
-    local delay killer recovering=0
+    local delay killer recovering=0 aimed=0
     if ((k == recovery_at)) && wait_for_takeover; then
       recovering=1
       delay=$((RANDOM % 30))
+    elif ((RANDOM % 5 < 2)); then
+      # Aimed: once this daemon has claimed a job, a little later (imports
+      # on one filesystem are renames, over too soon for a blind delay).
+      aimed=1
+      delay=$((RANDOM % 20))
     elif ((RANDOM % 4 == 0)); then
       delay=$((250 + RANDOM % 750))
     elif ((RANDOM % 5 == 0)); then
@@ -536,6 +542,12 @@ INI
     # The kill comes on its own clock, while the waves are being dropped
     # and imported.
     (
+      if ((aimed)); then
+        local q="SELECT count(*) FROM job WHERE state = 'running' AND worker LIKE '%:$pid:%'" t
+        for ((t = 0; t < 500; t++)); do # each query takes a few ms
+          [ "$(sql "$q" 2>/dev/null)" = 0 ] || break
+        done
+      fi
       ms_sleep "$delay"
       alive "$pid" || exit 3
       kill -9 "$pid"
@@ -562,7 +574,7 @@ INI
       recovery_hits=1
     fi
     [ "${SENDIT_CRASH_VERBOSE:-0}" = 1 ] &&
-      echo "# round $mode: kill $((k + 1)) at ${SECONDS}s after ${delay} ms (recovery $recovering), $next of $nunits dropped"
+      echo "# round $mode: kill $((k + 1)) at ${SECONDS}s after ${delay} ms (recovery $recovering, aimed $aimed), $next of $nunits dropped"
     # Now and then a wave arrives while no daemon runs.
     if ((next < nunits && RANDOM % 3 == 0)) && drop "$next"; then
       next=$((next + 1))
