@@ -17,8 +17,8 @@
 # are dropped in waves with the sender protocol (written as NAME.tmpXXXX, then
 # renamed), and it is killed with -9 at a random moment (a bounded delay on
 # its own clock, mostly under 120 ms, as a wave's import takes tens of ms,
-# sometimes up to a second; or aimed: 0-20 ms after the daemon was seen to
-# hold a job), then restarted, and so on; one kill per round
+# sometimes up to a second; or aimed: 0-7 ms after a moment of an import,
+# its claim or its first file in storage), then restarted, and so on; one kill per round
 # waits for the jobs of killed workers to be taken over (their leases run
 # out) and lands on that resumed import. At the end the daemon is left to
 # finish, stopped, and the round checks the following. The rounds run side
@@ -103,6 +103,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
 ms_sleep() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
 fs_of() { stat -c %d "$1"; }
 
@@ -420,22 +421,40 @@ drop() {
 daemon_pid() { cat "$SITE/sendit.pid" 2>/dev/null; }
 alive() { [ -d "/proc/$1" ] && ! grep -q '^[^ ]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
 
+# aim MODE NAME STORAGE: waits (at most 1.5 s, polling with builtins only,
+# so within microseconds) for a moment of the import of the folder dropped
+# as NAME, chosen at random: its claim (it leaves the input; not when
+# importing in place, where it stays), or its first file reaching storage
+# (storage/NAME appears: on one filesystem the whole folder at once, just
+# before the finishing commit; across filesystems the first copy).
+aim() {
+  local mode="$1" input="$SITE/data/$2" stored="$3/$2" until
+  until=$((${EPOCHREALTIME/./} + 1500000))
+  if [ "$mode" != inplace ] && ((RANDOM % 2)); then
+    while [ ! -e "$input" ] && ((${EPOCHREALTIME/./} < until)); do :; done
+    while [ -e "$input" ] && ((${EPOCHREALTIME/./} < until)); do :; done
+  else
+    while [ ! -e "$stored" ] && ((${EPOCHREALTIME/./} < until)); do :; done
+  fi
+}
+
 # Waits (at most a lease and a poll) until a job that a killed worker held
 # is claimed again; TAKEN_OVER lists those jobs. False when there is none.
 TAKEN_OVER=""
 wait_for_takeover() {
-  local held lease_end t
+  local held lease_end
   held=$(sql "SELECT id FROM job WHERE state = 'running'" | paste -sd, -)
   TAKEN_OVER="$held"
   [ -n "$held" ] || return 1
   lease_end=$(sql "SELECT max(lease_until) FROM job WHERE id IN ($held)")
   # Sleep until just before the leases run out, then look closely.
-  local now_ms=$(($(date +%s%N) / 1000000))
-  ((lease_end - now_ms > 100)) && ms_sleep $((lease_end - now_ms - 100))
+  local now
+  now=$(now_ms)
+  ((lease_end - now > 100)) && ms_sleep $((lease_end - now - 100))
   local q="SELECT count(*) FROM job WHERE id IN ($held) AND (lease_until > $lease_end OR state <> 'running')"
-  for ((t = 0; t < 400; t++)); do
+  local until=$(($(now_ms) + 3000)) # a poll (1 s) and some
+  while (($(now_ms) < until)); do
     [ "$(sql "$q")" -gt 0 ] && return 0
-    sleep 0.005
   done
   return 1
 }
@@ -527,11 +546,11 @@ INI
     if ((k == recovery_at)) && wait_for_takeover; then
       recovering=1
       delay=$((RANDOM % 30))
-    elif ((RANDOM % 5 < 2)); then
-      # Aimed: once this daemon has claimed a job, a little later (imports
-      # on one filesystem are renames, over too soon for a blind delay).
+    elif ((RANDOM % 5 < 2 && next < nunits && next < (k + 1) * nunits / spread)); then
+      # Aimed at the import of this cycle's first drop (see aim): a whole
+      # import takes some 10-40 ms here, too short for blind delays to hit.
       aimed=1
-      delay=$((RANDOM % 20))
+      delay=$((RANDOM % 8))
     elif ((RANDOM % 4 == 0)); then
       delay=$((250 + RANDOM % 750))
     elif ((RANDOM % 5 == 0)); then
@@ -542,13 +561,8 @@ INI
     # The kill comes on its own clock, while the waves are being dropped
     # and imported.
     (
-      if ((aimed)); then
-        local q="SELECT count(*) FROM job WHERE state = 'running' AND worker LIKE '%:$pid:%'" t
-        for ((t = 0; t < 500; t++)); do # each query takes a few ms
-          [ "$(sql "$q" 2>/dev/null)" = 0 ] || break
-        done
-      fi
-      ms_sleep "$delay"
+      ((aimed)) && aim "$mode" "${names[next]}" "$store"
+      ((delay)) && ms_sleep "$delay"
       alive "$pid" || exit 3
       kill -9 "$pid"
     ) &
@@ -559,8 +573,13 @@ INI
         next=$((next + 1))
       done
     fi
-    if ! wait "$killer"; then
+    local rc=0
+    wait "$killer" || rc=$?
+    if ((rc == 3)); then
       not_ok "round $mode: the daemon (pid $pid) died on its own before kill number $((k + 1))"
+      continue
+    elif ((rc)); then
+      not_ok "round $mode: kill number $((k + 1)) failed (status $rc)"
       continue
     fi
     for ((w = 0; w < 250; w++)); do alive "$pid" || break; sleep 0.02; done
