@@ -9,7 +9,7 @@
 #            claims and moves are renames.
 #   cross    storage and quarantine on a tmpfs, the work area on the input's
 #            filesystem: claims are renames, moves copy + fsync + rename +
-#            unlink (`*.partial` while copying, lib/util/fs.c).
+#            unlink (`.sendit-partial-*` while copying, lib/util/fs.c).
 #   inplace  storage, its work area (storage/.work, the shipped example's
 #            layout) and quarantine on a tmpfs: the claim's rename fails with
 #            EXDEV, so folders are imported in place from the input.
@@ -51,7 +51,7 @@
 #     quarantine, and every such row's file exists;
 #   - every batch (one per dropped folder name) is DONE, its image_count is
 #     its number of image rows; no job is queued, running or failed;
-#   - nothing is left in the input, in the work area, or as `*.partial`.
+#   - nothing is left in the input, in the work area, or as a partial copy (`.sendit-partial-*`, or `*.partial` of older versions).
 #
 # Knobs: SENDIT_CRASH_SEED (printed; re-run a failure with it),
 # SENDIT_CRASH_KILLS (total, split over the rounds; default 24),
@@ -304,9 +304,14 @@ for kind, uid, digest, rel in manifest:
     src_sha.setdefault(digest, []).append((kind, uid, rel))
 readable_uids = {uid for kind, uid, digest, rel in manifest if kind != "bad"}
 work_real = real(work)
-# A *.partial file is a leftover of a copy (checked below), not a stored file.
-stored = [p for p in files_under(storage, prune=work_real) if not p.endswith(".partial")]
-quarantined = [p for p in files_under(quarantine) if not p.endswith(".partial")]
+# A copy's temporary file (".sendit-partial-" + 16 hex digits beside its final
+# place, lib/util/fs.c; "*.partial" in older versions) is a leftover of a copy
+# (checked below), not a stored file.
+def is_partial(p):
+    name = os.path.basename(p)
+    return name.endswith(".partial") or name.startswith(".sendit-partial-")
+stored = [p for p in files_under(storage, prune=work_real) if not is_partial(p)]
+quarantined = [p for p in files_under(quarantine) if not is_partial(p)]
 stored_sha = collections.Counter(sha(p) for p in stored)
 quar_sha = collections.Counter(sha(p) for p in quarantined)
 
@@ -384,7 +389,7 @@ result(not wrong, "every batch's image_count is its number of image rows", show(
 jobs = dict(r for r in rows("jobs.txt"))  # state|count
 result(set(jobs) <= {"done"}, "every job is done", str(jobs))
 
-partial = [p for root in {storage, quarantine, work, inputdir} for p in files_under(root) if p.endswith(".partial")]
+partial = [p for root in {storage, quarantine, work, inputdir} for p in files_under(root) if is_partial(p)]
 result(not partial, "no *.partial file is left", f"{len(partial)}: {show(partial)}")
 left_in = [os.path.relpath(os.path.join(inputdir, e), inputdir) for e in os.listdir(inputdir)
            if real(os.path.join(inputdir, e)) != work_real]
