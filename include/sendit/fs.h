@@ -55,6 +55,9 @@ typedef struct si_file_entry {
   int64_t size;   /* of a regular file; 0 for the others */
 } si_file_entry;
 
+/* qsort/bsearch order of si_file_list items: by relative path (strcmp). */
+int si_file_entry_compare(const void *x, const void *y);
+
 typedef struct si_file_list {
   si_file_entry *items; /* regular files */
   size_t count;

@@ -435,17 +435,40 @@ static si_status keep_last(run *r, plan *p, si_image *img, const si_image *known
   return st;
 }
 
-/* Decides what to do with a file whose SOPInstanceUID is already known. */
+/* The file of this import that a row of its batch was planned for, when
+ * that is not `f`: the row's storage path is this import's `base` followed by
+ * the file's relative path (image_of). NULL when there is none. */
+static const si_file_entry *planned_for_other(const run *r, const si_file_entry *f,
+                                              const char *storage_path) {
+  size_t len = strlen(r->base);
+  if (strncmp(storage_path, r->base, len) != 0 || storage_path[len] != '/')
+    return NULL;
+  si_file_entry key = {NULL, (char *)storage_path + len + 1, 0};
+  const si_file_entry *hit =
+      bsearch(&key, r->files.items, r->files.count, sizeof *r->files.items, si_file_entry_compare);
+  return hit && hit != f ? hit : NULL;
+}
+
+/* Decides what to do with a file whose SOPInstanceUID is already known.
+ * `twin`: another file of this import that holds the uid (same_chunk, or
+ * one whose row was written by an earlier chunk), still in the work area. */
 static si_status plan_known(run *r, plan *p, si_image *img, const si_image *known,
-                            const plan *same_chunk, si_error *err) {
+                            const si_file_entry *twin, si_error *err) {
   const si_file_entry *f = p->file;
-  const char *other = same_chunk ? same_chunk->file->path : known->storage_path;
   struct stat sb;
-  if (!same_chunk && known->batch_id == r->batch_id &&
+  int own_unstored =
+      !twin && known->batch_id == r->batch_id &&
       (strcmp(known->status, SI_IMAGE_NEW) == 0 || strcmp(known->status, SI_IMAGE_DONE) == 0) &&
-      lstat(known->storage_path, &sb) != 0) {
+      lstat(known->storage_path, &sb) != 0;
+  /* A row of this batch whose file is not in storage may be one written for
+   * another file of this import: an earlier chunk's rows are committed
+   * before any file moves (and after a crash, so are the first copy's).
+   * That file is a twin, decided as one in the same chunk is. */
+  if (own_unstored)
+    twin = planned_for_other(r, f, known->storage_path);
+  if (own_unstored && !twin) {
     /* Our own interrupted import: the row was written (NEW, or DONE ahead of
-     * its folder's rename), the move was not. */
+     * its folder's rename) for this very file, the move was not. */
     char planned[SI_PATH_MAX];
     storage_path_for(r, f, planned, sizeof planned);
     *img = *known;
@@ -461,8 +484,9 @@ static si_status plan_known(run *r, plan *p, si_image *img, const si_image *know
     snprintf(img->storage_path, sizeof img->storage_path, "%s", planned);
     return si_store_image_replace(r->ctx->db, img, err);
   }
+  const char *other = twin ? twin->path : known->storage_path;
   int stored_gone = 0;
-  if (!same_chunk && r->ctx->cfg->duplicate_policy == SI_DUP_KEEP_LAST &&
+  if (!twin && r->ctx->cfg->duplicate_policy == SI_DUP_KEEP_LAST &&
       known->batch_id != r->batch_id) {
     si_status st = stored_copy_gone(r, known, &stored_gone, err);
     if (st != SI_OK)
@@ -479,7 +503,7 @@ static si_status plan_known(run *r, plan *p, si_image *img, const si_image *know
     return batch_log(r, "info", f->relative, "byte-identical copy of %s ignored", known->uid);
   }
   char reason[1024];
-  const char *kept = same_chunk ? same_chunk->file->relative : known->original_name;
+  const char *kept = twin ? twin->relative : known->original_name;
   if (same < 0) /* e.g. the kept copy is still on its way to storage (another worker's) */
     snprintf(reason, sizeof reason,
              "duplicate SOPInstanceUID %s, not compared with the copy kept from %s: %s", known->uid,
@@ -488,7 +512,9 @@ static si_status plan_known(run *r, plan *p, si_image *img, const si_image *know
     snprintf(reason, sizeof reason,
              "duplicate SOPInstanceUID %s with different content (kept the one from %s)",
              known->uid, kept);
-  if (r->ctx->cfg->duplicate_policy == SI_DUP_KEEP_LAST && !same_chunk && same == 0)
+  /* Within one import the first file in listing order is kept under either
+   * policy: keep-last replaces what an earlier import stored. */
+  if (r->ctx->cfg->duplicate_policy == SI_DUP_KEEP_LAST && !twin && same == 0)
     return keep_last(r, p, img, known, 0, err);
   p->act = ACT_NONE;
   return quarantine(r, f, "error", reason, err);
@@ -603,7 +629,7 @@ static si_status decide(run *r, plan *p, const plan *earlier, size_t n_earlier, 
     si_image known;
     memset(&known, 0, sizeof known);
     snprintf(known.uid, sizeof known.uid, "%s", img.uid);
-    return plan_known(r, p, &img, &known, twin, err);
+    return plan_known(r, p, &img, &known, twin->file, err);
   }
   const header_facts *f = &p->facts;
   si_image_values row = {.uid = f->uid,

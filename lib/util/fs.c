@@ -286,7 +286,7 @@ done:
   return result;
 }
 
-static int compare_entries(const void *x, const void *y) {
+int si_file_entry_compare(const void *x, const void *y) {
   return strcmp(((const si_file_entry *)x)->relative, ((const si_file_entry *)y)->relative);
 }
 
@@ -471,7 +471,7 @@ si_status si_list_files(const char *root, si_file_list *out, si_error *err) {
     return st;
   }
   if (out->count > 1)
-    qsort(out->items, out->count, sizeof *out->items, compare_entries);
+    qsort(out->items, out->count, sizeof *out->items, si_file_entry_compare);
   return SI_OK;
 }
 
