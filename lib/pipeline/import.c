@@ -155,6 +155,7 @@ typedef struct run {
    * others (import_together), which move their folders right after. */
   int optimistic;
   int reused_new;        /* rows still NEW from an interrupted run are reused */
+  int left_behind;       /* a file an interrupted run stored left its source (its row is NEW) */
   int64_t written_ahead; /* rows of files to move that say DONE already */
   int sync_base;         /* files were moved into `base`: its entries must reach the disk */
   int sync_parent;       /* `base` appeared in its parent: the parent's entries too */
@@ -449,6 +450,35 @@ static const si_file_entry *planned_for_other(const run *r, const si_file_entry 
   return hit && hit != f ? hit : NULL;
 }
 
+/* Whether `f`, whose bytes are stored already as `known`, is the source of
+ * that very copy, left behind by an interrupted move: across filesystems a
+ * move copies, renames the copy into place and then unlinks the source, and
+ * a kill in between leaves both. The row is this batch's, for this file
+ * name, and was written after the batch last finished (by the import that
+ * was interrupted, not by one that finished before: then the file is a copy
+ * the sender sent again). */
+static int left_behind_by_a_move(run *r, const si_file_entry *f, const si_image *known) {
+  if (known->batch_id != r->batch_id || strcmp(known->original_name, f->relative) != 0)
+    return 0;
+  si_batch b;
+  int found = 0;
+  si_error err;
+  if (si_store_batch_get(r->ctx->db, r->uid, &b, &found, &err) != SI_OK || !found)
+    return 0; /* counted as a duplicate, as before */
+  return b.finished_at <= 0 || known->created_at > b.finished_at;
+}
+
+/* The source copy of a finished move is removed, as a byte-identical copy
+ * is, but it is no duplicate: the sender sent it once. */
+static si_status drop_left_behind(run *r, plan *p, const si_image *known) {
+  p->act = ACT_NONE;
+  r->left_behind = 1;
+  unlink(p->file->path);
+  return batch_log(r, "info", p->file->relative,
+                   "stored as %s before an interruption; the source left behind is removed",
+                   known->storage_path);
+}
+
 /* Decides what to do with a file whose SOPInstanceUID is already known.
  * `twin`: another file of this import that holds the uid (same_chunk, or
  * one whose row was written by an earlier chunk), still in the work area. */
@@ -495,6 +525,8 @@ static si_status plan_known(run *r, plan *p, si_image *img, const si_image *know
   if (stored_gone)
     return keep_last(r, p, img, known, 1, err);
   int same = si_files_equal(f->path, other, err);
+  if (same == 1 && !twin && left_behind_by_a_move(r, f, known))
+    return drop_left_behind(r, p, known);
   if (same == 1) {
     p->act = ACT_DROP_COPY;
     r->res->duplicates_ignored++;
@@ -1195,6 +1227,10 @@ static si_status finish_in_tx(run *r, si_error *err) {
     if (!ahead || r->reused_new)
       st = mark_folder_done(r, err);
     r->res->imported += r->written_ahead;
+    /* Rows of files an interrupted run stored one by one are not under
+     * `base` (a resumed run has a `base` of its own: late_data_base). */
+    if (st == SI_OK && (r->left_behind || r->reused_new))
+      st = settle_moved_rows(r, err);
   } else {
     if (ahead)
       st = reset_unmoved_rows(r, err);

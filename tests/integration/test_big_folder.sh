@@ -121,4 +121,50 @@ for policy in keep-first keep-last; do
   stop_site
 done
 
+# A move across filesystems copies, renames the copy into place, then
+# unlinks the source: a kill in between leaves the source beside its stored
+# copy. The resumed import removes it as the source of that copy, not as a
+# duplicate the sender sent (and its row, still NEW, is settled). Simulated
+# here: LB's first two files were stored (the second's source left behind),
+# the others not, its rows NEW, the batch never finished. Storage on the
+# input's filesystem (the resumed folder moves in one rename), then on
+# another one when /dev/shm is there (file by file).
+for where in same other unlinked; do
+  site
+  if [ "$where" = other ]; then
+    [ -d /dev/shm ] && [ -w /dev/shm ] || { echo "# no /dev/shm: skipping the cross-filesystem case"; break; }
+    OTHER=$(mktemp -d /dev/shm/sendit-bigfolder.XXXXXX)
+    sed -i "s|^folder = $SITE/storage|folder = $OTHER/storage|; s|^quarantine = .*|quarantine = $OTHER/quarantine|" "$SITE/sendit.ini"
+    STORE=$OTHER/storage
+  else
+    STORE=$SITE/storage
+  fi
+  $MKDICOM "$SITE/stage/LB" 5 --sop-prefix 1.2.826.0.1.3680043.10.4424 >/dev/null
+  cp -a "$SITE/stage/LB" "$SITE/stage/LB.orig"
+  sendit import_dicomdir "$SITE/stage/LB" >/dev/null 2>&1
+  rm -f "$STORE"/LB/IMG0000[345].dcm
+  mkdir -p "$SITE/stage/LB"
+  cp -a "$SITE/stage/LB.orig"/IMG0000[345].dcm "$SITE/stage/LB/"
+  # unlinked: the kill came after the second file's source was unlinked.
+  [ "$where" = unlinked ] || cp -a "$SITE/stage/LB.orig/IMG00002.dcm" "$SITE/stage/LB/"
+  sql "UPDATE image SET status = 'NEW'" "DELETE FROM batch_log" \
+    "UPDATE batch SET status = 'PROCESSING', finished_at = NULL, image_count = 0 WHERE uid = 'LB'" >/dev/null
+  sendit import_dicomdir "$SITE/stage/LB" >/dev/null 2>&1
+  check_eq "$where fs: the resumed import is DONE with 5 images, every row DONE" "DONE 5 5" \
+    "$(batch_status LB) $(sql "SELECT image_count FROM batch WHERE uid = 'LB'") $(sql "SELECT count(*) FROM image WHERE status = 'DONE'")"
+  check_eq "$where fs: storage holds the 5 files, the input none" "5 0" "$(count_files "$STORE") $(count_files "$SITE/stage/LB")"
+  check "$where fs: the left-behind source is no ignored duplicate" grep -q '"duplicates_ignored": *0' <<<"$(qa_of LB)"
+  [ "$where" = unlinked ] ||
+    check "$where fs: the batch log says it was left behind" log_has LB "before an interruption; the source left behind is removed"
+  check_eq "$where fs: and logs no byte-identical copy" 0 "$(sql "SELECT count(*) FROM batch_log WHERE message LIKE 'byte-identical%'")"
+  # The same file sent again once the batch finished is a duplicate.
+  mkdir -p "$SITE/stage/LB"
+  cp -a "$SITE/stage/LB.orig/IMG00002.dcm" "$SITE/stage/LB/"
+  sendit import_dicomdir "$SITE/stage/LB" >/dev/null 2>&1
+  check "$where fs: the same file sent again later is an ignored duplicate" grep -q '"duplicates_ignored": *1' <<<"$(qa_of LB)"
+  check_eq "$where fs: still 5 files in storage, 5 rows" "5 5" "$(count_files "$STORE") $(sql "SELECT count(*) FROM image")"
+  stop_site
+  if [ "$where" = other ]; then rm -rf "$OTHER"; fi
+done
+
 finish
