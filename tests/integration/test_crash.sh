@@ -215,11 +215,18 @@ for k in range(2):
     rel, data, uid = rng.choice(src[2])
     dst = pick(exclude=src[0])
     write(dst[0], f"copy-{k}-of-{src[1]}.dcm", data, "dup", uid)
-# (Not into the big folder: a copy in a later chunk of 256 files than its
-# original is today stored as a second file, outside this test's subject.)
-src = rng.choice([u for u in units if len(u[2]) <= 256])
+src = rng.choice(units)
 rel, data, uid = rng.choice(src[2])
 write(src[0], "zz/same-folder-copy.dcm", data, "dup", uid)
+# In the big folder, a copy and a conflict of files of its first chunk of
+# 256, sorted into its last (imported alone, a chunk's rows are committed
+# before any file of the folder moves).
+for u in units:
+    if len(u[2]) > 256:
+        rel, data, uid = rng.choice(u[2][:200])
+        write(u[0], "zz/big-folder-copy.dcm", data, "dup", uid)
+        rel, data, uid = rng.choice(u[2][:200])
+        write(u[0], "zz/big-folder-conflict.dcm", data[:-1] + bytes([data[-1] ^ 0xFF]), "conflict", uid)
 # A conflict: same uid, different bytes, in another folder.
 src = pick()
 rel, data, uid = rng.choice(src[2])
