@@ -132,7 +132,11 @@ done
 for where in same other unlinked; do
   site
   if [ "$where" = other ]; then
-    [ -d /dev/shm ] && [ -w /dev/shm ] || { echo "# no /dev/shm: skipping the cross-filesystem case"; break; }
+    if [ ! -d /dev/shm ] || [ ! -w /dev/shm ]; then
+      echo "# no /dev/shm: skipping the cross-filesystem case"
+      stop_site
+      continue
+    fi
     OTHER=$(mktemp -d /dev/shm/sendit-bigfolder.XXXXXX)
     sed -i "s|^folder = $SITE/storage|folder = $OTHER/storage|; s|^quarantine = .*|quarantine = $OTHER/quarantine|" "$SITE/sendit.ini"
     STORE=$OTHER/storage
