@@ -187,21 +187,6 @@ static const char *job_folder(const si_job *job) {
   return job->work_path[0] && lstat(job->work_path, &sb) == 0 ? job->work_path : job->path;
 }
 
-/* Free bytes on storage above the low-water mark, less what this pool's
- * claims still have to store. INT64_MAX when the watch is off or storage
- * cannot be asked. */
-static int64_t space_budget(si_worker_pool *pool) {
-  const si_config *cfg = pool->cfg;
-  struct statvfs vfs;
-  if (!watch_on(cfg) || statvfs(cfg->storage_dir, &vfs) != 0)
-    return INT64_MAX;
-  int64_t free_bytes = (int64_t)((uint64_t)vfs.f_bavail * vfs.f_frsize);
-  pthread_mutex_lock(&pool->lock);
-  int64_t budget = free_bytes - cfg->low_water_mb * 1024 * 1024 - pool->reserved;
-  pthread_mutex_unlock(&pool->lock);
-  return budget;
-}
-
 si_status si_intake_space_check(const si_config *cfg, si_db *db, int *waiting, char *why,
                                 size_t size, si_error *err) {
   *waiting = 0;
@@ -244,21 +229,42 @@ static size_t claim_fits(si_worker_pool *pool, si_db *db, const char *id, si_job
                          int64_t *reserved) {
   const si_config *cfg = pool->cfg;
   *reserved = 0;
-  int64_t budget = space_budget(pool);
-  if (budget == INT64_MAX)
+  if (!watch_on(cfg))
     return n;
+  /* The folders are measured first; the budget is then read, and what is
+   * kept reserved, under one hold of the pool's lock: two workers claiming
+   * at once must not both spend the same free space (each saw the other's
+   * reservation missing while it measured). */
+  int64_t *needs = malloc(n * sizeof *needs);
+  for (size_t i = 0; needs && i < n; i++) {
+    needs[i] = bytes_to_store(cfg, job_folder(&jobs[i]));
+    if (needs[i] < 0)
+      needs[i] = 0;
+  }
+  /* Free bytes on storage above the low-water mark, less what this pool's
+   * claims still have to store (INT64_MAX when storage cannot be asked). */
+  pthread_mutex_lock(&pool->lock);
+  struct statvfs vfs;
+  int64_t budget = statvfs(cfg->storage_dir, &vfs) != 0
+                       ? INT64_MAX
+                       : (int64_t)((uint64_t)vfs.f_bavail * vfs.f_frsize) -
+                             cfg->low_water_mb * 1024 * 1024 - pool->reserved;
   size_t kept = 0;
   int64_t total = 0, first_need = 0;
   for (; kept < n; kept++) {
-    int64_t need = bytes_to_store(cfg, job_folder(&jobs[kept]));
-    if (need < 0)
-      need = 0;
+    /* Without memory to measure, one folder at a time. */
+    int64_t need = needs ? needs[kept] : 0;
+    if (!needs && kept == 1)
+      break;
     if (kept == 0)
       first_need = need;
     if (need > 0 && total + need > budget)
       break;
     total += need;
   }
+  pool->reserved += total;
+  pthread_mutex_unlock(&pool->lock);
+  free(needs);
   /* Given back in one transaction: one commit, not one per job. Relaxed:
    * a power cut that undoes it leaves the jobs claimed until their leases
    * run out. A failure leaves them so too. */
@@ -292,7 +298,6 @@ static size_t claim_fits(si_worker_pool *pool, si_db *db, const char *id, si_job
            "worker %s: claimed %zu folders (%" PRId64 " MiB), gave %zu back: the rest would not "
            "fit the %" PRId64 " MiB free above the low-water mark",
            id, kept, total >> 20, n - kept, budget >> 20);
-  pool->reserved += total;
   pthread_mutex_unlock(&pool->lock);
   *reserved = total;
   return kept;
