@@ -59,6 +59,8 @@
 # SENDIT_CRASH_ROUNDS, SENDIT_CRASH_PARALLEL=0, SENDIT_CRASH_KEEP=1 (keeps
 # the sites of a passing run too), SENDIT_CRASH_VERBOSE=1 (a line per kill).
 source "$(dirname "$0")/lib.sh"
+# Run by hand, SENDIT_TMP may not exist yet (the mktemp calls below need it).
+mkdir -p "$SENDIT_TMP"
 
 SEED=${SENDIT_CRASH_SEED:-$(($(date +%s%N) / 1000 % 1000000))}
 RANDOM=$SEED
