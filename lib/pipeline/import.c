@@ -232,12 +232,15 @@ static si_status quarantine_as(run *r, owner to, const si_file_entry *f, const c
   st = dir ? si_mkdir_p(dir, err) : SI_ERR_NOMEM;
   const char *base = strrchr(f->relative, '/');
   base = base ? base + 1 : f->relative;
+  /* A name reserved for temporary copies gets a "_" before it, so that
+   * nothing sendit keeps is ever taken for an interrupted copy. */
+  const char *escape = si_is_partial_name(base) ? "_" : "";
   struct stat sb;
   for (int n = 0; st == SI_OK; n++) {
     if (n == 0)
-      snprintf(dst, size, "%s/%s", dir, base);
+      snprintf(dst, size, "%s/%s%s", dir, escape, base);
     else
-      snprintf(dst, size, "%s/%s.%d", dir, base, n);
+      snprintf(dst, size, "%s/%s%s.%d", dir, escape, base, n);
     if (lstat(dst, &sb) != 0)
       break;
   }
@@ -1494,8 +1497,11 @@ static si_status import_together(run **runs, size_t n, si_error *err) {
 
 /* Files whose storage path would pass SI_PATH_MAX (storage_path_for would
  * cut it) join the entries set aside rather than be stored under a cut
- * path. The bound holds for the first import and for late data. Returns 0
- * when out of memory. */
+ * path. The bound holds for the first import and for late data. So do
+ * files named like a temporary copy (si_is_partial_name): stored under that
+ * name, the sweep of interrupted copies (remove_partials) could take them
+ * for litter; quarantine_as gives them another name. Returns 0 when out of
+ * memory. */
 static int set_aside_long_paths(run *r) {
   const char *name = strrchr(r->folder, '/');
   name = name ? name + 1 : r->folder;
@@ -1504,7 +1510,9 @@ static int set_aside_long_paths(run *r) {
   si_file_list *l = &r->files;
   size_t kept = 0;
   for (size_t i = 0; i < l->count; i++) {
-    if (fixed + strlen(l->items[i].relative) < SI_PATH_MAX) {
+    const char *last = strrchr(l->items[i].relative, '/');
+    int reserved = si_is_partial_name(last ? last + 1 : l->items[i].relative);
+    if (!reserved && fixed + strlen(l->items[i].relative) < SI_PATH_MAX) {
       l->items[kept++] = l->items[i];
       continue;
     }
@@ -1521,7 +1529,8 @@ static int set_aside_long_paths(run *r) {
       return 0;
     }
     l->others[l->other_count] = l->items[i];
-    l->other_kinds[l->other_count++] = "file with too long a path for storage";
+    l->other_kinds[l->other_count++] = reserved ? "name reserved for sendit's temporary copies"
+                                                : "file with too long a path for storage";
   }
   l->count = kept;
   return 1;
@@ -1565,19 +1574,41 @@ static int any_row(void *user, int ncols, const char *const *v) {
   return 1;
 }
 
-/* Whether a file named like a temporary copy is a stored or quarantined
- * file (a user's file may bear such a name): then it is kept. When the
- * database cannot say, it is kept too. */
-static int partial_is_recorded(void *user, const char *path) {
-  run *r = user;
+/* Whether a row names `path`: an image's, or a quarantine entry's (of the
+ * file or, with `folders`, of a folder above it: a folder set aside whole
+ * keeps its files). Paths are compared with runs of '/' folded, as rows of
+ * older versions may spell a configured folder "/x/storage/" + "/" + ... */
+static int row_names(run *r, const char *path, int folders) {
   const char *params[] = {path};
   int found = 0;
   si_error e;
-  si_status st = si_db_exec(r->ctx->db,
-                            "SELECT 1 FROM image WHERE storage_path = $1 UNION ALL "
-                            "SELECT 1 FROM quarantine WHERE path = $1",
-                            1, params, any_row, &found, NULL, &e);
+  si_status st = si_db_exec(
+      r->ctx->db,
+      folders ? "SELECT 1 FROM quarantine WHERE replace(replace(path, '//', '/'), '//', '/') = $1"
+              : "SELECT 1 FROM image WHERE replace(replace(storage_path, '//', '/'), '//', '/') = "
+                "$1 UNION ALL "
+                "SELECT 1 FROM quarantine WHERE replace(replace(path, '//', '/'), '//', '/') = $1",
+      1, params, any_row, &found, NULL, &e);
   return st != SI_OK || found;
+}
+
+/* Whether a file named like a temporary copy is a stored or quarantined
+ * file (of an older version, or inside a folder quarantined whole: files
+ * sendit stores itself never bear such a name, set_aside_long_paths):
+ * then it is kept. When the database cannot say, it is kept too. Only
+ * files named like a copy are asked about, so the scans are rare. */
+static int partial_is_recorded(void *user, const char *path) {
+  run *r = user;
+  if (row_names(r, path, 0))
+    return 1;
+  char above[SI_PATH_MAX];
+  snprintf(above, sizeof above, "%s", path);
+  for (char *slash = strrchr(above, '/'); slash && slash > above; slash = strrchr(above, '/')) {
+    *slash = 0;
+    if (row_names(r, above, 1))
+      return 1;
+  }
+  return 0;
 }
 
 /* A kill during a copy across filesystems leaves a temporary copy

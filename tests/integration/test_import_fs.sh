@@ -179,9 +179,9 @@ PY
   check "the leftover copy in storage is removed" test ! -e "$XFS/storage/PART01/.sendit-partial-0123456789abcdef"
   check "the leftover copy in quarantine is removed" test ! -e "$XFS/quarantine/PART01/.sendit-partial-fedcba9876543210"
   check "a user's file named x.partial is kept" test -f "$XFS/storage/PART01/x.partial"
-  check "a user's stored file named like a temporary copy is kept" \
-    test -f "$XFS/storage/PART01/.sendit-partial-00000000000000aa"
-  check_eq "every image of SPARSE01 and PART01 is stored" 5 "$(sql "SELECT count(*) FROM image WHERE uid LIKE '$S.%' AND status = 'DONE'")"
+  check "a user's file named like a temporary copy is kept, quarantined under an escaped name" \
+    test -f "$XFS/quarantine/PART01/_.sendit-partial-00000000000000aa"
+  check_eq "every other image of SPARSE01 and PART01 is stored" 4 "$(sql "SELECT count(*) FROM image WHERE uid LIKE '$S.%' AND status = 'DONE'")"
   sendit stop_watcher >/dev/null
 
   # A real kill -9 while a 48 MB image is being copied across: the copy is
