@@ -660,6 +660,15 @@ static void check_late_data_rule(si_db *db, const char *path) {
                               1, raw, NULL, NULL, NULL, &err),
                    SI_ERR_STATE);
   assert_true(si_db_error_is_unique(&err));
+  /* The first job, its folder in the work area, goes back to the queue
+   * (released, or yielding to a twin) while the late one is queued: its
+   * folder is still not in the input, so both stay queued (migration 3). */
+  int64_t first = query_int(db, "SELECT min(id) FROM job WHERE path = $1", 1, p);
+  assert_int_equal(si_store_job_release(db, first, "w", "given back", &err), SI_OK);
+  assert_int_equal(
+      query_int(db, "SELECT count(*) FROM job WHERE path = $1 AND state = 'queued'", 1, p), 2);
+  assert_int_equal(si_store_enqueue(db, "late", path, &created, &err), SI_OK);
+  assert_false(created); /* the late one still holds the name */
 }
 
 static void test_job_pending_index(void **state) {
