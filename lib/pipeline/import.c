@@ -938,7 +938,14 @@ static void set_aside_others(run *r, const si_file_list *files) {
     snprintf(reason, sizeof reason, "skipped: %s (not imported, not followed)",
              files->other_kinds[i]);
     r->res->skipped++;
-    st = quarantine(r, &files->others[i], "warning", reason, &err);
+    /* Each move and its entry in one transaction that holds the batch's
+     * row (quarantine_as locks it), as a chunk's are: no reconciling sees
+     * the file before its entry, and a kill in between leaves it for
+     * reconciling (quarantine.h). */
+    st = si_db_begin(r->ctx->db, &err);
+    if (st == SI_OK)
+      st = quarantine(r, &files->others[i], "warning", reason, &err);
+    st = st == SI_OK ? si_db_commit(r->ctx->db, &err) : (si_db_rollback(r->ctx->db), st);
   }
   if (st != SI_OK) {
     r->res->fatal = 1;

@@ -47,6 +47,11 @@ check "the quarantined link still points where it did (moved, not followed)" \
 check "the FIFO is in quarantine as a FIFO" test -p "$SITE/quarantine/ODD01/fifo"
 check_eq "the batch counts them as skipped" "$want" "$(sql "SELECT skipped_count FROM batch WHERE uid = 'ODD01'")"
 check_eq "nothing left in the work area" 0 "$(find "$SITE/data/.work" -mindepth 1 ! -type d | wc -l)"
+fifo_id="$(sql "SELECT id FROM quarantine WHERE batch_uid = 'ODD01' AND path LIKE '%/fifo'")"
+check "requeue says that a FIFO is not a regular file, not that it is gone" \
+  bash -c '"$@" | grep -q "is not a regular file; left in quarantine"' _ \
+  "$SENDIT_BIN" quarantine requeue "$fifo_id" --config "$SITE/sendit.ini"
+check "and leaves it there" test -p "$SITE/quarantine/ODD01/fifo"
 
 # --- item 4: files deeper than 32 folders ------------------------------------
 S=1.2.826.0.1.3680043.10.5104
