@@ -70,18 +70,21 @@ static void get_text(const si_dataset *ds, uint32_t tag, char *dst, size_t size)
 
 /* The UIDs an image is filed under, each checked against PS3.5 9.1: a value
  * that is not a UID ("../../tmp/pwn", raw bytes) must not reach the
- * database, paths or pages. SOPInstanceUID is required; Study and Series
- * may be absent (stored empty), but a present invalid one quarantines the
- * image too: grouping it under a wrong study would be worse. */
+ * database, paths or pages. All three are required: Study and Series
+ * Instance UID are Type 1 in every composite IOD, so a file without one is
+ * most likely cut between two top-level elements (the reader cannot tell:
+ * the shorter data set is complete), as a sender still writing leaves it. */
 static const struct {
   uint32_t tag;
   const char *name;
-  int required;
+  const char *absent; /* why a file without it is quarantined */
 } checked_uids[] = {
-    {SI_TAG(0x0008, 0x0018), "SOPInstanceUID", 1},
-    {SI_TAG(0x0020, 0x000D), "StudyInstanceUID", 0},
-    {SI_TAG(0x0020, 0x000E), "SeriesInstanceUID", 0},
+    {SI_TAG(0x0008, 0x0018), "SOPInstanceUID", "not an image that can be stored"},
+    {SI_TAG(0x0020, 0x000D), "StudyInstanceUID", NULL},
+    {SI_TAG(0x0020, 0x000E), "SeriesInstanceUID", NULL},
 };
+
+#define INCOMPLETE "incomplete header: no %s (cut file?)"
 
 /* Errors that are about the image's identity, not about reading it: SI_ERR_VALUE. */
 static si_status read_uids(const char *path, const si_dataset *ds, header_facts *f, si_error *err) {
@@ -90,12 +93,13 @@ static si_status read_uids(const char *path, const si_dataset *ds, header_facts 
     char *dst = fields[i];
     const si_element *el = si_dataset_find(ds, checked_uids[i].tag);
     int empty = !el || (el->value_len == 0 && !(el->flags & SI_ELEM_VALUE_SKIPPED));
-    if (empty && checked_uids[i].required)
+    if (empty && checked_uids[i].absent)
       return si_error_set(err, SI_ERR_VALUE, path, el ? el->offset : SI_NO_OFFSET,
-                          checked_uids[i].tag, "no %s: not an image that can be stored",
-                          checked_uids[i].name);
+                          checked_uids[i].tag, "no %s: %s", checked_uids[i].name,
+                          checked_uids[i].absent);
     if (empty)
-      continue;
+      return si_error_set(err, SI_ERR_VALUE, path, el ? el->offset : SI_NO_OFFSET,
+                          checked_uids[i].tag, INCOMPLETE, checked_uids[i].name);
     si_error why;
     if (si_get_valid_uid(ds, checked_uids[i].tag, dst, &why) != SI_OK) {
       const char *said = why.message;
@@ -130,6 +134,14 @@ static si_status read_facts(const char *path, header_facts *f, si_error *err) {
   get_text(ds, SI_TAG(0x0010, 0x0020), img->patient_id, sizeof img->patient_id);
   get_text(ds, SI_TAG(0x0008, 0x0050), img->accession_number, sizeof img->accession_number);
   get_text(ds, SI_TAG(0x0008, 0x0060), img->modality, sizeof img->modality);
+  /* Modality is Type 1 too (General Series module, and its equivalents in
+   * the other series modules): without it, the file is taken as cut, as
+   * above; the allow-list could not judge it either. */
+  if (!img->modality[0]) {
+    si_file_free(file);
+    return si_error_set(err, SI_ERR_VALUE, path, SI_NO_OFFSET, SI_TAG(0x0008, 0x0060), INCOMPLETE,
+                        "Modality");
+  }
   get_text(ds, SI_TAG(0x0008, 0x0020), img->study_date, sizeof img->study_date);
   char burned[16];
   get_text(ds, SI_TAG(0x0028, 0x0301), burned, sizeof burned);
