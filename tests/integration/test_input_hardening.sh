@@ -216,7 +216,9 @@ if strace -o /dev/null true 2>/dev/null; then
   check "the traced daemon starts (stable_seconds = 2)" wait_for 20 fg_has "watcher started"
   mv "$SITE/data/QUIET.tmp1" "$SITE/data/QUIET"
   check "the first folder is claimed once quiet" wait_for 15 test ! -e "$SITE/data/QUIET"
-  mv "$SITE/stage/QUIET" "$SITE/data/QUIET"
+  # A sender that cannot rename writes the late folder in place, slowly.
+  mkdir "$SITE/data/QUIET"
+  for f in "$SITE/stage/QUIET/"*.dcm; do cp "$f" "$SITE/data/QUIET/"; done
   for _ in $(seq 1 12); do touch "$SITE/data/QUIET/IMG00001.dcm"; sleep 0.25; done
   check_eq "the late folder is not queued while it is still written to" 1 \
     "$(sql "SELECT count(*) FROM job WHERE folder = 'QUIET'")"
