@@ -203,8 +203,16 @@ static si_status destination(const char *folder, const char *name, char *out, si
 /* Moves one entry's file; 1 when moved. */
 static int move_back(const char *folder, const si_quarantined *q, tally *t) {
   struct stat sb;
-  if (lstat(q->path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+  if (lstat(q->path, &sb) != 0) {
     printf("entry %" PRId64 ": %s is gone; skipped\n", q->id, cli_text(q->path));
+    t->skipped++;
+    return 0;
+  }
+  if (!S_ISREG(sb.st_mode)) {
+    /* A symlink, FIFO, ... set aside by the import: it would only be set
+     * aside again, so it stays where it is. */
+    printf("entry %" PRId64 ": %s is not a regular file; left in quarantine\n", q->id,
+           cli_text(q->path));
     t->skipped++;
     return 0;
   }

@@ -8,6 +8,7 @@
 #ifndef SENDIT_WATCH_H
 #define SENDIT_WATCH_H
 
+#include <time.h>
 #include "sendit/config.h"
 #include "sendit/error.h"
 
@@ -26,6 +27,10 @@ typedef void (*si_watch_fn)(void *user, const char *name, const char *path);
  * "not a folder", "gone" (no such entry); NULL for a real folder. The
  * returned text is static. Shared by the watcher and `start_queue`. */
 const char *si_watch_entry_refusal(const char *path);
+
+/* The newest modification time anywhere in the tree at path (16 levels,
+ * symlinks not followed): what [input] stable_seconds measures quiet by. */
+time_t si_watch_newest_mtime(const char *path);
 
 /* The input folders (the configured folder or its subfolders) are resolved
  * once to absolute paths; their entries are never resolved: each is judged

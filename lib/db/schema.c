@@ -102,7 +102,20 @@ static const char *const migration_2[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2};
+/* A job whose folder has left the input keeps out of the index in every
+ * pending state, not only while running: one put back in the queue with
+ * its folder in the work area (si_store_job_release, a claim yielding to a
+ * twin) must not collide with late data already queued under its input
+ * path. Migration 2 stays as it was: databases may have it. The predicate
+ * must stay the text of JOB_HOLDS_PATH (store.c, the ON CONFLICT target). */
+static const char *const migration_3[] = {
+    "DROP INDEX job_pending",
+    "CREATE UNIQUE INDEX job_pending ON job(path) WHERE (state = 'queued' OR state = 'running') "
+    "AND (work_path IS NULL OR work_path = path)",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3};
 
 int si_schema_latest_version(void) { return (int)(sizeof migrations / sizeof migrations[0]); }
 

@@ -19,12 +19,12 @@ int64_t si_now_ms(void) {
 
 /* ---- queue ---- */
 
-/* The jobs that hold their input path: queued ones, and running ones whose
+/* The jobs that hold their input path: queued or running ones whose
  * folder is still in the input (not yet claimed, or imported in place). The
- * text of the partial index job_pending (schema.c, migration 2): ON
+ * text of the partial index job_pending (schema.c, migration 3): ON
  * CONFLICT names the index by repeating its predicate. */
 #define JOB_HOLDS_PATH                                                                             \
-  "state = 'queued' OR (state = 'running' AND (work_path IS NULL OR work_path = path))"
+  "(state = 'queued' OR state = 'running') AND (work_path IS NULL OR work_path = path)"
 
 si_status si_store_enqueue(si_db *db, const char *folder, const char *path, int *created,
                            si_error *err) {

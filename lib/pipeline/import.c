@@ -70,18 +70,21 @@ static void get_text(const si_dataset *ds, uint32_t tag, char *dst, size_t size)
 
 /* The UIDs an image is filed under, each checked against PS3.5 9.1: a value
  * that is not a UID ("../../tmp/pwn", raw bytes) must not reach the
- * database, paths or pages. SOPInstanceUID is required; Study and Series
- * may be absent (stored empty), but a present invalid one quarantines the
- * image too: grouping it under a wrong study would be worse. */
+ * database, paths or pages. All three are required: Study and Series
+ * Instance UID are Type 1 in every composite IOD, so a file without one is
+ * most likely cut between two top-level elements (the reader cannot tell:
+ * the shorter data set is complete), as a sender still writing leaves it. */
 static const struct {
   uint32_t tag;
   const char *name;
-  int required;
+  const char *absent; /* why a file without it is quarantined */
 } checked_uids[] = {
-    {SI_TAG(0x0008, 0x0018), "SOPInstanceUID", 1},
-    {SI_TAG(0x0020, 0x000D), "StudyInstanceUID", 0},
-    {SI_TAG(0x0020, 0x000E), "SeriesInstanceUID", 0},
+    {SI_TAG(0x0008, 0x0018), "SOPInstanceUID", "not an image that can be stored"},
+    {SI_TAG(0x0020, 0x000D), "StudyInstanceUID", NULL},
+    {SI_TAG(0x0020, 0x000E), "SeriesInstanceUID", NULL},
 };
+
+#define INCOMPLETE "incomplete header: no %s (cut file?)"
 
 /* Errors that are about the image's identity, not about reading it: SI_ERR_VALUE. */
 static si_status read_uids(const char *path, const si_dataset *ds, header_facts *f, si_error *err) {
@@ -90,12 +93,13 @@ static si_status read_uids(const char *path, const si_dataset *ds, header_facts 
     char *dst = fields[i];
     const si_element *el = si_dataset_find(ds, checked_uids[i].tag);
     int empty = !el || (el->value_len == 0 && !(el->flags & SI_ELEM_VALUE_SKIPPED));
-    if (empty && checked_uids[i].required)
+    if (empty && checked_uids[i].absent)
       return si_error_set(err, SI_ERR_VALUE, path, el ? el->offset : SI_NO_OFFSET,
-                          checked_uids[i].tag, "no %s: not an image that can be stored",
-                          checked_uids[i].name);
+                          checked_uids[i].tag, "no %s: %s", checked_uids[i].name,
+                          checked_uids[i].absent);
     if (empty)
-      continue;
+      return si_error_set(err, SI_ERR_VALUE, path, el ? el->offset : SI_NO_OFFSET,
+                          checked_uids[i].tag, INCOMPLETE, checked_uids[i].name);
     si_error why;
     if (si_get_valid_uid(ds, checked_uids[i].tag, dst, &why) != SI_OK) {
       const char *said = why.message;
@@ -130,6 +134,14 @@ static si_status read_facts(const char *path, header_facts *f, si_error *err) {
   get_text(ds, SI_TAG(0x0010, 0x0020), img->patient_id, sizeof img->patient_id);
   get_text(ds, SI_TAG(0x0008, 0x0050), img->accession_number, sizeof img->accession_number);
   get_text(ds, SI_TAG(0x0008, 0x0060), img->modality, sizeof img->modality);
+  /* Modality is Type 1 too (General Series module, and its equivalents in
+   * the other series modules): without it, the file is taken as cut, as
+   * above; the allow-list could not judge it either. */
+  if (!img->modality[0]) {
+    si_file_free(file);
+    return si_error_set(err, SI_ERR_VALUE, path, SI_NO_OFFSET, SI_TAG(0x0008, 0x0060), INCOMPLETE,
+                        "Modality");
+  }
   get_text(ds, SI_TAG(0x0008, 0x0020), img->study_date, sizeof img->study_date);
   char burned[16];
   get_text(ds, SI_TAG(0x0028, 0x0301), burned, sizeof burned);
@@ -233,12 +245,15 @@ static si_status quarantine_as(run *r, owner to, const si_file_entry *f, const c
   st = dir ? si_mkdir_p(dir, err) : SI_ERR_NOMEM;
   const char *base = strrchr(f->relative, '/');
   base = base ? base + 1 : f->relative;
+  /* A name reserved for temporary copies gets a "_" before it, so that
+   * nothing sendit keeps is ever taken for an interrupted copy. */
+  const char *escape = si_is_partial_name(base) ? "_" : "";
   struct stat sb;
   for (int n = 0; st == SI_OK; n++) {
     if (n == 0)
-      snprintf(dst, size, "%s/%s", dir, base);
+      snprintf(dst, size, "%s/%s%s", dir, escape, base);
     else
-      snprintf(dst, size, "%s/%s.%d", dir, base, n);
+      snprintf(dst, size, "%s/%s%s.%d", dir, escape, base, n);
     if (lstat(dst, &sb) != 0)
       break;
   }
@@ -993,7 +1008,14 @@ static void set_aside_others(run *r, const si_file_list *files) {
     snprintf(reason, sizeof reason, "skipped: %s (not imported, not followed)",
              files->other_kinds[i]);
     r->res->skipped++;
-    st = quarantine(r, &files->others[i], "warning", reason, &err);
+    /* Each move and its entry in one transaction that holds the batch's
+     * row (quarantine_as locks it), as a chunk's are: no reconciling sees
+     * the file before its entry, and a kill in between leaves it for
+     * reconciling (quarantine.h). */
+    st = si_db_begin(r->ctx->db, &err);
+    if (st == SI_OK)
+      st = quarantine(r, &files->others[i], "warning", reason, &err);
+    st = st == SI_OK ? si_db_commit(r->ctx->db, &err) : (si_db_rollback(r->ctx->db), st);
   }
   if (st != SI_OK) {
     r->res->fatal = 1;
@@ -1556,8 +1578,11 @@ static si_status import_together(run **runs, size_t n, si_error *err) {
 
 /* Files whose storage path would pass SI_PATH_MAX (storage_path_for would
  * cut it) join the entries set aside rather than be stored under a cut
- * path. The bound holds for the first import and for late data. Returns 0
- * when out of memory. */
+ * path. The bound holds for the first import and for late data. So do
+ * files named like a temporary copy (si_is_partial_name): stored under that
+ * name, the sweep of interrupted copies (remove_partials) could take them
+ * for litter; quarantine_as gives them another name. Returns 0 when out of
+ * memory. */
 static int set_aside_long_paths(run *r) {
   const char *name = strrchr(r->folder, '/');
   name = name ? name + 1 : r->folder;
@@ -1566,7 +1591,9 @@ static int set_aside_long_paths(run *r) {
   si_file_list *l = &r->files;
   size_t kept = 0;
   for (size_t i = 0; i < l->count; i++) {
-    if (fixed + strlen(l->items[i].relative) < SI_PATH_MAX) {
+    const char *last = strrchr(l->items[i].relative, '/');
+    int reserved = si_is_partial_name(last ? last + 1 : l->items[i].relative);
+    if (!reserved && fixed + strlen(l->items[i].relative) < SI_PATH_MAX) {
       l->items[kept++] = l->items[i];
       continue;
     }
@@ -1583,7 +1610,8 @@ static int set_aside_long_paths(run *r) {
       return 0;
     }
     l->others[l->other_count] = l->items[i];
-    l->other_kinds[l->other_count++] = "file with too long a path for storage";
+    l->other_kinds[l->other_count++] = reserved ? "name reserved for sendit's temporary copies"
+                                                : "file with too long a path for storage";
   }
   l->count = kept;
   return 1;
@@ -1627,19 +1655,41 @@ static int any_row(void *user, int ncols, const char *const *v) {
   return 1;
 }
 
-/* Whether a file named like a temporary copy is a stored or quarantined
- * file (a user's file may bear such a name): then it is kept. When the
- * database cannot say, it is kept too. */
-static int partial_is_recorded(void *user, const char *path) {
-  run *r = user;
+/* Whether a row names `path`: an image's, or a quarantine entry's (of the
+ * file or, with `folders`, of a folder above it: a folder set aside whole
+ * keeps its files). Paths are compared with runs of '/' folded, as rows of
+ * older versions may spell a configured folder "/x/storage/" + "/" + ... */
+static int row_names(run *r, const char *path, int folders) {
   const char *params[] = {path};
   int found = 0;
   si_error e;
-  si_status st = si_db_exec(r->ctx->db,
-                            "SELECT 1 FROM image WHERE storage_path = $1 UNION ALL "
-                            "SELECT 1 FROM quarantine WHERE path = $1",
-                            1, params, any_row, &found, NULL, &e);
+  si_status st = si_db_exec(
+      r->ctx->db,
+      folders ? "SELECT 1 FROM quarantine WHERE replace(replace(path, '//', '/'), '//', '/') = $1"
+              : "SELECT 1 FROM image WHERE replace(replace(storage_path, '//', '/'), '//', '/') = "
+                "$1 UNION ALL "
+                "SELECT 1 FROM quarantine WHERE replace(replace(path, '//', '/'), '//', '/') = $1",
+      1, params, any_row, &found, NULL, &e);
   return st != SI_OK || found;
+}
+
+/* Whether a file named like a temporary copy is a stored or quarantined
+ * file (of an older version, or inside a folder quarantined whole: files
+ * sendit stores itself never bear such a name, set_aside_long_paths):
+ * then it is kept. When the database cannot say, it is kept too. Only
+ * files named like a copy are asked about, so the scans are rare. */
+static int partial_is_recorded(void *user, const char *path) {
+  run *r = user;
+  if (row_names(r, path, 0))
+    return 1;
+  char above[SI_PATH_MAX];
+  snprintf(above, sizeof above, "%s", path);
+  for (char *slash = strrchr(above, '/'); slash && slash > above; slash = strrchr(above, '/')) {
+    *slash = 0;
+    if (row_names(r, above, 1))
+      return 1;
+  }
+  return 0;
 }
 
 /* A kill during a copy across filesystems leaves a temporary copy

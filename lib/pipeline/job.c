@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "sendit/fs.h"
 #include "sendit/log.h"
 #include "sendit/pipeline.h"
+#include "sendit/watch.h"
 
 static int is_dir(const char *path) {
   struct stat st;
@@ -202,11 +204,19 @@ static si_status record_work_paths(si_import_context *ctx, si_job *jobs, size_t 
 /* Late data: a folder renamed in under a claimed job's name before its
  * claim was recorded found the input name still held (store.h) and was not
  * queued. Once the claim is committed the name is free: queue what is there
- * now. Anything later is queued by the watcher itself. */
+ * now. Anything later is queued by the watcher itself. With [input]
+ * stable_seconds the watcher queues a folder only once it has been quiet
+ * that long (the sender may still be writing): one not quiet yet is left to
+ * that rule (the watcher waits for it and queues it, the name free by
+ * then); one already quiet may have been refused for the held name, so it
+ * is queued here. */
 static void queue_late_data(si_import_context *ctx, const si_job *job) {
   struct stat st;
   if (!strcmp(job->work_path, job->path) || lstat(job->path, &st) != 0 || !S_ISDIR(st.st_mode))
     return;
+  if (ctx->cfg->stable_seconds > 0 &&
+      time(NULL) - si_watch_newest_mtime(job->path) < ctx->cfg->stable_seconds)
+    return; /* not quiet yet: the watcher holds it until it is */
   int created = 0;
   si_error e;
   char buf[1024];

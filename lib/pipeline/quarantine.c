@@ -13,10 +13,13 @@
 #include "sendit/log.h"
 #include "sendit/store.h"
 
-/* The names (last path part) of a batch's waiting entries: files are
- * matched by name in their folder, so that a quarantine folder configured
- * under another spelling still matches its entries. */
+/* The paths of a batch's entries relative to quarantine/<uid>/: files are
+ * matched by their path below that folder, so that a quarantine folder
+ * configured under another spelling still matches its entries (an entry
+ * whose path does not pass through "/<uid>/" is matched by its last part). */
 typedef struct names {
+  const char *uid;
+  char prefix[SI_PATH_MAX]; /* quarantine/<uid>/ */
   char **items;
   size_t count, cap;
   int oom;
@@ -25,6 +28,18 @@ typedef struct names {
 static const char *last_part(const char *path) {
   const char *slash = strrchr(path, '/');
   return slash ? slash + 1 : path;
+}
+
+/* The part of an entry's path below its batch's folder: below `prefix`
+ * (quarantine/<uid>/ as configured), else below the first "/<uid>/". */
+static const char *below_batch(const names *n, const char *path) {
+  if (strncmp(path, n->prefix, strlen(n->prefix)) == 0)
+    return path + strlen(n->prefix);
+  size_t len = strlen(n->uid);
+  for (const char *p = strstr(path, n->uid); p; p = strstr(p + 1, n->uid))
+    if (p > path && p[-1] == '/' && p[len] == '/' && p[len + 1])
+      return p + len + 1;
+  return last_part(path);
 }
 
 static int add_name(void *user, const char *path) {
@@ -39,7 +54,7 @@ static int add_name(void *user, const char *path) {
     n->items = grown;
     n->cap = cap;
   }
-  if (!(n->items[n->count] = strdup(last_part(path)))) {
+  if (!(n->items[n->count] = strdup(below_batch(n, path)))) {
     n->oom = 1;
     return 1;
   }
@@ -49,6 +64,24 @@ static int add_name(void *user, const char *path) {
 
 static int by_text(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Whether `rel` is an entry's, or lies below an entry that names a folder
+ * (a folder set aside whole: its files are recorded with it). */
+static int is_recorded(const names *known, const char *rel) {
+  if (!known->count)
+    return 0;
+  char key[SI_PATH_MAX];
+  snprintf(key, sizeof key, "%s", rel);
+  const char *k = key;
+  for (;;) {
+    if (bsearch(&k, known->items, known->count, sizeof *known->items, by_text))
+      return 1;
+    char *slash = strrchr(key, '/');
+    if (!slash)
+      return 0;
+    *slash = 0;
+  }
 }
 
 static void free_names(names *n) {
@@ -89,24 +122,31 @@ static si_status reconcile(si_db *db, const si_config *cfg, const char *batch_ui
   si_file_list files = {0};
   si_status st = si_list_files(dir, &files, err);
   free(dir);
-  if (st != SI_OK || files.count == 0) {
+  if (st != SI_OK || files.count + files.other_count == 0) {
     si_file_list_free(&files);
     return st;
   }
-  names known = {0};
+  names known = {.uid = batch_uid};
+  snprintf(known.prefix, sizeof known.prefix, "%s/%s/", cfg->quarantine_dir, batch_uid);
   st = si_store_quarantine_paths(db, batch_uid, add_name, &known, err);
   if (st == SI_OK && known.oom)
     st = si_error_set(err, SI_ERR_NOMEM, batch_uid, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
   if (st == SI_OK && known.count > 1)
     qsort(known.items, known.count, sizeof *known.items, by_text);
   int64_t n = 0;
-  for (size_t i = 0; st == SI_OK && i < files.count; i++) {
-    const char *name = files.items[i].relative;
+  /* Regular files, then what else was set aside (symlinks, FIFOs, ...:
+   * set_aside_others moves them too, and a kill can orphan one as well). */
+  size_t total = files.count + files.other_count;
+  for (size_t i = 0; st == SI_OK && i < total; i++) {
+    const si_file_entry *f = i < files.count ? &files.items[i] : &files.others[i - files.count];
+    const char *name = f->relative;
     /* A copy cut short by a kill is no quarantined file: the batch's next
-     * import removes it (si_remove_partials), so it gets no entry. */
-    if (si_is_partial_name(last_part(name)))
+     * import removes it (si_remove_partials), so it gets no entry. Only
+     * regular files are copies; sendit never keeps a file of that name
+     * (the import sets such a file aside under another). */
+    if (i < files.count && si_is_partial_name(last_part(name)))
       continue;
-    if (known.count && bsearch(&name, known.items, known.count, sizeof *known.items, by_text))
+    if (is_recorded(&known, name))
       continue;
     if (*batch_id < 0 && create) {
       int reopened = 0;
@@ -115,7 +155,7 @@ static si_status reconcile(si_db *db, const si_config *cfg, const char *batch_ui
         st = si_store_batch_set_status(db, batch_uid, "ERROR", err);
     }
     if (st == SI_OK)
-      st = record_found(db, batch_uid, *batch_id, &files.items[i], err);
+      st = record_found(db, batch_uid, *batch_id, f, err);
     n++;
   }
   free_names(&known);

@@ -49,7 +49,7 @@ struct si_config_origin {
   origin_kind kind;
   int line;        /* FROM_FILE */
   const char *env; /* FROM_ENV: the variable that was used (static storage) */
-  char *written;   /* a relative path as written, before resolve_paths; owned, or NULL */
+  char *written;   /* a path as written, before resolve_paths; owned, or NULL */
 };
 
 /* KT_ENUM fields are stored through an int. */
@@ -725,7 +725,10 @@ static char *database_path_part(char *url) {
 /* Makes every relative path absolute once all sources are applied, so the
  * daemon, its log lines and the rows it stores name the same files
  * whatever folder a later command runs in; the value as written is kept
- * for si_config_print. */
+ * for si_config_print. Absolute paths are cleaned alike ("/x/storage/" and
+ * "/x//storage" become "/x/storage"): stored paths are built with "%s/%s"
+ * while other code joins with si_path_join, and both must spell a file the
+ * same (the sweep of interrupted copies compares them). */
 static si_status resolve_paths(si_config *cfg, si_error *err) {
   for (size_t i = 0; i < KEY_COUNT; i++) {
     const key_def *k = &keys[i];
@@ -734,13 +737,22 @@ static si_status resolve_paths(si_config *cfg, si_error *err) {
     char **field = (char **)((char *)cfg + k->offset);
     bool is_db = k->offset == offsetof(si_config, database);
     char *path = is_db ? database_path_part(*field) : *field;
-    if (!path || !path[0] || path[0] == '/')
+    if (!path || !path[0])
       continue;
-    char *base = base_folder(cfg, cfg->origins[i].kind, err);
-    if (!base)
-      return err->code;
-    char *abs = join_clean(base, path);
-    free(base);
+    char *abs;
+    if (path[0] == '/') {
+      abs = join_clean("/", path + 1);
+      if (abs && strcmp(abs, path) == 0) {
+        free(abs);
+        continue;
+      }
+    } else {
+      char *base = base_folder(cfg, cfg->origins[i].kind, err);
+      if (!base)
+        return err->code;
+      abs = join_clean(base, path);
+      free(base);
+    }
     size_t prefix = (size_t)(path - *field);
     char *value = abs ? malloc(prefix + strlen(abs) + 1) : NULL;
     if (!value) {
@@ -886,7 +898,12 @@ void si_config_print(const si_config *cfg, FILE *out) {
     fprintf(out, "; %s\n; env %s%s%s\n; source: %s\n", k->help, k->env, k->alias ? " or " : "",
             k->alias ? k->alias : "", origin);
     const char *written = cfg->origins ? cfg->origins[i].written : NULL;
-    if (written)
+    const char *db_part = written && k->offset == offsetof(si_config, database)
+                              ? database_path_part((char *)written)
+                              : written;
+    if (written && db_part && db_part[0] == '/')
+      fprintf(out, "; written: %s (cleaned)\n", written);
+    else if (written)
       fprintf(out, "; written: %s (relative to the %s)\n", written,
               cfg->origins[i].kind == FROM_FILE ? "config file's folder" : "current folder");
     fprintf(out, "%s =", k->key);

@@ -178,6 +178,15 @@ static si_status copy_regular(const char *src, const char *dst, si_error *err) {
                       "cannot create a temporary copy: %s", strerror(errno));
   else
     st = copy_sparse(in, out, sb.st_size, src, dst, err);
+  /* The size copied is the one at open: a file still being written (its
+   * size or mtime changed meanwhile) would lose what came after, as the
+   * source is unlinked below. It stays, the copy goes, the caller fails. */
+  struct stat after;
+  if (st == SI_OK &&
+      (fstat(in, &after) != 0 || after.st_size != sb.st_size ||
+       after.st_mtim.tv_sec != sb.st_mtim.tv_sec || after.st_mtim.tv_nsec != sb.st_mtim.tv_nsec))
+    st = si_error_set(err, SI_ERR_STATE, src, SI_NO_OFFSET, SI_NO_TAG,
+                      "changed while it was copied (still being written?): not moved");
   if (st == SI_OK && fsync(out) != 0)
     st = si_error_set(err, SI_ERR_IO, dst, SI_NO_OFFSET, SI_NO_TAG, "fsync failed: %s",
                       strerror(errno));

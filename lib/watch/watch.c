@@ -229,6 +229,8 @@ static time_t newest_mtime(const char *path, int depth) {
   return newest;
 }
 
+time_t si_watch_newest_mtime(const char *path) { return newest_mtime(path, 0); }
+
 static void check_pending(si_watcher *w) {
   time_t now = time(NULL);
   for (pending **pp = &w->pending; *pp;) {

@@ -47,6 +47,11 @@ check "the quarantined link still points where it did (moved, not followed)" \
 check "the FIFO is in quarantine as a FIFO" test -p "$SITE/quarantine/ODD01/fifo"
 check_eq "the batch counts them as skipped" "$want" "$(sql "SELECT skipped_count FROM batch WHERE uid = 'ODD01'")"
 check_eq "nothing left in the work area" 0 "$(find "$SITE/data/.work" -mindepth 1 ! -type d | wc -l)"
+fifo_id="$(sql "SELECT id FROM quarantine WHERE batch_uid = 'ODD01' AND path LIKE '%/fifo'")"
+check "requeue says that a FIFO is not a regular file, not that it is gone" \
+  bash -c '"$@" | grep -q "is not a regular file; left in quarantine"' _ \
+  "$SENDIT_BIN" quarantine requeue "$fifo_id" --config "$SITE/sendit.ini"
+check "and leaves it there" test -p "$SITE/quarantine/ODD01/fifo"
 
 # --- item 4: files deeper than 32 folders ------------------------------------
 S=1.2.826.0.1.3680043.10.5104
@@ -179,9 +184,9 @@ PY
   check "the leftover copy in storage is removed" test ! -e "$XFS/storage/PART01/.sendit-partial-0123456789abcdef"
   check "the leftover copy in quarantine is removed" test ! -e "$XFS/quarantine/PART01/.sendit-partial-fedcba9876543210"
   check "a user's file named x.partial is kept" test -f "$XFS/storage/PART01/x.partial"
-  check "a user's stored file named like a temporary copy is kept" \
-    test -f "$XFS/storage/PART01/.sendit-partial-00000000000000aa"
-  check_eq "every image of SPARSE01 and PART01 is stored" 5 "$(sql "SELECT count(*) FROM image WHERE uid LIKE '$S.%' AND status = 'DONE'")"
+  check "a user's file named like a temporary copy is kept, quarantined under an escaped name" \
+    test -f "$XFS/quarantine/PART01/_.sendit-partial-00000000000000aa"
+  check_eq "every other image of SPARSE01 and PART01 is stored" 4 "$(sql "SELECT count(*) FROM image WHERE uid LIKE '$S.%' AND status = 'DONE'")"
   sendit stop_watcher >/dev/null
 
   # A real kill -9 while a 48 MB image is being copied across: the copy is

@@ -201,6 +201,32 @@ if strace -o /dev/null true 2>/dev/null; then
   check_eq "4 files in storage/CRASH, none left in the input or the work area" "4 0 0" \
     "$(count_files "$SITE/storage/CRASH") $(count_files "$SITE/data") $(find "$SITE/data/.work" -mindepth 1 | wc -l)"
   stop_site
+
+  # The same window with [input] stable_seconds: the late folder is left to
+  # the watcher's quiet-time rule, not queued while the sender still writes.
+  new_site
+  sed -i 's/^\[input\]$/[input]\nstable_seconds = 2/' "$SITE/sendit.ini"
+  $MKDICOM "$SITE/data/QUIET.tmp1" 2 --sop-prefix 1.2.826.0.1.3680043.10.1234.100 >/dev/null
+  $MKDICOM "$SITE/stage/QUIET" 2 --sop-prefix 1.2.826.0.1.3680043.10.1234.101 >/dev/null
+  ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+    strace -f -o /dev/null -e trace=rename,renameat,renameat2 \
+    -e inject=rename,renameat,renameat2:delay_exit=1000000 \
+    "$SENDIT_BIN" start_watcher --foreground --config "$SITE/sendit.ini" 2>"$SITE/fg.log" &
+  TRACER=$!
+  check "the traced daemon starts (stable_seconds = 2)" wait_for 20 fg_has "watcher started"
+  mv "$SITE/data/QUIET.tmp1" "$SITE/data/QUIET"
+  check "the first folder is claimed once quiet" wait_for 15 test ! -e "$SITE/data/QUIET"
+  # A sender that cannot rename writes the late folder in place, slowly.
+  mkdir "$SITE/data/QUIET"
+  for f in "$SITE/stage/QUIET/"*.dcm; do cp "$f" "$SITE/data/QUIET/"; done
+  for _ in $(seq 1 12); do touch "$SITE/data/QUIET/IMG00001.dcm"; sleep 0.25; done
+  check_eq "the late folder is not queued while it is still written to" 1 \
+    "$(sql "SELECT count(*) FROM job WHERE folder = 'QUIET'")"
+  check "both folders end in batch QUIET once it is quiet" \
+    wait_for 40 sql_is "DONE 4 1" "SELECT status || ' ' || image_count || ' ' || reopened FROM batch WHERE uid = 'QUIET'"
+  sendit stop_watcher --timeout 30 >/dev/null
+  wait "$TRACER"
+  stop_site
 else
   echo "# strace cannot trace here: the claim-window cases are not run"
 fi

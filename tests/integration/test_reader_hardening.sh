@@ -47,6 +47,19 @@ good="$s/GOOD00001.dcm"
 size=$(stat -c %s "$good")
 head -c $((size - 40)) "$good" >"$s/cut_in_pixels.dcm"  # header-only stops before these
 head -c 500 "$good" >"$s/cut_500.dcm"                   # the sender was still writing
+# Cut exactly between two top-level elements: before (0020,000D), and before
+# (0008,0060); and a whole file whose Modality is empty.
+cut_before() { # cut_before TAG_BYTES_HEX OUT
+  /usr/bin/python3 -c '
+import sys
+d = open(sys.argv[1], "rb").read()
+at = d.index(bytes.fromhex(sys.argv[2]), 132)
+open(sys.argv[3], "wb").write(d[:at])' "$good" "$1" "$2"
+}
+cut_before 20000d00 "$s/cut_before_study.dcm"
+cut_before 08006000 "$s/cut_before_modality.dcm"
+$MKDICOM "$h/nomod" 1 --modality "" --sop-prefix 1.2.826.0.1.3680043.10.1234.56 >/dev/null
+mv "$h/nomod/IMG00001.dcm" "$s/no_modality.dcm"
 $MKHOSTILE bad-uid "$s/uid_path.dcm" '../../../../tmp/pwn'
 $MKHOSTILE bad-uid "$s/uid_raw.dcm" $'\xff\xfe\x01\x02'
 $MKHOSTILE bad-uid "$s/uid_leading_zero.dcm" '1.2.03.4'
@@ -79,6 +92,10 @@ expect_reason uid_raw.dcm 'SOPInstanceUID is not a valid UID: a character other 
 expect_reason uid_leading_zero.dcm 'SOPInstanceUID is not a valid UID: a component with a leading zero'
 expect_reason uid_too_long.dcm 'SOPInstanceUID is not a valid UID: longer than 64 characters'
 expect_reason no_sop.dcm 'no SOPInstanceUID'
+expect_reason cut_before_study.dcm '\(0020,000D\): incomplete header: no StudyInstanceUID \(cut file\?\)'
+expect_reason cut_before_modality.dcm 'incomplete header: no StudyInstanceUID \(cut file\?\)'
+expect_reason no_modality.dcm '\(0008,0060\): incomplete header: no Modality \(cut file\?\)'
+check "an incomplete header is not called unreadable" test -z "$(reason_of cut_before_study.dcm | grep 'not readable')"
 check "no SOPInstanceUID is not called unreadable" test -z "$(reason_of no_sop.dcm | grep 'not readable')"
 expect_reason study_bad.dcm 'StudyInstanceUID is not a valid UID'
 expect_reason swallow_meta.dcm 'not readable as DICOM: .*\(0002,0013\): invalid VR'

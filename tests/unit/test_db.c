@@ -660,6 +660,15 @@ static void check_late_data_rule(si_db *db, const char *path) {
                               1, raw, NULL, NULL, NULL, &err),
                    SI_ERR_STATE);
   assert_true(si_db_error_is_unique(&err));
+  /* The first job, its folder in the work area, goes back to the queue
+   * (released, or yielding to a twin) while the late one is queued: its
+   * folder is still not in the input, so both stay queued (migration 3). */
+  int64_t first = query_int(db, "SELECT min(id) FROM job WHERE path = $1", 1, p);
+  assert_int_equal(si_store_job_release(db, first, "w", "given back", &err), SI_OK);
+  assert_int_equal(
+      query_int(db, "SELECT count(*) FROM job WHERE path = $1 AND state = 'queued'", 1, p), 2);
+  assert_int_equal(si_store_enqueue(db, "late", path, &created, &err), SI_OK);
+  assert_false(created); /* the late one still holds the name */
 }
 
 static void test_job_pending_index(void **state) {
@@ -2036,6 +2045,45 @@ static void test_quarantine_reconcile(void **state) {
   si_db_close(db);
 }
 
+/* Entries that are folders (set aside whole) cover what is below them;
+ * files found below a folder are matched by their path, so none is
+ * recorded twice; symlinks and FIFOs are reconciled like files. */
+static void test_quarantine_reconcile_nested(void **state) {
+  (void)state;
+  si_db *db = must_open(fresh_path());
+  si_error err;
+  static int round;
+  char qdir[4200], dir[4400], path[4500];
+  snprintf(qdir, sizeof qdir, "%s/quarantine-nested-%d-%d", tu_tmp_dir(), (int)getpid(), ++round);
+  si_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.quarantine_dir = qdir;
+  snprintf(dir, sizeof dir, "%s/B/d18/d19", qdir);
+  assert_int_equal(si_mkdir_p(dir, &err), SI_OK);
+  touch(dir, "deep0.txt");
+  snprintf(dir, sizeof dir, "%s/B/lost/sub", qdir);
+  assert_int_equal(si_mkdir_p(dir, &err), SI_OK);
+  touch(dir, "inner.txt");
+  snprintf(path, sizeof path, "%s/B/link", qdir);
+  assert_int_equal(symlink("/nowhere", path), 0);
+  snprintf(path, sizeof path, "%s/B/fifo", qdir);
+  assert_int_equal(mkfifo(path, 0600), 0);
+  int64_t b = -1;
+  int reopened = 0;
+  assert_int_equal(si_store_batch_begin(db, "B", &b, &reopened, &err), SI_OK);
+  snprintf(path, sizeof path, "%s/B/d18", qdir);
+  assert_int_equal(si_store_quarantine_add(db, "B", path, "x/d18", "folder", &err), SI_OK);
+  int64_t found = -1;
+  assert_int_equal(si_quarantine_reconcile_all(db, &cfg, &found, &err), SI_OK);
+  assert_int_equal(found, 3); /* lost/sub/inner.txt, link, fifo: not what is below d18 */
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(si_quarantine_reconcile_all(db, &cfg, &found, &err), SI_OK);
+    assert_int_equal(found, 0);
+  }
+  assert_int_equal(query_int(db, "SELECT count(*) FROM quarantine", 0, NULL), 4);
+  si_db_close(db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_open_creates_schema),
@@ -2081,6 +2129,7 @@ int main(void) {
       cmocka_unit_test(test_job_release),
       cmocka_unit_test(test_batch_recount),
       cmocka_unit_test(test_quarantine_reconcile),
+      cmocka_unit_test(test_quarantine_reconcile_nested),
   };
   int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
   const char *url = getenv("SENDIT_TEST_PG_URL");

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sendit/fs.h"
@@ -262,6 +264,38 @@ static void test_moves_across_filesystems(void **state) {
   assert_int_equal(si_move_file(folder, folder_dst, &err), SI_ERR_UNSUPPORTED);
   assert_int_equal(lstat(folder, &sb), 0);
 
+  /* A file written to while it is copied is not moved: the bytes appended
+   * meanwhile would be lost with the source. A child appends until killed. */
+  char *growing = path_in(src, "growing.dcm"), *growing_dst = path_in(other, "growing.dcm");
+  fd = open(growing, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  assert_true(fd >= 0);
+  char *block = calloc(1, 1 << 20);
+  assert_non_null(block);
+  for (int i = 0; i < 32; i++)
+    assert_int_equal(write(fd, block, 1 << 20), 1 << 20);
+  free(block);
+  pid_t writer = fork();
+  assert_true(writer >= 0);
+  if (writer == 0) {
+    int w = open(growing, O_WRONLY | O_APPEND);
+    for (;;) {
+      if (w < 0 || write(w, "x", 1) != 1)
+        _exit(1);
+      usleep(20);
+    }
+  }
+  close(fd);
+  while (lstat(growing, &sb) == 0 && sb.st_size == 32 << 20)
+    usleep(100); /* the writer has begun */
+  si_status moved = si_move_file(growing, growing_dst, &err);
+  kill(writer, SIGKILL);
+  waitpid(writer, NULL, 0);
+  assert_int_equal(moved, SI_ERR_STATE);
+  assert_non_null(strstr(err.message, "changed while it was copied"));
+  assert_int_equal(lstat(growing, &sb), 0); /* kept, whole */
+  assert_true(sb.st_size > 32 << 20);
+  assert_int_not_equal(lstat(growing_dst, &sb), 0);
+
   /* No temporary copy is left anywhere. */
   size_t removed = 1;
   assert_int_equal(si_remove_partials(other, NULL, NULL, &removed, &err), SI_OK);
@@ -270,6 +304,8 @@ static void test_moves_across_filesystems(void **state) {
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", other);
   assert_int_equal(system(cmd), 0);
+  free(growing);
+  free(growing_dst);
   free(folder);
   free(folder_dst);
   free(again);
