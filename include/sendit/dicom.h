@@ -66,8 +66,8 @@ enum {
 };
 
 typedef struct si_fragment {
-  uint64_t offset;      /* offset of the item header in the stream */
-  uint32_t length;      /* bytes in this fragment */
+  uint64_t offset; /* offset of the item header in the stream */
+  uint32_t length; /* bytes in this fragment */
   /* Borrowed from the si_file; NULL with length > 0 when the read left the
    * fragment in the file (leave_in_file): its bytes are at offset + 8. */
   const uint8_t *bytes;
@@ -76,9 +76,9 @@ typedef struct si_fragment {
 typedef struct si_element {
   uint32_t tag;
   si_vr vr;
-  uint32_t flags;       /* SI_ELEM_* */
-  uint32_t length;      /* value length as written (SI_UNDEFINED_LENGTH possible) */
-  uint64_t offset;      /* offset of the element header in the stream */
+  uint32_t flags;  /* SI_ELEM_* */
+  uint32_t length; /* value length as written (SI_UNDEFINED_LENGTH possible) */
+  uint64_t offset; /* offset of the element header in the stream */
   /* Offset of the value in the stream (in the inflated stream for deflated
    * data sets); for a skipped value, where its `length` bytes are. */
   uint64_t value_offset;

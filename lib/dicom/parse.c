@@ -34,11 +34,11 @@ typedef struct parser {
   uint32_t stop_tag; /* 0: never stop early */
   uint32_t max_depth;
   uint64_t max_value;
-  int header_only;      /* a stop tag is set: values over max_kept are skipped */
-  uint64_t max_kept;    /* header-only: longest value read into memory */
-  uint64_t max_memory;  /* header-only: arena bytes allowed (0: no bound) */
-  uint64_t stop_offset; /* header-only: where the element stopped at starts */
-  uint64_t leave;       /* full reads from a file: longer values stay in it (0: none) */
+  int header_only;         /* a stop tag is set: values over max_kept are skipped */
+  uint64_t max_kept;       /* header-only: longest value read into memory */
+  uint64_t max_memory;     /* header-only: arena bytes allowed (0: no bound) */
+  uint64_t stop_offset;    /* header-only: where the element stopped at starts */
+  uint64_t leave;          /* full reads from a file: longer values stay in it (0: none) */
   const si_ts_props *bare; /* bare data set in this syntax, or NULL: Part 10 */
 } parser;
 
