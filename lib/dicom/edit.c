@@ -673,8 +673,17 @@ static si_status set_text(si_file *f, si_dataset *ds, si_element *el, const char
   return st;
 }
 
+static void drop_empty(si_dataset *ds, uint32_t tag) {
+  for (size_t i = 0; i < ds->count; i++)
+    if (ds->elements[i].tag == tag && !ds->elements[i].value && !ds->elements[i].item_count) {
+      remove_at(ds, i);
+      return;
+    }
+}
+
 static si_status apply_set(si_file *f, si_dataset *ds, uint32_t tag, op *o, si_error *err) {
   si_element *el = find_mut(ds, tag);
+  int created = !el;
   if (el && (o->flags & SI_EDIT_ONLY_NEW))
     return SI_OK;
   if (!el) {
@@ -689,6 +698,7 @@ static si_status apply_set(si_file *f, si_dataset *ds, uint32_t tag, op *o, si_e
         o->count++;
         return SI_OK;
       }
+      drop_empty(ds, tag);
       return si_error_set(err, SI_ERR_VALUE, NULL, SI_NO_OFFSET, tag,
                           "a sequence cannot be set from text (use a path into its items)");
     }
@@ -705,6 +715,8 @@ static si_status apply_set(si_file *f, si_dataset *ds, uint32_t tag, op *o, si_e
   }
   if (st == SI_OK)
     o->count++;
+  else if (created)
+    drop_empty(ds, tag); /* a refused value leaves no empty element behind */
   return st;
 }
 
