@@ -450,11 +450,17 @@ static si_status parse_numbers(uint32_t tag, si_vr vr, const char *text, uint8_t
         memcpy(dst, &d, 8);
       }
     } else if (vr == SI_VR_AT) {
-      uint32_t g, e;
-      const char *b = buf[0] == '(' ? buf + 1 : buf;
-      ok = hex_digits(b, 4, &g) &&
-           (b[4] == ',' ? hex_digits(b + 5, 4, &e) && b + 9 - buf == (ptrdiff_t)n - (buf[0] == '(')
-                        : hex_digits(b + 4, 4, &e) && n == 8);
+      /* "(gggg,eeee)", "gggg,eeee" or "ggggeeee". */
+      uint32_t g = 0, e = 0;
+      int paren = buf[0] == '(';
+      const char *b = buf + paren;
+      size_t body = n - (size_t)paren - (size_t)(paren && buf[n - 1] == ')');
+      if (paren && buf[n - 1] != ')')
+        ok = 0;
+      else if (body == 9 && b[4] == ',')
+        ok = hex_digits(b, 4, &g) && hex_digits(b + 5, 4, &e);
+      else
+        ok = body == 8 && !paren && hex_digits(b, 4, &g) && hex_digits(b + 4, 4, &e);
       uint16_t pair[2] = {(uint16_t)g, (uint16_t)e};
       memcpy(dst, pair, 4);
     } else if (vr == SI_VR_UL || vr == SI_VR_US || vr == SI_VR_UV) {
