@@ -7,7 +7,8 @@
  * - Part 10: a 128-byte zero preamble, "DICM", then a regenerated file meta
  *   group 0002 in Explicit VR LE: group length, version 00\01,
  *   MediaStorageSOPClassUID/InstanceUID from the data set's SOPClassUID /
- *   SOPInstanceUID (else the source meta's; left out when neither has one),
+ *   SOPInstanceUID (else the source meta's; left out when neither has a
+ *   valid one),
  *   TransferSyntaxUID, ImplementationClassUID SI_IMPLEMENTATION_CLASS_UID,
  *   ImplementationVersionName "SENDIT_<version>", and any later meta
  *   elements of the source (SourceApplicationEntityTitle, ...) as they were.
@@ -19,6 +20,9 @@
  *   (PS3.5 6.2.2): readers restore the VR from the dictionary.
  * - Sequences and items keep the length form they were read with (defined
  *   or undefined) unless the options ask for one form.
+ * - Implicit VR: an element whose dictionary VR is SQ but which is not a
+ *   sequence (a wrong explicit VR) is refused: implicit readers would parse
+ *   its value as items.
  * - DICOMDIR files are refused (SI_ERR_UNSUPPORTED): their records point at
  *   each other by byte offset, which a rewrite moves.
  * - Encapsulated pixel data is copied as it is (offset table and fragments);

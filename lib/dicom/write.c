@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "internal.h"
+#include "sendit/dict.h"
 
 #ifndef SENDIT_VERSION
 #define SENDIT_VERSION "0.1.0"
@@ -445,6 +446,12 @@ static si_status write_fragments(writer *w, const si_element *el) {
 static si_status write_element(writer *w, const si_element *el) {
   if (el->vr == SI_VR_SQ)
     return write_sequence(w, el);
+  if (!w->explicit_vr && stored_len(el) && si_dict_implicit_vr(el->tag) == SI_VR_SQ)
+    /* A reader takes an implicit element of a sequence tag for items. */
+    return si_error_set(w->err, SI_ERR_UNSUPPORTED, w->o->name, w->o->offset, el->tag,
+                        "the element has VR %s where the dictionary says SQ: implicit VR cannot "
+                        "carry it",
+                        si_vr_name(el->vr));
   if (el->flags & SI_ELEM_ENCAPSULATED)
     return write_fragments(w, el);
   uint64_t len = stored_len(el);
@@ -488,25 +495,36 @@ static si_status write_dataset(writer *w, const si_dataset *ds) {
   return st;
 }
 
-/* Encapsulated pixel data only goes to an encapsulated syntax, and native
- * pixel data only to a native one: the writer has no codec. */
-static si_status check_pixels(writer *w, const si_ts_props *ts) {
-  const si_dataset *ds = w->file->dataset;
+/* Encapsulated data (any element read as fragments, at any depth) only goes
+ * to an encapsulated syntax, and native pixel data only to a native one:
+ * the writer has no codec. */
+static const si_element *find_encapsulated(const si_dataset *ds) {
   for (size_t i = 0; i < ds->count; i++) {
     const si_element *el = &ds->elements[i];
-    if (SI_TAG_GROUP(el->tag) != 0x7FE0)
-      continue;
-    int enc = (el->flags & SI_ELEM_ENCAPSULATED) != 0;
-    if (enc && !ts->encapsulated)
-      return si_error_set(w->err, SI_ERR_UNSUPPORTED, w->o->name, SI_NO_OFFSET, el->tag,
-                          "compressed (encapsulated) pixel data cannot be written as %s: "
-                          "sendit does not decompress",
-                          ts->name);
-    if (!enc && ts->encapsulated && el->tag == SI_TAG_PIXEL_DATA)
-      return si_error_set(w->err, SI_ERR_UNSUPPORTED, w->o->name, SI_NO_OFFSET, el->tag,
-                          "native pixel data cannot be written as %s: sendit does not compress",
-                          ts->name);
+    if (el->flags & SI_ELEM_ENCAPSULATED)
+      return el;
+    for (size_t k = 0; k < el->item_count; k++) {
+      const si_element *inner = find_encapsulated(el->items[k]);
+      if (inner)
+        return inner;
+    }
   }
+  return NULL;
+}
+
+static si_status check_pixels(writer *w, const si_ts_props *ts) {
+  const si_dataset *ds = w->file->dataset;
+  const si_element *enc = ts->encapsulated ? NULL : find_encapsulated(ds);
+  if (enc)
+    return si_error_set(w->err, SI_ERR_UNSUPPORTED, w->o->name, SI_NO_OFFSET, enc->tag,
+                        "compressed (encapsulated) pixel data cannot be written as %s: "
+                        "sendit does not decompress",
+                        ts->name);
+  const si_element *px = si_dataset_find(ds, SI_TAG_PIXEL_DATA);
+  if (px && ts->encapsulated && !(px->flags & SI_ELEM_ENCAPSULATED))
+    return si_error_set(w->err, SI_ERR_UNSUPPORTED, w->o->name, SI_NO_OFFSET, px->tag,
+                        "native pixel data cannot be written as %s: sendit does not compress",
+                        ts->name);
   return SI_OK;
 }
 
@@ -569,11 +587,12 @@ static void meta_element(meta_buf *m, uint16_t element, si_vr vr, const void *v,
     meta_put(m, vr == SI_VR_UI || !si_vr_is_string(vr) ? "\0" : " ", 1);
 }
 
-/* UID from the data set, else from the source meta, trimmed; "" if none. */
+/* A valid UID from the data set, else from the source meta; "" if none
+ * (an invalid one is not copied into the meta). */
 static void pick_uid(const si_file *file, uint32_t ds_tag, uint32_t meta_tag, char out[65]) {
-  if (si_get_uid(file->dataset, ds_tag, out, NULL) == SI_OK && out[0])
+  if (si_get_valid_uid(file->dataset, ds_tag, out, NULL) == SI_OK)
     return;
-  if (si_get_uid(file->meta, meta_tag, out, NULL) != SI_OK)
+  if (si_get_valid_uid(file->meta, meta_tag, out, NULL) != SI_OK)
     out[0] = 0;
 }
 
