@@ -86,9 +86,10 @@ si_status si_write_part10_memory(const si_file *file, const si_write_options *op
 
 /* A Part 10 file at path: written to a temporary name in the same folder
  * (".NAME.sendit-tmp-XXXXXX"), fsynced, renamed over path, the folder
- * fsynced. On failure the temporary file is removed and path is untouched
- * (never a partial file under the final name). path may be the file's own
- * source (in-place rewrite): values are copied from it before the rename. */
+ * fsynced; the mode is the replaced file's, else 0644. On failure the
+ * temporary file is removed and path is untouched (never a partial file
+ * under the final name). path may be the file's own source (in-place
+ * rewrite): values are copied from it before the rename. */
 si_status si_write_part10_file(const si_file *file, const char *path, const si_write_options *opts,
                                si_error *err);
 

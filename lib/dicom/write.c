@@ -741,7 +741,9 @@ si_status si_write_part10_file(const si_file *file, const char *path, const si_w
   int fd = mkostemp(tmp, O_CLOEXEC);
   if (fd < 0)
     return io_fail(err, path, "cannot create a temporary file in the target folder");
-  fchmod(fd, 0644);
+  /* A rewrite keeps the mode of the file it replaces; a new file is 0644. */
+  struct stat old;
+  fchmod(fd, stat(path, &old) == 0 && S_ISREG(old.st_mode) ? old.st_mode & 07777 : 0644);
   si_status st = write_fd(file, fd, path, opts, err, 1);
   if (st == SI_OK && fsync(fd) != 0)
     st = io_fail(err, path, "fsync failed");
