@@ -588,11 +588,23 @@ static void meta_element(meta_buf *m, uint16_t element, si_vr vr, const void *v,
 }
 
 /* A valid UID from the data set, else from the source meta; "" if none
- * (an invalid one is not copied into the meta). */
+ * (an invalid one is not copied into the meta). The bytes decide, not the
+ * VR: an element with a wrong VR reads as UI once written implicit, and the
+ * meta must not change with that. */
+static int uid_from(const si_dataset *ds, uint32_t tag, char out[65]) {
+  const si_element *el = si_dataset_find(ds, tag);
+  if (!el || !el->value || !si_uid_is_valid((const char *)el->value, el->value_len))
+    return 0;
+  size_t n = el->value_len;
+  while (n && (el->value[n - 1] == 0 || el->value[n - 1] == ' '))
+    n--;
+  memcpy(out, el->value, n);
+  out[n] = 0;
+  return 1;
+}
+
 static void pick_uid(const si_file *file, uint32_t ds_tag, uint32_t meta_tag, char out[65]) {
-  if (si_get_valid_uid(file->dataset, ds_tag, out, NULL) == SI_OK)
-    return;
-  if (si_get_valid_uid(file->meta, meta_tag, out, NULL) != SI_OK)
+  if (!uid_from(file->dataset, ds_tag, out) && !uid_from(file->meta, meta_tag, out))
     out[0] = 0;
 }
 
