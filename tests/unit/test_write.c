@@ -197,14 +197,14 @@ static void test_meta_regenerated(void **state) {
 static void test_bare_dataset(void **state) {
   (void)state;
   si_file *src = read_fixture("sequences.dcm", 0);
-  for (size_t t = 0; t < 3; t++) { /* bare deflated data sets are not read */
+  for (size_t t = 0; t < 4; t++) {
     si_write_options wo;
     si_write_options_init(&wo);
     wo.transfer_syntax = si_ts_by_name(four[t])->uid;
     uint8_t *b;
     size_t n;
     assert_int_equal(si_write_dataset_memory(src, &wo, &b, &n, NULL), SI_OK);
-    assert_true(n > 8 && memcmp(b, "\x08\x00", 2) == 0 ? 1 : t == 2);
+    assert_true(n > 8);
     si_file *back = read_bytes(b, n, wo.transfer_syntax);
     assert_same(si_file_dataset(src), si_file_dataset(back), t != 0);
     assert_int_equal(si_dataset_count(si_file_meta(back)), 0);
