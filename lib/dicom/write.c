@@ -224,6 +224,11 @@ static si_vr out_vr(const si_element *el) {
 }
 
 static int seq_undefined(const writer *w, const si_element *el) {
+  /* Implicit VR: a sequence the dictionary does not know as one (private
+   * ones) is only recognised by its undefined length (PS3.5 6.2.2, read as
+   * UN of undefined length): keep it a sequence. */
+  if (!w->explicit_vr && si_dict_implicit_vr(el->tag) != SI_VR_SQ)
+    return 1;
   return w->seq == SI_SEQ_KEEP ? (el->flags & SI_ELEM_UNDEFINED_LENGTH) != 0
                                : w->seq == SI_SEQ_UNDEFINED;
 }
