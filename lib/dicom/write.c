@@ -71,6 +71,8 @@ static si_status flush_fd(sink *o) {
 }
 
 static si_status raw_put(sink *o, const void *p, size_t n) {
+  if (n == 0)
+    return SI_OK; /* deflate may produce nothing yet; buf may still be NULL */
   if (o->fd < 0) {
     if (o->cap - o->used < n) {
       size_t cap = o->cap ? o->cap : 65536;
