@@ -6,7 +6,8 @@
  * written must read again. Then:
  * - own syntax and Explicit VR LE: the data set read back equals the input's
  *   (same tags in ascending order, same items and fragments, same values up
- *   to the even padding the writer adds; VRs equal unless one side is UN,
+ *   to the even padding the writer adds, and to the last partial number of
+ *   an odd-length binary value; VRs equal unless one side is UN,
  *   the writer's form for over-long 16-bit values, or an implicit "US or SS"
  *   became SS by PixelRepresentation);
  * - every syntax: writing the data set read back gives identical bytes, and
@@ -87,8 +88,13 @@ static void same(const si_dataset *a, const si_dataset *b, int strict, int vrs) 
     }
     size_t lp = stored(p), lq = stored(q);
     CHECK(lq == lp + (lp & 1));
-    if (lp)
-      CHECK(memcmp(p->value, q->value, lp) == 0);
+    /* An odd-length number (invalid, tolerated) ends in part of a unit
+     * that a byte order change scrambles with the padding: whole units
+     * compare. */
+    size_t unit = p->vr == SI_VR_AT ? 2 : si_vr_unit_size(p->vr);
+    size_t cmp = (lp & 1) && unit > 1 ? lp - lp % unit : lp;
+    if (cmp)
+      CHECK(memcmp(p->value, q->value, cmp) == 0);
   }
   free(x);
   free(y);
