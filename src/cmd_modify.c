@@ -287,8 +287,12 @@ static void modify_one(modify_job *job, const char *in, const char *out) {
   if (st == SI_OK && !job->in_place && make_parents(out) != 0)
     st = si_error_set(&err, SI_ERR_IO, out, SI_NO_OFFSET, SI_NO_TAG,
                       "cannot create the output folder: %s", strerror(errno));
-  if (st == SI_OK)
-    st = si_write_part10_file(f, out, &wo, &err);
+  if (st == SI_OK && (st = si_write_part10_file(f, out, &wo, &err)) != SI_OK &&
+      strcmp(err.file, in) != 0) {
+    /* The error names the output: say which input it was for. */
+    size_t n = strlen(err.message);
+    snprintf(err.message + n, sizeof err.message - n, " (from %s, left untouched)", in);
+  }
   if (st != SI_OK) {
     report_failure(job, in, &err);
     si_file_free(f);
