@@ -60,5 +60,7 @@ int cli_wants_help(int argc, char **argv);
 /* Subcommand handlers and their usage texts (one cmd_*.c each). */
 int cmd_dump(int argc, char **argv);
 extern const char cmd_dump_usage[];
+int cmd_modify(int argc, char **argv);
+extern const char cmd_modify_usage[];
 
 #endif

@@ -42,6 +42,8 @@ static const cli_command commands[] = {
     {"set_password", cmd_set_password, "set the web password (or make a new API token)",
      cmd_set_password_usage},
     {"dump", cmd_dump, "print the elements of DICOM files, as text or DICOM JSON", cmd_dump_usage},
+    {"modify", cmd_modify, "edit DICOM files and write them again (like dcmodify)",
+     cmd_modify_usage},
     {"help", cmd_help, "list the commands, or show one command's usage",
      "Usage: sendit help [COMMAND]\n"},
     {"--help", cmd_help, NULL, NULL},

@@ -59,21 +59,29 @@ enum {
   SI_ELEM_VALUE_SKIPPED = 1u << 6,
   /* Explicit UN of a known (non-private) tag, decoded with the dictionary's
    * VR (PS3.5 6.2.2); vr is that VR; an SQ's items were read as implicit LE. */
-  SI_ELEM_UN_DECODED = 1u << 7
+  SI_ELEM_UN_DECODED = 1u << 7,
+  /* With SI_ELEM_VALUE_SKIPPED: the skipped bytes were big endian in the
+   * stream (the writer swaps them when it copies them to little endian). */
+  SI_ELEM_SOURCE_BIG_ENDIAN = 1u << 8
 };
 
 typedef struct si_fragment {
-  uint64_t offset;      /* offset of the item header in the stream */
-  uint32_t length;      /* bytes in this fragment */
-  const uint8_t *bytes; /* borrowed from the si_file */
+  uint64_t offset; /* offset of the item header in the stream */
+  uint32_t length; /* bytes in this fragment */
+  /* Borrowed from the si_file; NULL with length > 0 when the read left the
+   * fragment in the file (leave_in_file): its bytes are at offset + 8. */
+  const uint8_t *bytes;
 } si_fragment;
 
 typedef struct si_element {
   uint32_t tag;
   si_vr vr;
-  uint32_t flags;       /* SI_ELEM_* */
-  uint32_t length;      /* value length as written (SI_UNDEFINED_LENGTH possible) */
-  uint64_t offset;      /* offset of the element header in the stream */
+  uint32_t flags;  /* SI_ELEM_* */
+  uint32_t length; /* value length as written (SI_UNDEFINED_LENGTH possible) */
+  uint64_t offset; /* offset of the element header in the stream */
+  /* Offset of the value in the stream (in the inflated stream for deflated
+   * data sets); for a skipped value, where its `length` bytes are. */
+  uint64_t value_offset;
   const uint8_t *value; /* value bytes (host order for numbers); NULL when empty */
   size_t value_len;     /* bytes at value; for SQ and encapsulated data: 0 */
   si_dataset **items;   /* SQ: the items, in order */
@@ -134,6 +142,17 @@ typedef struct si_read_options {
   /* Bytes to ask for in the first read: header-only reads of typical files
    * then need one read call (0 = 8 KiB). */
   size_t initial_read;
+  /* Full reads by si_read_file: values and pixel fragments longer than this
+   * are not loaded but left in the file (SI_ELEM_VALUE_SKIPPED with
+   * value_offset; fragments with bytes NULL), and the si_file remembers the
+   * path so the writer (sendit/write.h) copies them from there: rewriting a
+   * 1 GB multi-frame file takes little memory. 0 = load everything. Ignored
+   * inside deflated data sets (their offsets are not the file's). */
+  uint64_t leave_in_file;
+  /* Reads a bare data set (no preamble, no file meta) in this transfer
+   * syntax (UID; see sendit/tsyntax.h), as the DICOM network carries them.
+   * NULL = a Part 10 file (or a data set whose encoding is detected). */
+  const char *transfer_syntax;
 } si_read_options;
 
 /* Fills opts with the defaults (read everything, depth 64). */
@@ -153,6 +172,10 @@ si_status si_read_memory(const void *data, size_t size, const char *name,
 si_status si_read_io(si_io *io, const si_read_options *opts, si_file **out, si_error *err);
 
 void si_file_free(si_file *file);
+
+/* A new empty si_file (no meta, empty data set, Explicit VR Little Endian)
+ * to build a data set from scratch with sendit/edit.h; caller frees. */
+si_status si_file_new(si_file **out, si_error *err);
 
 /* All borrowed from file. si_file_meta never returns NULL (an empty data set
  * when the stream had no meta). */

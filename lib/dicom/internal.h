@@ -4,6 +4,7 @@
 
 #include "arena.h"
 #include "sendit/dicom.h"
+#include "sendit/tsyntax.h"
 
 struct si_dataset {
   si_element *elements;
@@ -15,6 +16,9 @@ struct si_dataset {
   const uint8_t *charset;
   size_t charset_len;
   int sorted; /* tags strictly ascending: find may binary search */
+  /* Items: the item was read with undefined length (FFFE,E00D ends it);
+   * the writer keeps that form. */
+  int undefined_length;
 };
 
 struct si_file {
@@ -22,17 +26,13 @@ struct si_file {
   si_file_info info;
   si_dataset *meta;
   si_dataset *dataset;
+  /* Path the file was read from (arena copy), or NULL: values left in the
+   * file (SI_ELEM_VALUE_IN_FILE) are copied from there by the writer. */
+  const char *source_path;
 };
 
-/* Properties of a transfer syntax. */
-typedef struct si_ts_props {
-  const char *uid;
-  const char *name;
-  unsigned char explicit_vr;
-  unsigned char big_endian;
-  unsigned char deflated;
-  unsigned char encapsulated;
-} si_ts_props;
+/* Properties of a transfer syntax: the public table's entry. */
+typedef si_transfer_syntax si_ts_props;
 
 /* NULL when the UID is not a known transfer syntax. */
 const si_ts_props *si_ts_lookup(const char *uid);

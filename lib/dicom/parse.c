@@ -34,10 +34,12 @@ typedef struct parser {
   uint32_t stop_tag; /* 0: never stop early */
   uint32_t max_depth;
   uint64_t max_value;
-  int header_only;      /* a stop tag is set: values over max_kept are skipped */
-  uint64_t max_kept;    /* header-only: longest value read into memory */
-  uint64_t max_memory;  /* header-only: arena bytes allowed (0: no bound) */
-  uint64_t stop_offset; /* header-only: where the element stopped at starts */
+  int header_only;         /* a stop tag is set: values over max_kept are skipped */
+  uint64_t max_kept;       /* header-only: longest value read into memory */
+  uint64_t max_memory;     /* header-only: arena bytes allowed (0: no bound) */
+  uint64_t stop_offset;    /* header-only: where the element stopped at starts */
+  uint64_t leave;          /* full reads from a file: longer values stay in it (0: none) */
+  const si_ts_props *bare; /* bare data set in this syntax, or NULL: Part 10 */
 } parser;
 
 /* The stream ends exactly between two elements inside a container whose
@@ -215,6 +217,11 @@ static si_status read_item_header(parser *p, encoding enc, uint32_t parent_tag, 
   return SI_OK;
 }
 
+/* A value the writer will copy from the file instead of memory. */
+static int leaves_in_file(const parser *p, uint64_t length) {
+  return p->leave && length > p->leave && !p->file->info.deflated;
+}
+
 static int past_end(parser *p, uint64_t end) { return end != NO_END && p->s->offset >= end; }
 
 /* Encapsulated pixel data: items holding fragments, ended by a sequence
@@ -247,8 +254,17 @@ static si_status parse_fragments(parser *p, si_element *el, encoding enc) {
       el->fragments = grown;
       cap = ncap;
     }
-    uint8_t *bytes;
-    st = read_value(p, el->tag, h.length, &bytes);
+    uint8_t *bytes = NULL;
+    if (leaves_in_file(p, h.length)) {
+      int64_t left = si_stream_remaining(p->s);
+      if (left >= 0 && (uint64_t)left < h.length)
+        return si_error_set(p->err, SI_ERR_TRUNCATED, p->name, p->s->offset, el->tag,
+                            "fragment length %u exceeds the %lld bytes left in the stream",
+                            h.length, (long long)left);
+      st = with_tag(p, si_stream_skip(p->s, h.length, p->err), el->tag);
+    } else {
+      st = read_value(p, el->tag, h.length, &bytes);
+    }
     if (st != SI_OK)
       return st;
     el->fragments[el->fragment_count++] = (si_fragment){h.offset, h.length, bytes};
@@ -297,6 +313,7 @@ static si_status parse_sequence(parser *p, si_element *el, si_dataset *ds, encod
       cap = ncap;
     }
     el->items[el->item_count++] = item;
+    item->undefined_length = h.length == SI_UNDEFINED_LENGTH;
     uint64_t item_end = h.length == SI_UNDEFINED_LENGTH ? NO_END : p->s->offset + h.length;
     if (item_end != NO_END && end != NO_END && item_end > end) {
       /* The sequence's own length is wrong (some DICOMDIR writers); the
@@ -408,6 +425,7 @@ static si_status skip_value(parser *p, si_element *el) {
                         "value length %u exceeds the %lld bytes left in the stream", el->length,
                         (long long)left);
   el->flags |= SI_ELEM_VALUE_SKIPPED;
+  el->value_offset = p->s->offset;
   return with_tag(p, si_stream_skip(p->s, el->length, p->err), el->tag);
 }
 
@@ -446,8 +464,12 @@ static si_status parse_value(parser *p, si_dataset *ds, si_element *el, encoding
   }
   if (el->vr == SI_VR_SQ)
     return parse_sequence(p, el, ds, enc, depth);
-  if (p->header_only && el->length > p->max_kept)
+  if ((p->header_only && el->length > p->max_kept) || leaves_in_file(p, el->length)) {
+    if (enc.big_endian)
+      el->flags |= SI_ELEM_SOURCE_BIG_ENDIAN;
     return skip_value(p, el);
+  }
+  el->value_offset = p->s->offset;
   uint8_t *v;
   if (el->length <= si_stream_avail(p->s) && el->length <= p->max_value) {
     /* Hot path: the value is in the buffer, which lives as long as the file. */
@@ -780,9 +802,28 @@ static si_status check_not_empty(parser *p) {
               "no data set after the file meta information");
 }
 
+/* A bare data set: no preamble, no meta; the caller named the syntax. */
+static si_status parse_bare(parser *p, encoding *enc) {
+  si_file_info *info = &p->file->info;
+  snprintf(info->transfer_syntax, sizeof info->transfer_syntax, "%s", p->bare->uid);
+  *enc = (encoding){p->bare->explicit_vr, p->bare->big_endian};
+  info->explicit_vr = enc->explicit_vr;
+  info->big_endian = enc->big_endian;
+  info->deflated = p->bare->deflated;
+  info->encapsulated = p->bare->encapsulated;
+  info->warnings |= SI_WARN_NO_PREAMBLE | SI_WARN_NO_META;
+  return SI_OK;
+}
+
 static si_status parse_part10(parser *p) {
   si_file_info *info = &p->file->info;
   si_stream *s = p->s;
+  encoding enc;
+  si_status st;
+  if (p->bare) {
+    st = parse_bare(p, &enc);
+    goto data_set;
+  }
   si_stream_need(s, 132, NULL);
   const uint8_t *b = si_stream_peek(s);
   size_t avail = si_stream_avail(s);
@@ -795,7 +836,7 @@ static si_status parse_part10(parser *p) {
   } else {
     info->warnings |= SI_WARN_NO_PREAMBLE;
   }
-  si_status st = parse_meta(p, p->file->meta);
+  st = parse_meta(p, p->file->meta);
   if (st != SI_OK)
     return st;
   info->has_meta = p->file->meta->count > 0;
@@ -805,8 +846,8 @@ static si_status parse_part10(parser *p) {
     info->warnings |= SI_WARN_META_GROUP_LENGTH;
   if (info->has_preamble && !info->has_meta)
     return fail(p, SI_ERR_FORMAT, s->offset, SI_NO_TAG, "DICM prefix without file meta group");
-  encoding enc;
   st = choose_encoding(p, &enc);
+data_set:
   if (st != SI_OK)
     return st;
   info->data_offset = s->offset;
@@ -865,6 +906,16 @@ si_status si_read_io(si_io *io, const si_read_options *opts, si_file **out, si_e
   p.max_depth = opts->max_depth ? opts->max_depth : DEFAULT_MAX_DEPTH;
   p.max_value = opts->max_value_length ? opts->max_value_length : DEFAULT_MAX_VALUE;
   p.header_only = p.stop_tag != 0;
+  p.leave = p.header_only ? 0 : opts->leave_in_file;
+  if (opts->transfer_syntax) {
+    p.bare = si_ts_lookup(opts->transfer_syntax);
+    if (!p.bare) {
+      si_file_free(file);
+      return si_error_set(err, SI_ERR_ARG, si_io_name(io), SI_NO_OFFSET, SI_NO_TAG,
+                          "unknown transfer syntax '%.64s' for a bare data set",
+                          opts->transfer_syntax);
+    }
+  }
   if (p.header_only) {
     p.max_kept = opts->max_kept_value ? opts->max_kept_value : DEFAULT_MAX_KEPT_VALUE;
     p.max_memory = opts->max_header_memory ? opts->max_header_memory : DEFAULT_MAX_HEADER_MEMORY;
@@ -899,7 +950,37 @@ si_status si_read_file(const char *path, const si_read_options *opts, si_file **
     return st;
   st = si_read_io(io, opts, out, err);
   si_io_close(io);
+  if (st == SI_OK && opts && opts->leave_in_file) {
+    size_t n = strlen(path) + 1;
+    char *copy = si_arena_alloc(&(*out)->arena, n, 0);
+    if (!copy) {
+      si_file_free(*out);
+      *out = NULL;
+      return si_error_set(err, SI_ERR_NOMEM, path, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
+    }
+    memcpy(copy, path, n);
+    (*out)->source_path = copy;
+  }
   return st;
+}
+
+si_status si_file_new(si_file **out, si_error *err) {
+  *out = calloc(1, sizeof **out);
+  if (!*out)
+    return si_error_set(err, SI_ERR_NOMEM, NULL, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
+  si_file *f = *out;
+  si_arena_init(&f->arena, 16384);
+  f->meta = si_arena_alloc(&f->arena, sizeof *f->meta, 1);
+  f->dataset = si_arena_alloc(&f->arena, sizeof *f->dataset, 1);
+  if (!f->meta || !f->dataset) {
+    si_file_free(f);
+    *out = NULL;
+    return si_error_set(err, SI_ERR_NOMEM, NULL, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
+  }
+  f->meta->sorted = f->dataset->sorted = 1;
+  snprintf(f->info.transfer_syntax, sizeof f->info.transfer_syntax, "%s", SI_TS_EXPLICIT_LE);
+  f->info.explicit_vr = 1;
+  return SI_OK;
 }
 
 si_status si_read_memory(const void *data, size_t size, const char *name,
