@@ -105,12 +105,35 @@ while IFS= read -r line; do
 done <"$tmp/detect.txt"
 
 # ---- 1. round trip -----------------------------------------------------------------------------
-# Exceptions, reviewed: "label|check" -> reason. check is noedit, idempotent, to-<ts>, back-<ts> or *.
-declare -A EXCEPTION=(
-  ["tests/data/deep_nesting_100.dcm|*"]="100 nested sequences: sendit's reader refuses more than 64 levels (its documented limit against hostile files); DCMTK and pydicom read it"
-  ["tests/data/meta_swallows_file.dcm|*"]="meta element with the invalid VR 'U ': sendit refuses it (issue 11: read as implicit it would swallow the file); DCMTK and pydicom read on"
-  ["tests/data/zeros.bin|*"]="1,024 zero bytes: sendit says not DICOM (issue 11); DCMTK and pydicom read 128 empty (0000,0000) elements"
+# Exceptions, reviewed. Each: "label glob|check glob|regex|reason" (no '|' inside the regex). A failing check is excused when every one
+# of its differences matches the regex (checks: noedit, idempotent, to-<ts>, back-<ts>). DEFECT marks what
+# sendit should fix; the others are differences of the oracles or deliberate choices.
+EXCEPTIONS=(
+  "tests/data/deep_nesting_100.dcm|*|.|100 nested sequences: sendit's reader refuses more than 64 levels (its documented limit against hostile files); DCMTK and pydicom read it"
+  "tests/data/meta_swallows_file.dcm|*|.|meta element with the invalid VR 'U ': sendit refuses it (issue 11: read as implicit it would swallow the file); DCMTK and pydicom read on"
+  "tests/data/zeros.bin|*|.|1,024 zero bytes: sendit says not DICOM (issue 11); DCMTK and pydicom read 128 empty (0000,0000) elements"
+  "*/DICOMDIR-nooffset|*|.|sendit's reader rejects it on purpose (tests/unit/test_conformance.c, stricter_rejects): its last record and sequence declare 24 bytes more than the file holds"
+  "tests/data/odd_length.dcm|*|^dcmdump: .*ODD|odd-length values are written padded to even length (PS3.5 7.1.1); DCMTK shows the odd input with its own NUL pad ([ODD\\0] against [ODD]); pydicom reads them equal"
+  "*/GH220.dcm|*-implicit|^dcmdump: |dcmdump only: an empty private SQ in implicit VR cannot be told from an empty unknown value (DCMTK prints '??'); pydicom reads the same data set"
+  "*DICOMDIR*|*|pydicom cannot read the second file: KeyError|DEFECT: a DICOMDIR's records are found by byte offsets from the start of the file ((0004,1200), (0004,1202), (0004,1400), (0004,1420)); sendit's regenerated meta group is longer (186 -> 200 bytes in DICOMDIR) and the offsets are not shifted, so pydicom cannot follow the records (DCMTK reads the sequence without the offsets)"
+  "*|back-implicit|^[(]0028,01[012][0-9A-F][)]: VR SS != US|DEFECT: from implicit VR back to explicit VR, 'US or SS' elements (Smallest/LargestImagePixelValue, PixelPaddingValue) are written US without looking at PixelRepresentation (1: SS), so e.g. PixelPaddingValue -2000 reads as 63536"
 )
+# excuse LABEL CHECK RESULT: prints the reason when every difference in RESULT is excused.
+excuse() {
+  local e lg cg re reason d all
+  for e in "${EXCEPTIONS[@]}"; do
+    IFS='|' read -r lg cg re reason <<<"$e"
+    # shellcheck disable=SC2053
+    [[ $1 == $lg && $2 == $cg ]] || continue
+    all=1
+    while IFS= read -r d; do
+      [ -z "$d" ] && continue
+      [[ $d =~ $re ]] || { all=0; break; }
+    done < <(printf '%s\n' "$3" | sed 's/; \(dcmdump: \|(\|meta\|pydicom\|no output\|UN \)/\n\1/g')
+    [ "$all" = 1 ] && { printf '%s' "$reason"; return 0; }
+  done
+  return 1
+}
 
 mkdir -p "$tmp/in" "$tmp/o0" "$tmp/o1"
 : >"$tmp/inputs.tsv" # staged name \t label
@@ -170,7 +193,8 @@ unc=() enc=()
 for name in "${rt[@]}"; do
   case "${TS[$name]}" in
     implicit | explicit | big | deflated) unc+=("$name") ;;
-    *) enc+=("$name") ;;
+    encapsulated) enc+=("$name") ;;
+    *) ;; # a compressed syntax without pixel data: only rewritten (it has no syntax of its own to go back to)
   esac
 done
 for ts in "${syntaxes[@]}"; do
@@ -204,6 +228,8 @@ done
 check "no temporary or partial file left in the output folders" \
   bash -c "! find '$tmp'/o0 '$tmp'/o1 '$tmp'/to-* '$tmp'/back-* '$tmp'/enc-conv -mindepth 1 ! -name '[fs][0-9][0-9][0-9].dcm' | grep -q ."
 
+# lossy NAME TS: "true" when the data goes through implicit VR, which keeps no VRs (see dicom_compare.py).
+lossy() { if [ "$2" = implicit ] || [ "${TS[$1]}" = implicit ]; then echo true; else echo false; fi; }
 # The comparisons, one python process. Missing outputs are failures of their own (below).
 {
   for name in "${rt[@]}"; do
@@ -213,11 +239,11 @@ check "no temporary or partial file left in the output folders" \
   for name in "${unc[@]}"; do
     for ts in "${syntaxes[@]}"; do
       [ -f "$tmp/to-$ts/$name" ] &&
-        printf '{"id": "%s|to-%s", "a": "%s", "b": "%s", "ignore_ts": true, "dcmdump": true}\n' \
-          "$name" "$ts" "$tmp/in/$name" "$tmp/to-$ts/$name"
+        printf '{"id": "%s|to-%s", "a": "%s", "b": "%s", "ignore_ts": true, "through_implicit": %s, "dcmdump": true}\n' \
+          "$name" "$ts" "$tmp/in/$name" "$tmp/to-$ts/$name" "$(lossy "$name" "$ts")"
       [ -f "$tmp/back-$ts/$name" ] &&
-        printf '{"id": "%s|back-%s", "a": "%s", "b": "%s", "dcmdump": true}\n' \
-          "$name" "$ts" "$tmp/in/$name" "$tmp/back-$ts/$name"
+        printf '{"id": "%s|back-%s", "a": "%s", "b": "%s", "through_implicit": %s, "dcmdump": true}\n' \
+          "$name" "$ts" "$tmp/in/$name" "$tmp/back-$ts/$name" "$(lossy "$name" "$ts")"
     done
   done
 } >"$tmp/rt.jsonl"
@@ -253,37 +279,38 @@ for name in "${unc[@]}"; do
 done
 # Verdict per file: every check passes, or the failing ones are listed exceptions.
 n_pass=0 n_exc=0 n_fail=0 samp_pass=0 fix_pass=0
-declare -A EXC_USED
+declare -A EXC_SEEN
 for name in "${rt[@]}"; do
   label="${LABEL[$name]}"
   checks=(noedit idempotent)
-  [ "${TS[$name]}" != encapsulated ] && for ts in "${syntaxes[@]}"; do checks+=("to-$ts" "back-$ts"); done
-  bad=() excused=()
+  [[ ${TS[$name]} == implicit || ${TS[$name]} == explicit || ${TS[$name]} == big || ${TS[$name]} == deflated ]] &&
+    for ts in "${syntaxes[@]}"; do checks+=("to-$ts" "back-$ts"); done
+  bad=() excused=() reasons=""
   for c in "${checks[@]}"; do
     r="${RESULT[$name|$c]-missing result}"
     [ -z "$r" ] && continue
-    reason="${EXCEPTION[$label|$c]-${EXCEPTION[$label|*]-}}"
-    if [ -n "$reason" ]; then
+    if why=$(excuse "$label" "$c" "$r"); then
       excused+=("$c")
-      EXC_USED[$label]="$reason"
+      [[ $reasons == *"$why"* ]] || reasons="${reasons:+$reasons / }$why"
+      EXC_SEEN[$why]=1
     else
       bad+=("$c: $r")
     fi
   done
   if [ ${#bad[@]} -gt 0 ]; then
     n_fail=$((n_fail + 1))
-    not_ok "round trip $label (${TS[$name]}): ${bad[0]}$([ ${#bad[@]} -gt 1 ] && echo " (+$((${#bad[@]} - 1)) more checks)")"
+    not_ok "round trip $label (${TS[$name]}): ${bad[0]:0:600}$([ ${#bad[@]} -gt 1 ] && echo " (+$((${#bad[@]} - 1)) more checks)")"
   elif [ ${#excused[@]} -gt 0 ]; then
     n_exc=$((n_exc + 1))
-    echo "# exception: $label (${excused[*]}): ${EXC_USED[$label]}"
+    echo "# exception: $label (${excused[*]}): $reasons"
   else
     n_pass=$((n_pass + 1))
     if [[ $name == s* ]]; then samp_pass=$((samp_pass + 1)); else fix_pass=$((fix_pass + 1)); fi
   fi
 done
-for key in "${!EXCEPTION[@]}"; do
-  label="${key%|*}"
-  [ -n "${EXC_USED[$label]-}" ] || echo "# note: listed exception $label no longer fails (or is not an input here): review the list"
+for e in "${EXCEPTIONS[@]}"; do
+  reason="${e##*|}"
+  [ -n "${EXC_SEEN[$reason]-}" ] || echo "# note: listed exception not needed in this run (fixed, or its file is absent): ${e%%|*}"
 done
 ok "round trip: $n_pass of ${#rt[@]} files pass every check ($samp_pass of $n_samp samples, $fix_pass fixtures); $n_exc named exceptions; $n_fail failures"
 check "the round trip's sources are unchanged" \
@@ -293,13 +320,14 @@ check "the round trip's sources are unchanged" \
 # Each case: name | files | sendit arguments | dcmodify arguments (split on ';;'). Files are taken from
 # tests/data and, when present, the samples. by_creator: private elements matched by creator, since the
 # block a new creator gets is the writer's choice; length_form is off because dcmodify rewrites every
-# sequence with explicit lengths where sendit keeps the form it read.
+# sequence with explicit lengths where sendit keeps the form it read; Data Set Trailing Padding
+# (FFFC,FFFC) is left out because dcmodify drops it (sendit keeps it, as the round trip checks).
 mkdir -p "$tmp/ed"
 edit_files=(explicit_le.dcm implicit_le.dcm explicit_be.dcm deflated.dcm charset_latin1.dcm)
 seq_files=(sequences.dcm sequences_implicit.dcm)
 priv_files=(private_tags.dcm)
 declare -A SRC
-for f in "${edit_files[@]}" "${seq_files[@]}" "${priv_files[@]}"; do SRC[$f]="$data/$f"; done
+for f in "${edit_files[@]}" "${seq_files[@]}" "${priv_files[@]}" private_tags_implicit.dcm; do SRC[$f]="$data/$f"; done
 if [ -n "$samples" ] && [ -d "$samples/pydicom" ]; then
   tf="$samples/pydicom/src/pydicom/data/test_files"
   for f in CT_small.dcm MR_small_bigendian.dcm MR_small_implicit.dcm rtplan.dcm; do
@@ -313,7 +341,7 @@ ct_cases=()
 if [ -n "${SRC[CT_small.dcm]-}" ]; then
   ct_cases=(
     "private-set-known|CT_small.dcm|--set;;(0009,\"GEMS_IDEN_01\",02)=CT99|-m;;(0009,1002)=CT99"
-    "private-insert-known|CT_small.dcm|--insert;;(0009,\"GEMS_IDEN_01\",17)=proof text|-i;;(0009,1017)=proof text"
+    "private-insert-known|CT_small.dcm|--insert;;(0009,\"GEMS_IDEN_01\",01)=PROOF;;--insert;;(0019,\"GEMS_ACQU_01\",02)=42|-i;;(0009,1001)=PROOF;;-i;;(0019,1002)=42"
   )
 fi
 cases=(
@@ -330,7 +358,7 @@ cases=(
   "nested-erase-all|${seq_files[*]}|--erase;;ReferencedImageSequence[*].ReferencedSOPClassUID|-e;;(0008,1140)[*].(0008,1150)"
   "private-set|private_tags.dcm|--set;;(0009,\"ACME 1.0\",01)=changed|-m;;(0009,1001)=changed"
   "private-new-block|private_tags.dcm|--insert;;(0009,\"GEMS_IDEN_01\",01)=PROOF|-i;;(0009,0011)=GEMS_IDEN_01;;-i;;(0009,1101)=PROOF"
-  "erase-private|${priv_files[*]} ${seq_files[0]}|--erase-private|-ep"
+  "erase-private|${priv_files[*]} private_tags_implicit.dcm|--erase-private|-ep"
   "${ct_cases[@]}"
 )
 : >"$tmp/ed.jsonl"
@@ -355,7 +383,7 @@ for c in "${cases[@]}"; do
       not_ok "edit $cname on $f: sendit modify ${s_argv[*]} exited $src: $(head -c 300 "$d/sendit.err")"
       continue
     fi
-    printf '{"id": "%s on %s", "a": "%s", "b": "%s", "length_form": false, "by_creator": true}\n' \
+    printf '{"id": "%s on %s", "a": "%s", "b": "%s", "length_form": false, "by_creator": true, "ignore": [4294770684]}\n' \
       "$cname" "$f" "$d/dcmodify/$f" "$d/sendit/$f" >>"$tmp/ed.jsonl"
     printf '{"id": "%s on %s changed something", "a": "%s", "b": "%s", "expect": "differ"}\n' \
       "$cname" "$f" "$d/src/$f" "$d/sendit/$f" >>"$tmp/ed.jsonl"
@@ -400,8 +428,10 @@ put("overlong_pixels.dcm", big[: pix + 8] + struct.pack("<I", len(body) + 4096) 
 # the meta's group length pointing past the file; an item tag of a sequence replaced by garbage.
 ds = 128 + 4 + 12 + struct.unpack("<I", base[140:144])[0]
 put("garbled_header.dcm", base[:ds] + b"\xff" * 12 + base[ds + 12 :])
-put("garbled_meta_length.dcm", base[:140] + struct.pack("<I", 0x7FFFFFF0) + base[144:])
 seq = open(os.path.join(os.path.dirname(src), "sequences.dcm"), "rb").read()
+# The last sequence's delimitation item garbled: the undefined-length sequence never ends.
+end = seq.rfind(b"\xfe\xff\xdd\xe0")
+put("garbled_delimiter.dcm", seq[:end] + b"\x99\x99\x99\x99" + seq[end + 4 :])
 item = seq.find(b"\xfe\xff\x00\xe0")
 put("garbled_item.dcm", seq[:item] + b"\x08\x00\x50\x00" + seq[item + 4 :])
 EOF
@@ -485,7 +515,7 @@ check "--in-place: the file was replaced by a rename (new inode; the hard link s
   bash -c "[ \"\$(stat -c %i '$ip/a.dcm')\" != '$ino_before' ] && [ \"\$(sha256sum '$ip/a.link' | cut -d' ' -f1)\" = '$orig_sha' ]"
 check "--in-place: the new file has the edit and nothing else changed (pydicom, dcmdump)" \
   bash -c "'$py' '$cmp_py' pair '$ip/a.link' '$ip/a.dcm' --dcmdump >/dev/null && exit 1; \
-    dcmodify -nb -q -m PatientID=IN-PLACE '$ip/a.link' && '$py' '$cmp_py' pair '$ip/a.link' '$ip/a.dcm' --no-length-form"
+    dcmodify -nb -q -m PatientID=IN-PLACE '$ip/a.link' && '$py' '$cmp_py' pair '$ip/a.link' '$ip/a.dcm' --no-length-form >/dev/null"
 check "--in-place: no temporary file left" only_files "$ip" a.dcm a.link
 rm -f "$ip/a.link"
 cp "$data/explicit_le.dcm" "$ip/b.dcm"
