@@ -19,6 +19,8 @@
  *   (PS3.5 6.2.2): readers restore the VR from the dictionary.
  * - Sequences and items keep the length form they were read with (defined
  *   or undefined) unless the options ask for one form.
+ * - DICOMDIR files are refused (SI_ERR_UNSUPPORTED): their records point at
+ *   each other by byte offset, which a rewrite moves.
  * - Encapsulated pixel data is copied as it is (offset table and fragments);
  *   converting it to a native syntax is SI_ERR_UNSUPPORTED (no decoder).
  * - Values a read left in the file (si_read_options.leave_in_file) are

@@ -450,11 +450,17 @@ static si_status parse_numbers(uint32_t tag, si_vr vr, const char *text, uint8_t
         memcpy(dst, &d, 8);
       }
     } else if (vr == SI_VR_AT) {
-      uint32_t g, e;
-      const char *b = buf[0] == '(' ? buf + 1 : buf;
-      ok = hex_digits(b, 4, &g) &&
-           (b[4] == ',' ? hex_digits(b + 5, 4, &e) && b + 9 - buf == (ptrdiff_t)n - (buf[0] == '(')
-                        : hex_digits(b + 4, 4, &e) && n == 8);
+      /* "(gggg,eeee)", "gggg,eeee" or "ggggeeee". */
+      uint32_t g = 0, e = 0;
+      int paren = buf[0] == '(';
+      const char *b = buf + paren;
+      size_t body = n - (size_t)paren - (size_t)(paren && buf[n - 1] == ')');
+      if (paren && buf[n - 1] != ')')
+        ok = 0;
+      else if (body == 9 && b[4] == ',')
+        ok = hex_digits(b, 4, &g) && hex_digits(b + 5, 4, &e);
+      else
+        ok = body == 8 && !paren && hex_digits(b, 4, &g) && hex_digits(b + 4, 4, &e);
       uint16_t pair[2] = {(uint16_t)g, (uint16_t)e};
       memcpy(dst, pair, 4);
     } else if (vr == SI_VR_UL || vr == SI_VR_US || vr == SI_VR_UV) {
@@ -673,8 +679,17 @@ static si_status set_text(si_file *f, si_dataset *ds, si_element *el, const char
   return st;
 }
 
+static void drop_empty(si_dataset *ds, uint32_t tag) {
+  for (size_t i = 0; i < ds->count; i++)
+    if (ds->elements[i].tag == tag && !ds->elements[i].value && !ds->elements[i].item_count) {
+      remove_at(ds, i);
+      return;
+    }
+}
+
 static si_status apply_set(si_file *f, si_dataset *ds, uint32_t tag, op *o, si_error *err) {
   si_element *el = find_mut(ds, tag);
+  int created = !el;
   if (el && (o->flags & SI_EDIT_ONLY_NEW))
     return SI_OK;
   if (!el) {
@@ -689,6 +704,7 @@ static si_status apply_set(si_file *f, si_dataset *ds, uint32_t tag, op *o, si_e
         o->count++;
         return SI_OK;
       }
+      drop_empty(ds, tag);
       return si_error_set(err, SI_ERR_VALUE, NULL, SI_NO_OFFSET, tag,
                           "a sequence cannot be set from text (use a path into its items)");
     }
@@ -705,6 +721,8 @@ static si_status apply_set(si_file *f, si_dataset *ds, uint32_t tag, op *o, si_e
   }
   if (st == SI_OK)
     o->count++;
+  else if (created)
+    drop_empty(ds, tag); /* a refused value leaves no empty element behind */
   return st;
 }
 

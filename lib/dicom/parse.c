@@ -836,7 +836,12 @@ static si_status parse_part10(parser *p) {
   } else {
     info->warnings |= SI_WARN_NO_PREAMBLE;
   }
+  /* The meta is small and read for its values (the transfer syntax above
+   * all): nothing of it stays in the file. */
+  uint64_t leave = p->leave;
+  p->leave = 0;
   st = parse_meta(p, p->file->meta);
+  p->leave = leave;
   if (st != SI_OK)
     return st;
   info->has_meta = p->file->meta->count > 0;

@@ -30,6 +30,8 @@ void si_write_options_init(si_write_options *opts) { memset(opts, 0, sizeof *opt
 
 const char *si_implementation_version_name(void) { return "SENDIT_" SENDIT_VERSION; }
 
+static void pick_uid(const si_file *file, uint32_t ds_tag, uint32_t meta_tag, char out[65]);
+
 /* ---- output: an fd (buffered) or a growing memory buffer, optionally
  * through raw deflate ---- */
 
@@ -508,6 +510,18 @@ static si_status check_pixels(writer *w, const si_ts_props *ts) {
   return SI_OK;
 }
 
+/* A DICOMDIR's records point at each other by byte offset: a rewrite moves
+ * them, and recomputing the offsets is a DICOMDIR writer's job, not this. */
+static si_status check_not_dicomdir(const si_file *file, sink *o) {
+  char uid[65];
+  pick_uid(file, SI_TAG(0x0008, 0x0016), SI_TAG(0x0002, 0x0002), uid);
+  if (strcmp(uid, "1.2.840.10008.1.3.10") != 0 &&
+      !si_dataset_find(file->dataset, SI_TAG(0x0004, 0x1220)))
+    return SI_OK;
+  return si_error_set(o->err, SI_ERR_UNSUPPORTED, o->name, SI_NO_OFFSET, SI_TAG(0x0004, 0x1220),
+                      "DICOMDIR files are not rewritten: their record offsets would be wrong");
+}
+
 static si_status target_syntax(const si_file *file, const si_write_options *opts, sink *o,
                                const si_ts_props **ts) {
   const char *uid =
@@ -614,6 +628,8 @@ static si_status write_all(const si_file *file, sink *o, const si_write_options 
               .src_fd = -1,
               .err = o->err};
   st = check_pixels(&w, ts);
+  if (st == SI_OK)
+    st = check_not_dicomdir(file, o);
   if (st == SI_OK && part10) {
     static const uint8_t preamble[128];
     meta_buf m = {.n = 0};
