@@ -11,7 +11,7 @@ PY=/usr/bin/python3
 TIME=/usr/bin/time
 
 STUDIES=20 IMAGES=100 SMALL=0 SEED=1 ROUNDS=3 CHECK=0 BIG_MB=1024
-USE_PYDICOM=1 USE_DCMODIFY=1 USE_BIG=1
+USE_PYDICOM=1 USE_DCMODIFY=1 USE_BIG=1 TMPFS=0
 CORPUS="" OUT="$HERE/out" BUILD="$ROOT/build-bench-write"
 
 usage() {
@@ -27,6 +27,8 @@ usage: $0 [options]
   --no-pydicom       skip the pydicom contender (minutes per round)
   --no-dcmodify      skip the dcmodify contender
   --no-big           skip the multi-frame memory measurement
+  --tmpfs            write the outputs to a tmpfs mounted on bench/out/write-work (needs root): measures
+                     the CPU cost of each contender without the disk (fsync is free there)
   --check            exit 1 when a target is missed
   -h, --help         this help
 environment: SENDIT_BIN  use this sendit binary instead of building build-bench-write/sendit
@@ -45,6 +47,7 @@ while [ $# -gt 0 ]; do
     --no-pydicom) USE_PYDICOM=0 ;;
     --no-dcmodify) USE_DCMODIFY=0 ;;
     --no-big) USE_BIG=0 ;;
+    --tmpfs) TMPFS=1 ;;
     --check) CHECK=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run_write.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -58,13 +61,25 @@ if [ -z "$CORPUS" ]; then
   if [ "$SMALL" = 1 ]; then CORPUS="$HERE/corpus-small"; else CORPUS="$HERE/corpus"; fi
 fi
 SUFFIX=""; [ "$SMALL" = 1 ] && SUFFIX="-small"
+[ "$TMPFS" = 1 ] && SUFFIX="$SUFFIX-tmpfs"
 RESULTS="$OUT/write-results$SUFFIX.md"
 LIST="$OUT/write-files$SUFFIX.txt"
-WORK="$OUT/write-work"   # outputs, on the corpus's file system; emptied after each run
+WORK="$OUT/write-work"   # outputs, on the corpus's file system (or a tmpfs); emptied after each run
 TMP=$(mktemp -d)
-cleanup() { rm -rf "$TMP" "$WORK"; }
+MOUNTED=0
+cleanup() {
+  rm -rf "$TMP"
+  if [ "$MOUNTED" = 1 ]; then umount "$WORK" && rmdir "$WORK"; else rm -rf "$WORK"; fi
+}
 trap cleanup EXIT
 mkdir -p "$OUT"
+if [ "$TMPFS" = 1 ]; then
+  mkdir -p "$WORK"
+  mount -t tmpfs -o size=3g tmpfs "$WORK" || { echo "run_write.sh: cannot mount a tmpfs on $WORK" >&2; exit 2; }
+  MOUNTED=1
+fi
+# empty_work: an empty $WORK (a mount point stays)
+empty_work() { mkdir -p "$WORK" && find "$WORK" -mindepth 1 -maxdepth 1 -exec rm -rf {} +; }
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "run_write.sh: $*"; exit 2; }
@@ -146,7 +161,7 @@ sendit_studies() {
 }
 # prepare NAME: untimed set-up; sets DEST (the output folder) and CMDV.
 prepare() {
-  rm -rf "$WORK" && mkdir -p "$WORK"
+  empty_work
   DEST="$WORK/$1"
   case $1 in
     sendit) CMDV=(sendit_studies "$DEST") ;;
@@ -210,7 +225,7 @@ for ((r = 0; r < ROUNDS; r++)); do
     say "  round $((r + 1)) $(printf '%-9s %8.3f s, %8.3f s with fsync' "$c" "$(awk -v u="$LAST_US" 'BEGIN {print u / 1e6}')" "$(awk -v u="$LAST_DUS" 'BEGIN {print u / 1e6}')")"
   done
 done
-rm -rf "$WORK"
+empty_work
 
 # ---- memory: one small file, then a multi-frame file of BIG_MB MiB of pixels -----------
 RSS_SMALL=0 RSS_BIG=0 BIG_US=0 BIG_NOTE=""
@@ -267,7 +282,7 @@ EOF
         BIG_NOTE="rewrite failed (exit $LAST_RC: $(head -n 1 "$TMP/mem.err"))"
       fi
     fi
-    rm -rf "$WORK"
+    empty_work
   fi
 fi
 
@@ -297,7 +312,7 @@ DIRTY=$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -vc '^??' || true)
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), sendit $GIT_REV$([ "$DIRTY" != 0 ] && echo " + uncommitted changes"),"\
        "$(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r)."
-  echo "Corpus: $N files ($STUDIES studies x $IMAGES images), $((BYTES / 1000000)) MB; outputs on the same file system."
+  echo "Corpus: $N files ($STUDIES studies x $IMAGES images), $((BYTES / 1000000)) MB; outputs $([ "$TMPFS" = 1 ] && echo "on a tmpfs (no disk; fsync is free)" || echo "on the corpus's file system")."
   echo "$ROUNDS rounds, contenders alternating, inputs warmed (cat) before each; median (range) of the rounds."
   echo "'durable' adds an fsync of every output file after the command (sendit fsyncs its files itself)."
   echo
