@@ -22,12 +22,18 @@ cmp_py="$here/dicom_compare.py"
 mkdir -p "${SENDIT_TMP:-/tmp}"
 tmp="$(mktemp -d "${SENDIT_TMP:-/tmp}/test_modify.XXXXXX")" || exit 1
 full_mnt=""
+tmp_mnt=""
 cleanup() {
   [ -n "$full_mnt" ] && umount "$full_mnt" 2>/dev/null
+  [ -n "$tmp_mnt" ] && umount "$tmp_mnt" 2>/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 [ -n "${KEEP_TMP:-}" ] && trap "" EXIT
+# The scratch on a tmpfs when we may mount one: sendit fsyncs each of the ~2,300 files the round trip
+# writes, which costs 10-20 s on this machine's disk (the full-disk and --in-place checks below still run,
+# and the unit tests write to the real file system). Without root the scratch stays where it is.
+if [ -z "${KEEP_TMP:-}" ] && mount -t tmpfs -o size=1g tmpfs "$tmp" 2>/dev/null; then tmp_mnt="$tmp"; fi
 
 passed=0
 failed=0
@@ -115,7 +121,7 @@ EXCEPTIONS=(
   "*/DICOMDIR-nooffset|*|.|sendit's reader rejects it on purpose (tests/unit/test_conformance.c, stricter_rejects): its last record and sequence declare 24 bytes more than the file holds"
   "tests/data/odd_length.dcm|*|^dcmdump: .*ODD|odd-length values are written padded to even length (PS3.5 7.1.1); DCMTK shows the odd input with its own NUL pad ([ODD\\0] against [ODD]); pydicom reads them equal"
   "*/GH220.dcm|*-implicit|^dcmdump: |dcmdump only: an empty private SQ in implicit VR cannot be told from an empty unknown value (DCMTK prints '??'); pydicom reads the same data set"
-  "*DICOMDIR*|*|pydicom cannot read the second file: KeyError|DEFECT: a DICOMDIR's records are found by byte offsets from the start of the file ((0004,1200), (0004,1202), (0004,1400), (0004,1420)); sendit's regenerated meta group is longer (186 -> 200 bytes in DICOMDIR) and the offsets are not shifted, so pydicom cannot follow the records (DCMTK reads the sequence without the offsets)"
+  "*DICOMDIR*|*|^no output: .*DICOMDIR files are not rewritten|sendit refuses to rewrite a DICOMDIR ([unsupported]): its records are found by byte offsets from the start of the file, which a regenerated meta group would shift (an earlier build wrote them unshifted and pydicom could not follow the records: found by this test)"
   "*|back-implicit|^[(]0028,01[012][0-9A-F][)]: VR SS != US|DEFECT: from implicit VR back to explicit VR, 'US or SS' elements (Smallest/LargestImagePixelValue, PixelPaddingValue) are written US without looking at PixelRepresentation (1: SS), so e.g. PixelPaddingValue -2000 reads as 63536"
 )
 # excuse LABEL CHECK RESULT: prints the reason when every difference in RESULT is excused.
@@ -262,6 +268,7 @@ done <"$tmp/rt.txt"
 for name in "${rt[@]}"; do
   if [ ! -f "$tmp/o0/$name" ]; then
     RESULT["$name|noedit"]="no output: $(grep -F "$name" "$tmp/o0.err" | head -1)"
+    RESULT["$name|idempotent"]="${RESULT[$name|noedit]}"
   elif [ ! -f "$tmp/o1/$name" ]; then
     RESULT["$name|idempotent"]="second rewrite failed: $(grep -F "$name" "$tmp/o1.err" | head -1)"
   elif cmp -s "$tmp/o0/$name" "$tmp/o1/$name"; then
@@ -272,9 +279,12 @@ for name in "${rt[@]}"; do
 done
 for name in "${unc[@]}"; do
   for ts in "${syntaxes[@]}"; do
-    [ -f "$tmp/to-$ts/$name" ] || RESULT["$name|to-$ts"]="no output: $(grep -F "$name" "$tmp/to-$ts.err" | head -1)"
-    [ -f "$tmp/back-$ts/$name" ] || [ ! -f "$tmp/to-$ts/$name" ] ||
+    if [ ! -f "$tmp/to-$ts/$name" ]; then
+      RESULT["$name|to-$ts"]="no output: $(grep -F "$name" "$tmp/to-$ts.err" | head -1)"
+      RESULT["$name|back-$ts"]="${RESULT[$name|to-$ts]}"
+    elif [ ! -f "$tmp/back-$ts/$name" ]; then
       RESULT["$name|back-$ts"]="no output: $(grep -F "$name" "$tmp/back-$ts.err" | head -1)"
+    fi
   done
 done
 # Verdict per file: every check passes, or the failing ones are listed exceptions.
