@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with ASan+UBSan and fuzzes the Part 10 reader.
+# Builds the libFuzzer targets with ASan+UBSan and fuzzes the Part 10 reader
+# (fuzz_read) and the writer's round trip read -> write -> read (fuzz_roundtrip).
 #
-#   fuzz/run.sh [SECONDS]        fuzz for SECONDS (default 60)
+#   fuzz/run.sh [SECONDS]        fuzz for SECONDS in all (default 60): two
+#                                thirds for fuzz_read, one third for
+#                                fuzz_roundtrip, so the total stays the same
 #
 # First every file in tests/data/regress/ (inputs that once crashed) is run
-# once, then fuzz_read runs over a scratch copy of fuzz/seeds so the committed
-# corpus never changes behind git's back. Exits non-zero on any crash, leak,
+# once through both, then each fuzzer runs over a scratch copy of fuzz/seeds
+# so the committed corpus never changes behind git's back. Exits non-zero on any crash, leak,
 # timeout, out-of-memory or sanitizer report; the offending input is left in
-# the scratch directory printed at the end: minimise it (fuzz_read
+# the scratch directory printed at the end: minimise it (fuzz_read or fuzz_roundtrip
 # -minimize_crash=1 -runs=10000 FILE), add it to tests/data/regress/ with a
 # name saying what it breaks, and fix the parser.
 #
@@ -30,8 +33,7 @@ esac
 
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DSENDIT_FUZZ=ON -DSENDIT_SANITIZE=ON \
   -DSENDIT_TESTS=OFF >/dev/null
-cmake --build "$build" --target fuzz_read -j "$(nproc)" >/dev/null
-fuzzer=$build/fuzz_read
+cmake --build "$build" --target fuzz_read fuzz_roundtrip -j "$(nproc)" >/dev/null
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/sendit-fuzz.XXXXXX")
 artifacts=$scratch/artifacts
@@ -57,29 +59,42 @@ for f in "$root"/tests/data/regress/*; do
     regress+=("$f")
   fi
 done
-if [ "${#regress[@]}" -gt 0 ]; then
-  echo "== replaying ${#regress[@]} regression inputs"
-  if ! "$fuzzer" "${common[@]}" "${regress[@]}" >"$scratch/regress.log" 2>&1; then
-    echo "a regression input fails again; see $scratch/regress.log" >&2
-    tail -n 40 "$scratch/regress.log" >&2
+
+# fuzz NAME SECONDS: replays the regression inputs, then fuzzes NAME.
+fuzz() {
+  local name=$1 secs=$2 fuzzer=$build/$1
+  if [ "${#regress[@]}" -gt 0 ]; then
+    echo "== $name: replaying ${#regress[@]} regression inputs"
+    if ! "$fuzzer" "${common[@]}" "${regress[@]}" >"$scratch/$name-regress.log" 2>&1; then
+      echo "a regression input fails again in $name; see $scratch/$name-regress.log" >&2
+      tail -n 40 "$scratch/$name-regress.log" >&2
+      status=1
+    fi
+  fi
+  echo "== $name: fuzzing for ${secs}s with $jobs job(s); scratch: $scratch"
+  local fuzz_args=("${common[@]}" -max_total_time="$secs" -print_final_stats=1)
+  if [ "$jobs" -gt 1 ]; then
+    fuzz_args+=(-fork="$jobs")
+  fi
+  mkdir -p "$corpus/$name"
+  cp -n "$corpus"/* "$corpus/$name/" 2>/dev/null || true
+  if ! "$fuzzer" "${fuzz_args[@]}" "$corpus/$name" >"$scratch/$name.log" 2>&1; then
     status=1
   fi
-fi
+  grep -E '^(stat::|Done|#[0-9]+.*DONE)' "$scratch/$name.log" || true
+  if [ "$status" -ne 0 ]; then
+    grep -E 'ERROR|SUMMARY|runtime error|broken invariant|fuzz_roundtrip:' "$scratch/$name.log" |
+      head -n 20 >&2 || true
+  fi
+}
 
-echo "== fuzzing for ${seconds}s with $jobs job(s); scratch: $scratch"
-fuzz_args=("${common[@]}" -max_total_time="$seconds" -print_final_stats=1)
-if [ "$jobs" -gt 1 ]; then
-  fuzz_args+=(-fork="$jobs")
-fi
-if ! "$fuzzer" "${fuzz_args[@]}" "$corpus" >"$scratch/fuzz.log" 2>&1; then
-  status=1
-fi
-grep -E '^(stat::|Done|#[0-9]+.*DONE)' "$scratch/fuzz.log" || true
+read_seconds=$((seconds - seconds / 3))
+fuzz fuzz_read "$read_seconds"
+fuzz fuzz_roundtrip "$((seconds - read_seconds))"
 
 found=$(find "$artifacts" -type f | wc -l)
 if [ "$found" -gt 0 ] || [ "$status" -ne 0 ]; then
-  echo "FAILED: $found artifact(s) in $artifacts; log: $scratch/fuzz.log" >&2
-  grep -E 'ERROR|SUMMARY|runtime error|broken invariant' "$scratch/fuzz.log" | head -n 20 >&2 || true
+  echo "FAILED: $found artifact(s) in $artifacts; logs: $scratch/*.log" >&2
   exit 1
 fi
 echo "ok: no crash, leak, timeout or sanitizer report"

@@ -7,7 +7,8 @@
  * - Part 10: a 128-byte zero preamble, "DICM", then a regenerated file meta
  *   group 0002 in Explicit VR LE: group length, version 00\01,
  *   MediaStorageSOPClassUID/InstanceUID from the data set's SOPClassUID /
- *   SOPInstanceUID (else the source meta's; left out when neither has one),
+ *   SOPInstanceUID (else the source meta's; left out when neither has a
+ *   valid one),
  *   TransferSyntaxUID, ImplementationClassUID SI_IMPLEMENTATION_CLASS_UID,
  *   ImplementationVersionName "SENDIT_<version>", and any later meta
  *   elements of the source (SourceApplicationEntityTitle, ...) as they were.
@@ -19,6 +20,9 @@
  *   (PS3.5 6.2.2): readers restore the VR from the dictionary.
  * - Sequences and items keep the length form they were read with (defined
  *   or undefined) unless the options ask for one form.
+ * - Implicit VR: an element whose dictionary VR is SQ but which is not a
+ *   sequence (a wrong explicit VR) is refused: implicit readers would parse
+ *   its value as items.
  * - DICOMDIR files are refused (SI_ERR_UNSUPPORTED): their records point at
  *   each other by byte offset, which a rewrite moves.
  * - Encapsulated pixel data is copied as it is (offset table and fragments);
@@ -82,9 +86,10 @@ si_status si_write_part10_memory(const si_file *file, const si_write_options *op
 
 /* A Part 10 file at path: written to a temporary name in the same folder
  * (".NAME.sendit-tmp-XXXXXX"), fsynced, renamed over path, the folder
- * fsynced. On failure the temporary file is removed and path is untouched
- * (never a partial file under the final name). path may be the file's own
- * source (in-place rewrite): values are copied from it before the rename. */
+ * fsynced; the mode is the replaced file's, else 0644. On failure the
+ * temporary file is removed and path is untouched (never a partial file
+ * under the final name). path may be the file's own source (in-place
+ * rewrite): values are copied from it before the rename. */
 si_status si_write_part10_file(const si_file *file, const char *path, const si_write_options *opts,
                                si_error *err);
 

@@ -677,9 +677,21 @@ static int guess_encoding(const uint8_t *b, size_t avail, int64_t remaining, enc
   return len == SI_UNDEFINED_LENGTH || remaining < 0 || (int64_t)len <= remaining;
 }
 
+/* The meta so far names Explicit VR Big Endian. */
+static int big_endian_meta(const si_dataset *meta) {
+  const si_element *ts = si_dataset_find(meta, SI_TAG_TRANSFER_SYNTAX);
+  if (!ts || !ts->value)
+    return 0;
+  size_t n = ts->value_len;
+  while (n && (ts->value[n - 1] == 0 || ts->value[n - 1] == ' '))
+    n--;
+  return n == strlen(SI_TS_EXPLICIT_BE) && memcmp(ts->value, SI_TS_EXPLICIT_BE, n) == 0;
+}
+
 static si_status parse_meta(parser *p, si_dataset *meta) {
   encoding enc = {1, 0};
   uint32_t previous = 0;
+  uint64_t meta_end = UINT64_MAX; /* where (0002,0000) says the meta ends */
   /* PS3.10 7.1: the meta is explicit VR LE. Old writers put it in implicit
    * VR, which its first element shows; an invalid VR after explicit ones is
    * garbage (read as implicit, its "length" may swallow the file). */
@@ -698,6 +710,10 @@ static si_status parse_meta(parser *p, si_dataset *meta) {
     if (rd16(b, 0) != 0x0002)
       return SI_OK;
     uint64_t at = p->s->offset;
+    if (at == meta_end && big_endian_meta(meta))
+      /* A big endian data set may start with group 0200, whose bytes read
+       * as 0002 little endian: the meta's group length says where it ends. */
+      return SI_OK;
     element_header h;
     uint8_t vr_bytes[2] = {b[4], b[5]};
     si_status st = read_element_header(p, enc, &h);
@@ -724,6 +740,8 @@ static si_status parse_meta(parser *p, si_dataset *meta) {
     st = parse_value(p, meta, el, enc, 0);
     if (st != SI_OK)
       return st;
+    if (h.tag == SI_TAG(0x0002, 0x0000) && el->value_len == 4)
+      meta_end = p->s->offset + rd32(el->value, 0);
   }
 }
 

@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "internal.h"
+#include "sendit/dict.h"
 
 #ifndef SENDIT_VERSION
 #define SENDIT_VERSION "0.1.0"
@@ -445,6 +446,12 @@ static si_status write_fragments(writer *w, const si_element *el) {
 static si_status write_element(writer *w, const si_element *el) {
   if (el->vr == SI_VR_SQ)
     return write_sequence(w, el);
+  if (!w->explicit_vr && stored_len(el) && si_dict_implicit_vr(el->tag) == SI_VR_SQ)
+    /* A reader takes an implicit element of a sequence tag for items. */
+    return si_error_set(w->err, SI_ERR_UNSUPPORTED, w->o->name, w->o->offset, el->tag,
+                        "the element has VR %s where the dictionary says SQ: implicit VR cannot "
+                        "carry it",
+                        si_vr_name(el->vr));
   if (el->flags & SI_ELEM_ENCAPSULATED)
     return write_fragments(w, el);
   uint64_t len = stored_len(el);
@@ -488,25 +495,36 @@ static si_status write_dataset(writer *w, const si_dataset *ds) {
   return st;
 }
 
-/* Encapsulated pixel data only goes to an encapsulated syntax, and native
- * pixel data only to a native one: the writer has no codec. */
-static si_status check_pixels(writer *w, const si_ts_props *ts) {
-  const si_dataset *ds = w->file->dataset;
+/* Encapsulated data (any element read as fragments, at any depth) only goes
+ * to an encapsulated syntax, and native pixel data only to a native one:
+ * the writer has no codec. */
+static const si_element *find_encapsulated(const si_dataset *ds) {
   for (size_t i = 0; i < ds->count; i++) {
     const si_element *el = &ds->elements[i];
-    if (SI_TAG_GROUP(el->tag) != 0x7FE0)
-      continue;
-    int enc = (el->flags & SI_ELEM_ENCAPSULATED) != 0;
-    if (enc && !ts->encapsulated)
-      return si_error_set(w->err, SI_ERR_UNSUPPORTED, w->o->name, SI_NO_OFFSET, el->tag,
-                          "compressed (encapsulated) pixel data cannot be written as %s: "
-                          "sendit does not decompress",
-                          ts->name);
-    if (!enc && ts->encapsulated && el->tag == SI_TAG_PIXEL_DATA)
-      return si_error_set(w->err, SI_ERR_UNSUPPORTED, w->o->name, SI_NO_OFFSET, el->tag,
-                          "native pixel data cannot be written as %s: sendit does not compress",
-                          ts->name);
+    if (el->flags & SI_ELEM_ENCAPSULATED)
+      return el;
+    for (size_t k = 0; k < el->item_count; k++) {
+      const si_element *inner = find_encapsulated(el->items[k]);
+      if (inner)
+        return inner;
+    }
   }
+  return NULL;
+}
+
+static si_status check_pixels(writer *w, const si_ts_props *ts) {
+  const si_dataset *ds = w->file->dataset;
+  const si_element *enc = ts->encapsulated ? NULL : find_encapsulated(ds);
+  if (enc)
+    return si_error_set(w->err, SI_ERR_UNSUPPORTED, w->o->name, SI_NO_OFFSET, enc->tag,
+                        "compressed (encapsulated) pixel data cannot be written as %s: "
+                        "sendit does not decompress",
+                        ts->name);
+  const si_element *px = si_dataset_find(ds, SI_TAG_PIXEL_DATA);
+  if (px && ts->encapsulated && !(px->flags & SI_ELEM_ENCAPSULATED))
+    return si_error_set(w->err, SI_ERR_UNSUPPORTED, w->o->name, SI_NO_OFFSET, px->tag,
+                        "native pixel data cannot be written as %s: sendit does not compress",
+                        ts->name);
   return SI_OK;
 }
 
@@ -569,11 +587,24 @@ static void meta_element(meta_buf *m, uint16_t element, si_vr vr, const void *v,
     meta_put(m, vr == SI_VR_UI || !si_vr_is_string(vr) ? "\0" : " ", 1);
 }
 
-/* UID from the data set, else from the source meta, trimmed; "" if none. */
+/* A valid UID from the data set, else from the source meta; "" if none
+ * (an invalid one is not copied into the meta). The bytes decide, not the
+ * VR: an element with a wrong VR reads as UI once written implicit, and the
+ * meta must not change with that. */
+static int uid_from(const si_dataset *ds, uint32_t tag, char out[65]) {
+  const si_element *el = si_dataset_find(ds, tag);
+  if (!el || !el->value || !si_uid_is_valid((const char *)el->value, el->value_len))
+    return 0;
+  size_t n = el->value_len;
+  while (n && (el->value[n - 1] == 0 || el->value[n - 1] == ' '))
+    n--;
+  memcpy(out, el->value, n);
+  out[n] = 0;
+  return 1;
+}
+
 static void pick_uid(const si_file *file, uint32_t ds_tag, uint32_t meta_tag, char out[65]) {
-  if (si_get_uid(file->dataset, ds_tag, out, NULL) == SI_OK && out[0])
-    return;
-  if (si_get_uid(file->meta, meta_tag, out, NULL) != SI_OK)
+  if (!uid_from(file->dataset, ds_tag, out) && !uid_from(file->meta, meta_tag, out))
     out[0] = 0;
 }
 
@@ -722,7 +753,9 @@ si_status si_write_part10_file(const si_file *file, const char *path, const si_w
   int fd = mkostemp(tmp, O_CLOEXEC);
   if (fd < 0)
     return io_fail(err, path, "cannot create a temporary file in the target folder");
-  fchmod(fd, 0644);
+  /* A rewrite keeps the mode of the file it replaces; a new file is 0644. */
+  struct stat old;
+  fchmod(fd, stat(path, &old) == 0 && S_ISREG(old.st_mode) ? old.st_mode & 07777 : 0644);
   si_status st = write_fd(file, fd, path, opts, err, 1);
   if (st == SI_OK && fsync(fd) != 0)
     st = io_fail(err, path, "fsync failed");

@@ -411,6 +411,25 @@ static void test_temp_and_rename(void **state) {
   si_file_free(hdr);
 }
 
+/* Big endian: a first data set group 0200 reads "02 00" like the meta's
+ * 0002; the meta's group length ends the meta (fuzz_roundtrip found it). */
+static void test_big_endian_group_0200(void **state) {
+  (void)state;
+  si_file *f;
+  assert_int_equal(si_file_new(&f, NULL), SI_OK);
+  assert_int_equal(si_edit_set(f, "(0200,0010)", "x", SI_EDIT_CREATE, NULL, NULL), SI_OK);
+  assert_int_equal(si_edit_set(f, "(0402,0003)", "1.2.3", SI_EDIT_CREATE, NULL, NULL), SI_OK);
+  size_t n;
+  uint8_t *b = write_ts(f, "big", &n);
+  si_file *back = read_bytes(b, n, NULL);
+  assert_non_null(si_dataset_find(si_file_dataset(back), SI_TAG(0x0200, 0x0010)));
+  assert_null(si_dataset_find(si_file_meta(back), SI_TAG(0x0002, 0x1000)));
+  assert_int_equal(si_dataset_count(si_file_dataset(back)), 2);
+  free(b);
+  si_file_free(back);
+  si_file_free(f);
+}
+
 static void test_write_fd_stream(void **state) {
   (void)state;
   si_file *src = read_fixture("sequences.dcm", 0);
@@ -435,11 +454,17 @@ static void test_write_fd_stream(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_ts_table),           cmocka_unit_test(test_roundtrip_four),
-      cmocka_unit_test(test_meta_regenerated),   cmocka_unit_test(test_bare_dataset),
-      cmocka_unit_test(test_sequence_forms),     cmocka_unit_test(test_encapsulated),
-      cmocka_unit_test(test_values_from_source), cmocka_unit_test(test_long_value_as_un),
-      cmocka_unit_test(test_temp_and_rename),    cmocka_unit_test(test_write_fd_stream),
+      cmocka_unit_test(test_ts_table),
+      cmocka_unit_test(test_roundtrip_four),
+      cmocka_unit_test(test_meta_regenerated),
+      cmocka_unit_test(test_bare_dataset),
+      cmocka_unit_test(test_sequence_forms),
+      cmocka_unit_test(test_encapsulated),
+      cmocka_unit_test(test_values_from_source),
+      cmocka_unit_test(test_long_value_as_un),
+      cmocka_unit_test(test_temp_and_rename),
+      cmocka_unit_test(test_write_fd_stream),
+      cmocka_unit_test(test_big_endian_group_0200),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
