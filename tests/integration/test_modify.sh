@@ -31,8 +31,8 @@ cleanup() {
 trap cleanup EXIT
 [ -n "${KEEP_TMP:-}" ] && trap "" EXIT
 # The scratch on a tmpfs when we may mount one: sendit fsyncs each of the ~2,300 files the round trip
-# writes, which costs 10-20 s on this machine's disk (the full-disk and --in-place checks below still run,
-# and the unit tests write to the real file system). Without root the scratch stays where it is.
+# writes, which costs 10-20 s on this machine's disk (the full-disk and --in-place checks run on it too,
+# rename semantics being the same; the unit tests write to the real file system). Without root it stays on disk.
 if [ -z "${KEEP_TMP:-}" ] && mount -t tmpfs -o size=1g tmpfs "$tmp" 2>/dev/null; then tmp_mnt="$tmp"; fi
 
 passed=0
@@ -112,7 +112,7 @@ done <"$tmp/detect.txt"
 
 # ---- 1. round trip -----------------------------------------------------------------------------
 # Exceptions, reviewed. Each: "label glob|check glob|regex|reason" (no '|' inside the regex). A failing check is excused when every one
-# of its differences matches the regex (checks: noedit, idempotent, to-<ts>, back-<ts>). DEFECT marks what
+# of its differences matches the regex (checks: noedit, idempotent, to-<ts>, back-<ts>, idem-<ts>). DEFECT marks what
 # sendit should fix; the others are differences of the oracles or deliberate choices.
 EXCEPTIONS=(
   "tests/data/deep_nesting_100.dcm|*|.|100 nested sequences: sendit's reader refuses more than 64 levels (its documented limit against hostile files); DCMTK and pydicom read it"
@@ -217,6 +217,11 @@ for ts in "${syntaxes[@]}"; do
       >>"$tmp/back-$ts.out" 2>>"$tmp/back-$ts.err"
   done
 done
+# What each conversion wrote, written again with no edit: the same bytes.
+for ts in "${syntaxes[@]}"; do
+  mkdir -p "$tmp/re-$ts"
+  [ -n "$(ls -A "$tmp/to-$ts")" ] && (cd "$tmp/to-$ts" && "$bin" modify --out "$tmp/re-$ts" $(ls)) >/dev/null 2>"$tmp/re-$ts.err"
+done
 # Encapsulated pixel data cannot go to an uncompressed syntax without a codec: refused, nothing written.
 mkdir -p "$tmp/enc-conv"
 enc_refused=0
@@ -232,7 +237,7 @@ done
 [ ${#enc[@]} -eq 0 ] || check "encapsulated inputs: conversion to an uncompressed syntax refused with a reason, no output ($enc_refused of ${#enc[@]})" \
   [ "$enc_refused" -eq ${#enc[@]} ]
 check "no temporary or partial file left in the output folders" \
-  bash -c "! find '$tmp'/o0 '$tmp'/o1 '$tmp'/to-* '$tmp'/back-* '$tmp'/enc-conv -mindepth 1 ! -name '[fs][0-9][0-9][0-9].dcm' | grep -q ."
+  bash -c "! find '$tmp'/o0 '$tmp'/o1 '$tmp'/to-* '$tmp'/back-* '$tmp'/re-* '$tmp'/enc-conv -mindepth 1 ! -name '[fs][0-9][0-9][0-9].dcm' | grep -q ."
 
 # lossy NAME TS: "true" when the data goes through implicit VR, which keeps no VRs (see dicom_compare.py).
 lossy() { if [ "$2" = implicit ] || [ "${TS[$1]}" = implicit ]; then echo true; else echo false; fi; }
@@ -285,6 +290,13 @@ for name in "${unc[@]}"; do
     elif [ ! -f "$tmp/back-$ts/$name" ]; then
       RESULT["$name|back-$ts"]="no output: $(grep -F "$name" "$tmp/back-$ts.err" | head -1)"
     fi
+    if [ ! -f "$tmp/to-$ts/$name" ]; then
+      RESULT["$name|idem-$ts"]="${RESULT[$name|to-$ts]}"
+    elif cmp -s "$tmp/to-$ts/$name" "$tmp/re-$ts/$name"; then
+      RESULT["$name|idem-$ts"]=""
+    else
+      RESULT["$name|idem-$ts"]="rewriting sendit's $ts output changed bytes or failed ($(grep -F "$name" "$tmp/re-$ts.err" | head -1))"
+    fi
   done
 done
 # Verdict per file: every check passes, or the failing ones are listed exceptions.
@@ -294,7 +306,7 @@ for name in "${rt[@]}"; do
   label="${LABEL[$name]}"
   checks=(noedit idempotent)
   [[ ${TS[$name]} == implicit || ${TS[$name]} == explicit || ${TS[$name]} == big || ${TS[$name]} == deflated ]] &&
-    for ts in "${syntaxes[@]}"; do checks+=("to-$ts" "back-$ts"); done
+    for ts in "${syntaxes[@]}"; do checks+=("to-$ts" "back-$ts" "idem-$ts"); done
   bad=() excused=() reasons=""
   for c in "${checks[@]}"; do
     r="${RESULT[$name|$c]-missing result}"
