@@ -71,6 +71,9 @@ typedef struct modify_job {
   size_t count;
   const char *out_dir;
   int in_place, quiet;
+  int have_out_id; /* --out exists: its device/inode, never walked as input */
+  dev_t out_dev;
+  ino_t out_ino;
   const char *ts_uid;
   size_t failed, written;
 } modify_job;
@@ -343,7 +346,9 @@ static void walk_dir(modify_job *job, const char *dir, const char *rel) {
                    strerror(errno));
       report_failure(job, path, &err);
     } else if (S_ISDIR(st.st_mode)) {
-      walk_dir(job, path, sub);
+      /* --out inside an input folder: its results are not input again. */
+      if (!(job->have_out_id && st.st_dev == job->out_dev && st.st_ino == job->out_ino))
+        walk_dir(job, path, sub);
     } else if (S_ISREG(st.st_mode)) {
       char *out = job->in_place ? strdup(path) : join(job->out_dir, sub);
       if (out)
@@ -385,6 +390,16 @@ int cmd_modify(int argc, char **argv) {
   modify_job job = {0};
   int first = 0;
   int rc = parse_args(&job, argc, argv, &first);
+  if (rc == 0 && job.out_dir) {
+    char probe[4096];
+    struct stat st;
+    snprintf(probe, sizeof probe, "%s/x", job.out_dir);
+    if (make_parents(probe) == 0 && stat(job.out_dir, &st) == 0) {
+      job.have_out_id = 1;
+      job.out_dev = st.st_dev;
+      job.out_ino = st.st_ino;
+    }
+  }
   if (rc == 0) {
     for (int i = first; i < argc; i++)
       modify_arg(&job, argv[i]);

@@ -19,7 +19,9 @@
  *   length VR (over 65534 bytes) is written as UN with a 32-bit length
  *   (PS3.5 6.2.2): readers restore the VR from the dictionary.
  * - Sequences and items keep the length form they were read with (defined
- *   or undefined) unless the options ask for one form.
+ *   or undefined) unless the options ask for one form; in implicit VR a
+ *   sequence the dictionary does not know as one (private) always gets
+ *   undefined length, the only way an implicit reader knows it for one.
  * - Implicit VR: an element whose dictionary VR is SQ but which is not a
  *   sequence (a wrong explicit VR) is refused: implicit readers would parse
  *   its value as items.

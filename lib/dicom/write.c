@@ -224,6 +224,11 @@ static si_vr out_vr(const si_element *el) {
 }
 
 static int seq_undefined(const writer *w, const si_element *el) {
+  /* Implicit VR: a sequence the dictionary does not know as one (private
+   * ones) is only recognised by its undefined length (PS3.5 6.2.2, read as
+   * UN of undefined length): keep it a sequence. */
+  if (!w->explicit_vr && si_dict_implicit_vr(el->tag) != SI_VR_SQ)
+    return 1;
   return w->seq == SI_SEQ_KEEP ? (el->flags & SI_ELEM_UNDEFINED_LENGTH) != 0
                                : w->seq == SI_SEQ_UNDEFINED;
 }
@@ -443,7 +448,29 @@ static si_status write_fragments(writer *w, const si_element *el) {
   return st;
 }
 
-static si_status write_element(writer *w, const si_element *el) {
+/* "US or SS" elements read implicit came out US (the dictionary's first
+ * choice); PS3.5 ties them to PixelRepresentation, as DCMTK and pydicom
+ * read them: 1 (signed) in the data set or an enclosing one makes them SS
+ * when an explicit VR is written. The bytes are the same. */
+static si_vr resolve_us_or_ss(const si_dataset *ds, const si_element *el, si_vr vr) {
+  if (vr != SI_VR_US || !(el->flags & SI_ELEM_IMPLICIT_VR))
+    return vr;
+  const si_dict_entry *d = si_dict_lookup(el->tag);
+  if (!d ||
+      !((d->vr == SI_VR_US && d->vr2 == SI_VR_SS) || (d->vr == SI_VR_SS && d->vr2 == SI_VR_US)))
+    return vr;
+  for (; ds; ds = ds->parent) {
+    const si_element *pr = si_dataset_find(ds, SI_TAG(0x0028, 0x0103));
+    if (pr && pr->vr == SI_VR_US && pr->value_len == 2) {
+      uint16_t v;
+      memcpy(&v, pr->value, 2);
+      return v == 1 ? SI_VR_SS : vr;
+    }
+  }
+  return vr;
+}
+
+static si_status write_element(writer *w, const si_dataset *ds, const si_element *el) {
   if (el->vr == SI_VR_SQ)
     return write_sequence(w, el);
   if (!w->explicit_vr && stored_len(el) && si_dict_implicit_vr(el->tag) == SI_VR_SQ)
@@ -458,7 +485,7 @@ static si_status write_element(writer *w, const si_element *el) {
   uint64_t padded = len + (len & 1);
   if (padded >= SI_UNDEFINED_LENGTH)
     return fail_tag(w, SI_ERR_LIMIT, el->tag, "%svalue of 4 GiB or more", "");
-  si_vr vr = out_vr(el);
+  si_vr vr = w->explicit_vr ? resolve_us_or_ss(ds, el, out_vr(el)) : out_vr(el);
   si_status st = put_header(w, el->tag, vr, (uint32_t)padded);
   return st != SI_OK ? st : put_value(w, el, vr);
 }
@@ -475,7 +502,7 @@ static si_status write_dataset(writer *w, const si_dataset *ds) {
     for (size_t i = 0; i < ds->count; i++) {
       if (!written(ds->elements[i].tag))
         continue;
-      si_status st = write_element(w, &ds->elements[i]);
+      si_status st = write_element(w, ds, &ds->elements[i]);
       if (st != SI_OK)
         return st;
     }
@@ -490,7 +517,7 @@ static si_status write_dataset(writer *w, const si_dataset *ds) {
   si_status st = SI_OK;
   for (size_t i = 0; i < ds->count && st == SI_OK; i++)
     if (written(order[i]->tag))
-      st = write_element(w, order[i]);
+      st = write_element(w, ds, order[i]);
   free(order);
   return st;
 }
