@@ -22,9 +22,9 @@
  *   or undefined) unless the options ask for one form; in implicit VR a
  *   sequence the dictionary does not know as one (private) always gets
  *   undefined length, the only way an implicit reader knows it for one.
- * - Implicit VR: an element whose dictionary VR is SQ but which is not a
- *   sequence (a wrong explicit VR) is refused: implicit readers would parse
- *   its value as items.
+ * - Implicit VR refuses (SI_ERR_UNSUPPORTED) Pixel Data holding a sequence
+ *   (readers take it for fragments) and an element whose dictionary VR is SQ
+ *   but which is not a sequence (readers would parse its value as items).
  * - DICOMDIR files are refused (SI_ERR_UNSUPPORTED): their records point at
  *   each other by byte offset, which a rewrite moves.
  * - Encapsulated pixel data is copied as it is (offset table and fragments);

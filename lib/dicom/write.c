@@ -471,6 +471,10 @@ static si_vr resolve_us_or_ss(const si_dataset *ds, const si_element *el, si_vr 
 }
 
 static si_status write_element(writer *w, const si_dataset *ds, const si_element *el) {
+  if (el->vr == SI_VR_SQ && !w->explicit_vr && el->tag == SI_TAG_PIXEL_DATA)
+    /* Implicit readers take undefined-length Pixel Data for fragments. */
+    return si_error_set(w->err, SI_ERR_UNSUPPORTED, w->o->name, w->o->offset, el->tag,
+                        "Pixel Data holding a sequence cannot be written in implicit VR");
   if (el->vr == SI_VR_SQ)
     return write_sequence(w, el);
   if (!w->explicit_vr && stored_len(el) && si_dict_implicit_vr(el->tag) == SI_VR_SQ)
