@@ -400,6 +400,8 @@ static si_status dump_fragments(FILE *out, const si_element *el, unsigned depth,
     t.limit = opts->max_value_chars;
     if (f->length == 0)
       text_append(&t, "(no value available)", 20, 0);
+    else if (!f->bytes) /* passed over by a header-only read */
+      text_append(&t, "(not read: header-only)", 23, 0);
     else if (i == 0)
       put_offsets(&t, f);
     else

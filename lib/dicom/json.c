@@ -321,6 +321,11 @@ static void put_le32(uint8_t *p, uint32_t v) {
 /* The encapsulated value field rebuilt from the fragments: item tag, length
  * and bytes of each, the way pydicom exposes it. */
 static si_status encapsulated_binary(json_t *obj, const si_element *el, const conv *c) {
+  /* Fragments a header-only read passed over have no bytes: no value, as
+   * for other skipped values. */
+  for (size_t i = 0; i < el->fragment_count; i++)
+    if (el->fragments[i].length && !el->fragments[i].bytes)
+      return SI_OK;
   size_t total = 0;
   for (size_t i = 0; i < el->fragment_count; i++)
     total += 8 + (size_t)el->fragments[i].length;

@@ -149,6 +149,9 @@ static si_status read_value(parser *p, uint32_t tag, uint32_t len, uint8_t **out
     return si_error_set(p->err, SI_ERR_LIMIT, p->name, at, tag,
                         "value of %u bytes exceeds the limit of %llu", len,
                         (unsigned long long)p->max_value);
+  /* The header-only bound holds before anything is allocated, not after. */
+  if (p->max_memory && si_stream_avail(p->s) < len && p->file->arena.total + len > p->max_memory)
+    return over_memory(p, tag);
   if (si_stream_avail(p->s) >= len) {
     /* The common case: the value is already buffered, and buffers live as
      * long as the file: point into it. */
@@ -255,7 +258,13 @@ static si_status parse_fragments(parser *p, si_element *el, encoding enc) {
       cap = ncap;
     }
     uint8_t *bytes = NULL;
-    if (leaves_in_file(p, h.length)) {
+    /* Header-only reads skip big fragments as they skip big values: an
+     * undefined-length private OB before Pixel Data could otherwise hold
+     * a fragment of gigabytes (the fragment keeps offset and length). */
+    int skip = p->header_only && h.length > p->max_kept;
+    if (skip)
+      el->flags |= SI_ELEM_VALUE_SKIPPED;
+    if (skip || leaves_in_file(p, h.length)) {
       int64_t left = si_stream_remaining(p->s);
       if (left >= 0 && (uint64_t)left < h.length)
         return si_error_set(p->err, SI_ERR_TRUNCATED, p->name, p->s->offset, el->tag,

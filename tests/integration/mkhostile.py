@@ -6,6 +6,8 @@ repair them on write).
 Usage: mkhostile.py KIND OUT
   deflated-big  ~1 MB Deflated Explicit VR LE file whose data set holds a
                 1,000 MiB private OB element (zeros) before the pixels
+  deflated-fragment  ~400 KB Deflated Explicit VR LE file whose private OB
+                of undefined length holds one 400 MiB fragment (zeros)
   sparse-big    sparse file of ~4 KiB on disk declaring a private OB of
                 0x7FFFFFF0 bytes (the file really is that long, as zeros)
   all-un        Explicit VR LE file whose every data set element is UN
@@ -75,6 +77,25 @@ def deflated_big(out):
         parts.append(z.compress(zeros))
     parts.append(z.compress(b"\0" * (1000 * mib - (1000 // 16) * 16 * mib)))
     parts.append(z.compress(tail()))
+    parts.append(z.flush())
+    with open(out, "wb") as f:
+        f.write(meta("1.2.840.10008.1.2.1.99", UID_PREFIX + ".1.1"))
+        for p in parts:
+            f.write(p)
+
+
+def deflated_fragment(out):
+    mib = 1 << 20
+    size = 400 * mib
+    head = basic() + el(0x0029, 0x0010, "LO", "HOSTILE")
+    head += struct.pack("<HH", 0x0029, 0x1001) + b"OB\0\0" + struct.pack("<I", 0xFFFFFFFF)
+    head += struct.pack("<HHI", 0xFFFE, 0xE000, size)
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    parts = [z.compress(head)]
+    zeros = b"\0" * (16 * mib)
+    for _ in range(size // (16 * mib)):
+        parts.append(z.compress(zeros))
+    parts.append(z.compress(struct.pack("<HHI", 0xFFFE, 0xE0DD, 0) + tail()))
     parts.append(z.flush())
     with open(out, "wb") as f:
         f.write(meta("1.2.840.10008.1.2.1.99", UID_PREFIX + ".1.1"))
@@ -180,6 +201,7 @@ def main():
     else:
         {
             "deflated-big": deflated_big,
+            "deflated-fragment": deflated_fragment,
             "sparse-big": sparse_big,
             "all-un": all_un,
             "nul-string": nul_string,

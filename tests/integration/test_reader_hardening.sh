@@ -30,6 +30,16 @@ for f in deflated_big sparse_big; do
   check "the skipped value is listed with its length" grep -qE '^\(0029,1001\) OB \(not read: header-only\) +# +(1048576000|2147483632),' "$h/$f.out"
 done
 check "what follows the skipped value is read (deflated)" grep -q '^(0028,0010) US 2 ' "$h/deflated_big.out"
+# A fragment of an undefined-length private OB is skipped like a big value:
+# reading it whole took 822 MB for this 400 KB file (the bound was checked
+# only after the allocation).
+$MKHOSTILE deflated-fragment "$h/deflated_fragment.dcm"
+/usr/bin/time -v "$SENDIT_BIN" dump --headers-only "$h/deflated_fragment.dcm" >"$h/deflated_fragment.out" 2>"$h/deflated_fragment.time"
+check_eq "dump --headers-only reads a 400 MiB fragment in a deflated file" 0 $?
+kb=$(peak_kb "$h/deflated_fragment.time")
+echo "# dump --headers-only deflated_fragment: peak RSS ${kb} KiB"
+check "dump --headers-only deflated_fragment stays under 64 MiB (${kb} KiB)" test "${kb:-999999999}" -lt "$BOUND_KB"
+check "what follows the skipped fragment is read" grep -q '^(0028,0010) US 2 ' "$h/deflated_fragment.out"
 cp "$h/deflated_big.dcm" "$h/sparse_big.dcm" "$SITE/stage/MEM01/"
 /usr/bin/time -v "$SENDIT_BIN" import_dicomdir "$SITE/stage/MEM01" --config "$SITE/sendit.ini" >"$h/import.out" 2>"$h/import.time"
 check_eq "the import of both hostile files succeeds" 0 $?
