@@ -646,7 +646,8 @@ static void check_late_data_rule(si_db *db, const char *path) {
   must_exec(db, "UPDATE job SET work_path = path WHERE path = $1", 1, p);
   assert_int_equal(si_store_enqueue(db, "late", path, &created, &err), SI_OK);
   assert_false(created); /* importing in place: the folder is still there */
-  must_exec(db, "UPDATE job SET work_path = '/work/job-late' WHERE path = $1", 1, p);
+  must_exec(db, "UPDATE job SET work_path = '/nonexistent-work-area/job-late' WHERE path = $1", 1,
+            p);
   assert_int_equal(si_store_enqueue(db, "late", path, &created, &err), SI_OK);
   assert_true(created); /* its folder left the input: the late one is queued */
   assert_int_equal(si_store_enqueue(db, "late", path, &created, &err), SI_OK);
