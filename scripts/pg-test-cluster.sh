@@ -80,14 +80,25 @@ start() {
     as_owner "$BIN/initdb" -D "$DIR/data" -U postgres -A trust -E UTF8 --locale=C >"$DIR/initdb.log" 2>&1 ||
       die "initdb failed; see $DIR/initdb.log"
   fi
-  local port
-  port="$(pick_port)"
-  echo "$port" >"$DIR/port"
-  # Loopback and the folder's socket only. Enough connections for the test suite
-  # running two scripts at once, each with a daemon, workers and CLI calls.
-  as_owner "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w -t 60 \
-    -o "-p $port -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on" \
-    start >/dev/null || die "the server did not start; see $DIR/log"
+  local port try
+  # A port found free may be taken before the server binds it (any local
+  # connection may get it as its own port): the log says why, and the start
+  # is tried again, on another port unless SENDIT_PG_PORT names one.
+  for try in 1 2 3; do
+    port="$(pick_port)"
+    echo "$port" >"$DIR/port"
+    # Loopback and the folder's socket only. Enough connections for the test suite
+    # running two scripts at once, each with a daemon, workers and CLI calls.
+    if as_owner "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w -t 60 \
+      -o "-p $port -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on" \
+      start >/dev/null; then
+      break
+    fi
+    echo "pg-test-cluster: the server did not start on port $port (try $try); its log ends:" >&2
+    tail -n 15 "$DIR/log" >&2 || true
+    [ "$try" = 3 ] && die "the server did not start; see $DIR/log"
+    sleep 1
+  done
   if [ "$(psql_admin -At -c "SELECT count(*) FROM pg_database WHERE datname = '$DB'")" = 0 ]; then
     psql_admin -c "CREATE DATABASE $DB" || die "cannot create database $DB"
   fi

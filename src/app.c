@@ -1,16 +1,12 @@
 #include "app.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "sendit/log.h"
+#include "sendit/ops_summary.h"
 
 int app_init(app *a, const char *cmd, int *argc, char **argv) {
   memset(a, 0, sizeof *a);
@@ -72,16 +68,4 @@ void app_close(app *a) {
   si_config_free(&a->cfg);
 }
 
-long app_running_pid(const si_config *cfg) {
-  int fd = open(cfg->pidfile, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 0;
-  long pid = 0;
-  char text[32] = {0};
-  if (read(fd, text, sizeof text - 1) > 0)
-    pid = strtol(text, NULL, 10);
-  /* A running daemon holds an exclusive lock on its pidfile. */
-  int free_lock = flock(fd, LOCK_SH | LOCK_NB) == 0;
-  close(fd);
-  return free_lock || pid <= 0 ? 0 : pid;
-}
+long app_running_pid(const si_config *cfg) { return ops_running_pid(cfg->pidfile); }

@@ -28,7 +28,7 @@ int app_open_db_readonly(app *a, const char *cmd);
 void app_close(app *a);
 
 /* The pid in the pidfile when that process is alive, else 0 (a stale
- * pidfile is left for the caller to replace). */
+ * pidfile is left for the caller to replace): ops_running_pid's rule. */
 long app_running_pid(const si_config *cfg);
 
 /* Commands over the pipeline (one cmd_*.c each). */

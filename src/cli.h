@@ -62,5 +62,24 @@ int cmd_dump(int argc, char **argv);
 extern const char cmd_dump_usage[];
 int cmd_modify(int argc, char **argv);
 extern const char cmd_modify_usage[];
+int cmd_echo(int argc, char **argv);
+extern const char cmd_echo_usage[];
+int cmd_send(int argc, char **argv);
+extern const char cmd_send_usage[];
+int cmd_listen(int argc, char **argv);
+extern const char cmd_listen_usage[];
+/* `sendit deid` (cmd_deid.c) and its subcommands `deid verify`
+ * (cmd_deid_verify.c) and `deid map` (cmd_deid_map.c); argv[0] is the
+ * subcommand's name. */
+int cmd_deid(int argc, char **argv);
+extern const char cmd_deid_usage[];
+/* The default form, `sendit deid [OPTIONS] --out DIR FILE|DIR...`
+ * (cmd_deid_run.c). */
+int cmd_deid_run(int argc, char **argv);
+extern const char cmd_deid_run_usage[];
+int cmd_deid_verify(int argc, char **argv);
+extern const char cmd_deid_verify_usage[];
+int cmd_deid_map(int argc, char **argv);
+extern const char cmd_deid_map_usage[];
 
 #endif

@@ -4,8 +4,14 @@
 
 #include "ops.h"
 #include "sendit/fs.h"
+#include "sendit/ops_batch.h"
 #include "sendit/store.h"
+#include "sendit/batch_retry.h"
+#include "sendit/cleanup.h"
+#include "sendit/deid_release.h"
+#include "sendit/ops_dest.h"
 #include "sendit/store_ops.h"
+#include "sendit/stages.h"
 
 const char cmd_batches_usage[] =
     "Usage: sendit batches [--status S] [--limit N] [--offset N] [--json] [--config PATH]\n"
@@ -25,6 +31,8 @@ const char cmd_batches_usage[] =
 const char cmd_batch_usage[] =
     "Usage: sendit batch show UID [--limit N] [--offset N] [--json] [--config PATH]\n"
     "       sendit batch retry UID [--config PATH]\n"
+    "       sendit batch release UID [IMAGE_ID...] [--config PATH]\n"
+    "       sendit batch resend UID [--to NAME] [--config PATH]\n"
     "\n"
     "show   prints one batch: its record, its metrics (counts and a StudyDate\n"
     "       histogram), the errors and warnings of its log with the files they are\n"
@@ -38,6 +46,17 @@ const char cmd_batch_usage[] =
     "       where its files were: the work folder when files are still left there,\n"
     "       else the original folder. The batch goes back to QUEUE; the watcher's\n"
     "       workers import it.\n"
+    "\n"
+    "release passes on images the deid stage held, after review (the copy and\n"
+    "       its reason.txt are in quarantine/UID/deid/IMAGE_ID/): the given ones,\n"
+    "       or every held image of the batch, and queues the batch's deid stage\n"
+    "       again, which de-identifies them with the recipe's filters waived (the\n"
+    "       leak scan still runs; BurnedInAnnotation YES still holds: fix the\n"
+    "       stored original first).\n"
+    "\n"
+    "resend sends the batch again to every destination that takes its images\n"
+    "       (or only to NAME): their ledger rows go back to pending and a send\n"
+    "       job is queued for each; the batch is DONE again once all confirm.\n"
     "\n"
     "  --config PATH  configuration file (default ./sendit.ini when present)\n"
     "\n"
@@ -61,16 +80,17 @@ typedef struct batch_opts {
   const char *uid;
   int64_t limit, offset;
   int json;
+  int64_t *ids;   /* batch release IMAGE_ID... */
+  const char *to; /* batch resend --to NAME */
+  size_t nids;
 } batch_opts;
 
-enum { OPT_STATUS = 256, OPT_LIMIT, OPT_OFFSET, OPT_JSON };
+enum { OPT_STATUS = 256, OPT_LIMIT, OPT_OFFSET, OPT_JSON, OPT_TO };
 
 static const struct option batch_longs[] = {
-    {"status", required_argument, NULL, OPT_STATUS},
-    {"limit", required_argument, NULL, OPT_LIMIT},
-    {"offset", required_argument, NULL, OPT_OFFSET},
-    {"json", no_argument, NULL, OPT_JSON},
-    {NULL, 0, NULL, 0},
+    {"status", required_argument, NULL, OPT_STATUS}, {"limit", required_argument, NULL, OPT_LIMIT},
+    {"offset", required_argument, NULL, OPT_OFFSET}, {"json", no_argument, NULL, OPT_JSON},
+    {"to", required_argument, NULL, OPT_TO},         {NULL, 0, NULL, 0},
 };
 
 /* Which options each command accepts, as a set of OPT_* bits. */
@@ -93,6 +113,9 @@ static int set_option(batch_opts *o, int c, const char *value) {
       return cli_usage_error(o->cmd, "--%s needs a count (0 or more), not '%s'",
                              c == OPT_LIMIT ? "limit" : "offset", value);
     return -1;
+  case OPT_TO:
+    o->to = value;
+    return -1;
   default:
     o->json = 1;
     return -1;
@@ -110,7 +133,7 @@ static const char *option_name(int c) {
 static int parse_batch_options(batch_opts *o, unsigned accepted, int nargs, int argc, char **argv) {
   int c;
   while ((c = getopt_long(argc, argv, ":", batch_longs, NULL)) != -1) {
-    if (c < OPT_STATUS || c > OPT_JSON)
+    if (c < OPT_STATUS || c > OPT_TO)
       return ops_bad_option(o->cmd, c, argv);
     if (!(accepted & ACCEPTS(c)))
       return cli_usage_error(o->cmd, "option '--%s' does not apply here", option_name(c));
@@ -140,26 +163,10 @@ static int is_finished(const si_batch *b) { return b->finished_at > 0; }
 
 /* ---- batches ---- */
 
-/* qa as stored, or null when it is missing or not JSON. */
-static json_t *qa_json(const si_batch *b) {
-  json_t *qa = b->qa[0] ? json_loads(b->qa, 0, NULL) : NULL;
-  return qa ? qa : json_null();
-}
-
-static json_t *batch_json(const si_batch *b) {
-  return json_pack(
-      "{s:o, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "uid",
-      ops_json_text(b->uid), "status", b->status, "has_error", b->has_error, "reopened",
-      b->reopened, "size_bytes", (json_int_t)b->size_bytes, "images", (json_int_t)b->image_count,
-      "skipped", (json_int_t)b->skipped_count, "quarantined", (json_int_t)b->quarantined_count,
-      "created", ops_json_time(b->created_at), "updated", ops_json_time(b->updated_at), "started",
-      ops_json_time(b->started_at), "finished", ops_json_time(b->finished_at), "elapsed_seconds",
-      is_finished(b) ? json_real((double)b->elapsed_ms / 1000.0) : json_null(), "qa", qa_json(b));
-}
-
 typedef struct batch_rows {
   ops_table table;
   json_t *array;
+  si_db *db; /* borrowed: a qa too long for the record is read whole */
   int64_t seen, limit;
 } batch_rows;
 
@@ -182,7 +189,7 @@ static int batch_row(void *user, const si_batch *b) {
   if (r->limit > 0 && ++r->seen > r->limit)
     return 1;
   if (r->array)
-    json_array_append_new(r->array, batch_json(b));
+    json_array_append_new(r->array, ops_batch_json(r->db, b));
   else
     batch_table_row(&r->table, b);
   return 0;
@@ -198,7 +205,7 @@ static int run_batches(app *a, void *opts) {
   batch_opts *o = opts;
   static const char *const header[] = {"UID",   "STATUS",  "IMAGES", "SIZE",
                                        "ERROR", "STARTED", "ELAPSED"};
-  batch_rows r = {.limit = o->limit};
+  batch_rows r = {.limit = o->limit, .db = a->db};
   if (o->json)
     r.array = json_array();
   else
@@ -283,9 +290,9 @@ static void print_histogram(json_t *dates) {
   }
 }
 
-static void print_metrics(const si_batch *b) {
+static void print_metrics(app *a, const si_batch *b) {
   printf("\nmetrics\n");
-  json_t *qa = b->qa[0] ? json_loads(b->qa, 0, NULL) : NULL;
+  json_t *qa = ops_batch_qa(a->db, b);
   if (!json_is_object(qa)) {
     printf("  %s\n", b->qa[0] ? cli_text(b->qa) : "none yet (the batch has not finished)");
     json_decref(qa);
@@ -302,11 +309,6 @@ static void print_metrics(const si_batch *b) {
   json_decref(qa);
 }
 
-/* Log lines worth an operator's eye: errors and warnings. */
-static int is_notable(const char *level) {
-  return strcmp(level, "error") == 0 || strcmp(level, "warning") == 0 || strcmp(level, "warn") == 0;
-}
-
 typedef struct log_rows {
   ops_table table;
   json_t *array;
@@ -317,7 +319,7 @@ typedef struct log_rows {
 static int log_row(void *user, int64_t at, const char *level, const char *file,
                    const char *message) {
   log_rows *r = user;
-  if (r->notable_only && !is_notable(level)) {
+  if (r->notable_only && !ops_log_is_notable(level)) {
     r->skipped++;
     return 0;
   }
@@ -365,10 +367,152 @@ static int image_row(void *user, const si_image *img) {
   return 0;
 }
 
+/* The stage timeline (ops_batch_stages_json, what the web shows too). */
+static int print_stages(app *a, const si_batch *b, si_error *err) {
+  json_t *stages = ops_batch_stages_json(a->db, b->uid, err);
+  if (!stages)
+    return -1;
+  printf("\nstages\n");
+  static const char *const header[] = {"STAGE",   "STATE",    "ATTEMPTS",
+                                       "STARTED", "FINISHED", "LAST ERROR"};
+  ops_table t;
+  ops_table_init(&t, "llrlll", header);
+  size_t i;
+  json_t *s;
+  json_array_foreach(stages, i, s) {
+    char attempts[24];
+    snprintf(attempts, sizeof attempts, "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(s, "attempts")));
+    const char *started = json_string_value(json_object_get(s, "started"));
+    const char *finished = json_string_value(json_object_get(s, "finished"));
+    const char *error = json_string_value(json_object_get(s, "last_error"));
+    const char *row[] = {json_string_value(json_object_get(s, "stage")),
+                         json_string_value(json_object_get(s, "state")),
+                         attempts,
+                         started ? started : "-",
+                         finished ? finished : "-",
+                         error ? error : "-"};
+    ops_table_add(&t, row);
+  }
+  if (t.rows > 1)
+    ops_table_print(&t, stdout, 2);
+  else
+    printf("  none yet (the import has not ended)\n");
+  ops_table_free(&t);
+  json_decref(stages);
+  return 0;
+}
+
+/* Per destination: the ledger's counts (ops_batch_destinations_json, as
+ * the web shows them); nothing when the batch went nowhere. */
+static int print_destinations(app *a, const si_batch *b, si_error *err) {
+  json_t *list = ops_batch_destinations_json(a->db, b->id, err);
+  if (!list)
+    return -1;
+  if (json_array_size(list)) {
+    printf("\ndestinations\n");
+    static const char *const header[] = {"DESTINATION", "SENT", "FAILED", "PENDING"};
+    ops_table t;
+    ops_table_init(&t, "lrrr", header);
+    size_t i;
+    json_t *d;
+    json_array_foreach(list, i, d) {
+      char n[3][24];
+      static const char *const keys[] = {"sent", "failed", "pending"};
+      for (int k = 0; k < 3; k++)
+        snprintf(n[k], sizeof n[k], "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(d, keys[k])));
+      const char *row[] = {json_string_value(json_object_get(d, "name")), n[0], n[1], n[2]};
+      ops_table_add(&t, row);
+    }
+    ops_table_print(&t, stdout, 2);
+    ops_table_free(&t);
+  }
+  json_decref(list);
+  return 0;
+}
+
+/* The de-identification state (ops_batch_deid_json, what the web shows
+ * too); nothing when the stage is off and decided nothing. */
+static int print_deid(app *a, const si_batch *b, si_error *err) {
+  json_t *deid =
+      ops_batch_deid_json(a->db, b, a->cfg.deid_dir, si_stage_enabled(&a->cfg, "deid"), err);
+  if (!deid)
+    return -1;
+  if (json_is_object(deid)) {
+    printf("\nde-identification: %" JSON_INTEGER_FORMAT " done, %" JSON_INTEGER_FORMAT
+           " held, %" JSON_INTEGER_FORMAT " failed, %" JSON_INTEGER_FORMAT " pending; outputs in "
+           "%s/<study code>/\n",
+           json_integer_value(json_object_get(deid, "done")),
+           json_integer_value(json_object_get(deid, "held")),
+           json_integer_value(json_object_get(deid, "failed")),
+           json_integer_value(json_object_get(deid, "pending")),
+           cli_text(json_string_value(json_object_get(deid, "folder"))));
+    json_t *problems = json_object_get(deid, "problems");
+    if (json_array_size(problems)) {
+      static const char *const header[] = {"IMAGE", "STATE", "FILE", "REASON", "QUARANTINED AS"};
+      ops_table t;
+      ops_table_init(&t, "rllll", header);
+      size_t i;
+      json_t *p;
+      json_array_foreach(problems, i, p) {
+        char id[24];
+        snprintf(id, sizeof id, "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(p, "image_id")));
+        const char *q = json_string_value(json_object_get(p, "quarantine_path"));
+        const char *reason = json_string_value(json_object_get(p, "reason"));
+        const char *row[] = {id, json_string_value(json_object_get(p, "state")),
+                             json_string_value(json_object_get(p, "file")), reason ? reason : "-",
+                             q ? q : "-"};
+        ops_table_add(&t, row);
+      }
+      ops_table_print(&t, stdout, 2);
+      ops_table_free(&t);
+    }
+  }
+  json_decref(deid);
+  return 0;
+}
+
+/* The cleanup record (ops_batch_cleanup_json); nothing when none. */
+static int print_cleanup(app *a, const si_batch *b, si_error *err) {
+  json_t *rows = ops_batch_cleanup_json(a->db, b->id, err);
+  if (!rows)
+    return -1;
+  if (json_array_size(rows)) {
+    printf("\ncleanup\n");
+    static const char *const header[] = {"WHAT", "FILES", "SIZE", "WHY", "REMOVED", "FROM"};
+    ops_table t;
+    ops_table_init(&t, "lrrlll", header);
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) {
+      char files[24], size[OPS_SIZE_MAX];
+      snprintf(files, sizeof files, "%" JSON_INTEGER_FORMAT,
+               json_integer_value(json_object_get(r, "files")));
+      const char *removed = json_string_value(json_object_get(r, "removed"));
+      const char *row[] = {json_string_value(json_object_get(r, "what")),
+                           files,
+                           ops_size(size, json_integer_value(json_object_get(r, "bytes"))),
+                           json_string_value(json_object_get(r, "reason")),
+                           removed ? removed : "(interrupted: the next pass finishes it)",
+                           json_string_value(json_object_get(r, "path"))};
+      ops_table_add(&t, row);
+    }
+    ops_table_print(&t, stdout, 2);
+    ops_table_free(&t);
+  }
+  json_decref(rows);
+  return 0;
+}
+
 static int show_text(app *a, const batch_opts *o, const si_batch *b, int64_t total) {
   si_error err;
   print_record(b);
-  print_metrics(b);
+  if (print_stages(a, b, &err) != 0 || print_deid(a, b, &err) != 0 ||
+      print_cleanup(a, b, &err) != 0 || print_destinations(a, b, &err) != 0)
+    return ops_fail("batch show", &err);
+  print_metrics(a, b);
   log_rows logs = {.notable_only = 1};
   if (collect_log(a, b, &logs, &err) != SI_OK) {
     ops_table_free(&logs.table);
@@ -410,16 +554,35 @@ static int show_json(app *a, const batch_opts *o, const si_batch *b, int64_t tot
   si_error err;
   log_rows logs = {.array = json_array(), .notable_only = 1};
   image_rows imgs = {{0}, json_array()};
+  json_t *batch = ops_batch_json(a->db, b), *stages = NULL, *deid = NULL, *cleanup = NULL,
+         *dests = NULL;
   si_status st = collect_log(a, b, &logs, &err);
   if (st == SI_OK)
     st = si_store_image_list(a->db, b->id, o->limit, o->offset, image_row, &imgs, &err);
+  if (st == SI_OK && !(stages = ops_batch_stages_json(a->db, b->uid, &err)))
+    st = err.code;
+  if (st == SI_OK && !(deid = ops_batch_deid_json(a->db, b, a->cfg.deid_dir,
+                                                  si_stage_enabled(&a->cfg, "deid"), &err)))
+    st = err.code;
+  if (st == SI_OK && !(cleanup = ops_batch_cleanup_json(a->db, b->id, &err)))
+    st = err.code;
+  if (st == SI_OK && !(dests = ops_batch_destinations_json(a->db, b->id, &err)))
+    st = err.code;
   if (st != SI_OK) {
+    json_decref(deid);
+    json_decref(cleanup);
+    json_decref(stages);
     json_decref(logs.array);
     json_decref(imgs.array);
+    json_decref(batch);
     return ops_fail("batch show", &err);
   }
-  return ops_print_json(json_pack("{s:o, s:o, s:{s:I, s:I, s:I, s:o}}", "batch", batch_json(b),
-                                  "log", logs.array, "images", "total", (json_int_t)total, "offset",
+  json_object_set_new(batch, "stages", stages); /* as GET /api/batches/{uid} */
+  json_object_set_new(batch, "deid", deid);
+  json_object_set_new(batch, "cleanup", cleanup);
+  json_object_set_new(batch, "destinations", dests); /* as GET /api/batches/{uid} */
+  return ops_print_json(json_pack("{s:o, s:o, s:{s:I, s:I, s:I, s:o}}", "batch", batch, "log",
+                                  logs.array, "images", "total", (json_int_t)total, "offset",
                                   (json_int_t)o->offset, "limit", (json_int_t)o->limit, "items",
                                   imgs.array));
 }
@@ -447,100 +610,109 @@ static int run_show(app *a, void *opts) {
 
 /* ---- batch retry ---- */
 
-/* A folder that still holds files: only then is there something to import. */
-/* Which folder the retry imports, from the newest failed job. */
-static int pick_retry_path(app *a, const si_batch *b, const char **path, const char **why,
-                           si_job *job) {
-  si_error err;
-  int found = 0;
-  if (si_store_job_last_failed(a->db, b->uid, job, &found, &err) != SI_OK)
-    return ops_fail("batch retry", &err);
-  if (!found) {
-    fprintf(stderr, "sendit batch retry: batch '%s' has no failed job: nothing to retry\n",
-            cli_text(b->uid));
-    return CLI_EXIT_FAILURE;
-  }
-  if (si_dir_has_files(job->work_path)) {
-    *path = job->work_path;
-    *why = "files left in the work area";
-  } else if (si_dir_has_files(job->path)) {
-    *path = job->path;
-    *why = "the original folder";
-  } else {
-    fprintf(stderr,
-            "sendit batch retry: nothing left to retry for batch '%s': job %" PRId64
-            " left no files in %s or %s\n",
-            cli_text(b->uid), job->id,
-            job->work_path[0] ? cli_text(job->work_path) : "(no work folder)", cli_text(job->path));
-    return CLI_EXIT_FAILURE;
-  }
-  return CLI_EXIT_OK;
-}
-
 static int parse_retry(int argc, char **argv, void *opts) {
   return parse_batch_options(opts, 0, 1, argc, argv);
 }
 
-/* Why a batch cannot be retried, or NULL when it can: only a failed batch
- * is, and never while a worker may be importing it (two imports of one
- * folder would race for the same files). */
-static const char *not_retryable(const si_batch *b) {
-  if (strcmp(b->status, SI_BATCH_QUEUE) == 0 || strcmp(b->status, SI_BATCH_PROCESSING) == 0)
-    return "is waiting or being imported: let that finish first";
-  if (strcmp(b->status, SI_BATCH_ERROR) != 0 && !b->has_error)
-    return "has no errors: nothing to retry";
-  return NULL;
-}
-
-/* The new job and the status change land together or not at all. */
-static si_status requeue_batch(app *a, const si_batch *b, const char *path, int *created,
-                               si_error *err) {
-  si_status st = si_db_begin(a->db, err);
-  if (st == SI_OK)
-    st = si_store_enqueue(a->db, b->uid, path, created, err);
-  if (st == SI_OK)
-    st = si_store_batch_set_status(a->db, b->uid, SI_BATCH_QUEUE, err);
-  if (st == SI_OK) {
-    /* A fresh attempt: errors that recur are logged (and flagged) again;
-     * the old ones stay in the batch log. */
-    const char *params[] = {b->uid};
-    st = si_db_exec(a->db, "UPDATE batch SET has_error = 0 WHERE uid = $1", 1, params, NULL, NULL,
-                    NULL, err);
-  }
-  if (st == SI_OK)
-    return si_db_commit(a->db, err);
-  si_db_rollback(a->db);
-  return st;
-}
-
+/* The rule is the library's (sendit/batch_retry.h), shared with the web. */
 static int run_retry(app *a, void *opts) {
   batch_opts *o = opts;
   si_batch *b = malloc(sizeof *b);
-  si_job *job = malloc(sizeof *job);
-  int rc = b && job ? load_batch(a, "batch retry", o->uid, b) : CLI_EXIT_FAILURE;
-  const char *why_not = rc == CLI_EXIT_OK ? not_retryable(b) : NULL;
-  if (why_not) {
-    fprintf(stderr, "sendit batch retry: batch '%s' (%s) %s\n", cli_text(b->uid),
-            cli_text(b->status), why_not);
+  si_batch_retry_result *r = malloc(sizeof *r);
+  int rc = b && r ? load_batch(a, "batch retry", o->uid, b) : CLI_EXIT_FAILURE;
+  si_error err;
+  if (rc == CLI_EXIT_OK && si_batch_retry(a->db, o->uid, r, &err) != SI_OK)
+    rc = ops_fail("batch retry", &err);
+  if (rc == CLI_EXIT_OK && r->outcome != SI_RETRY_QUEUED) {
+    fprintf(stderr, "sendit batch retry: %s\n", cli_text(r->message));
     rc = CLI_EXIT_FAILURE;
   }
-  const char *path = NULL, *why = NULL;
-  if (rc == CLI_EXIT_OK)
-    rc = pick_retry_path(a, b, &path, &why, job);
-  si_error err;
-  int created = 0;
-  if (rc == CLI_EXIT_OK && requeue_batch(a, b, path, &created, &err) != SI_OK)
-    rc = ops_fail("batch retry", &err);
   if (rc == CLI_EXIT_OK) {
-    printf("batch %s: %s %s (%s, after failed job %" PRId64 "); status %s -> QUEUE\n",
-           cli_text(b->uid), created ? "queued a new job for" : "a job was already queued for",
-           cli_text(path), why, job->id, cli_text(b->status));
+    printf("%s\n", cli_text(r->message));
     if (!app_running_pid(&a->cfg))
-      printf("the watcher is not running: 'sendit start_watcher' imports it\n");
+      printf("the watcher is not running: 'sendit start_watcher' %s it\n",
+             strcmp(r->stage, "import") == 0 ? "imports" : "runs");
   }
-  free(job);
+  free(r);
   free(b);
   return rc;
+}
+
+/* ---- batch release ---- */
+
+static int parse_release(int argc, char **argv, void *opts) {
+  batch_opts *o = opts;
+  int c;
+  if ((c = getopt_long(argc, argv, ":", batch_longs, NULL)) != -1)
+    return c >= OPT_STATUS && c <= OPT_JSON
+               ? cli_usage_error(o->cmd, "option '--%s' does not apply here", option_name(c))
+               : ops_bad_option(o->cmd, c, argv);
+  if (optind >= argc)
+    return cli_usage_error(o->cmd, "which batch? Give its UID");
+  o->uid = argv[optind++];
+  o->nids = (size_t)(argc - optind);
+  o->ids = o->nids ? calloc(o->nids, sizeof *o->ids) : NULL;
+  if (o->nids && !o->ids)
+    return CLI_EXIT_FAILURE;
+  for (size_t i = 0; i < o->nids; i++)
+    if (ops_parse_count(argv[optind + (int)i], &o->ids[i]) != 0)
+      return cli_usage_error(o->cmd, "an image id is a whole number, not '%s'",
+                             argv[optind + (int)i]);
+  return -1;
+}
+
+static int run_release(app *a, void *opts) {
+  batch_opts *o = opts;
+  si_deid_release_result r;
+  si_error err;
+  int rc = CLI_EXIT_OK;
+  if (si_deid_release(a->db, o->uid, o->ids, o->nids, &r, &err) != SI_OK)
+    rc = ops_fail("batch release", &err);
+  else if (!r.found)
+    rc = (fprintf(stderr, "sendit batch release: no batch '%s'\n", cli_text(o->uid)),
+          CLI_EXIT_FAILURE);
+  else if (r.not_held)
+    rc = (fprintf(stderr,
+                  "sendit batch release: image %" PRId64 " is not a held image of batch '%s'%s\n",
+                  r.first_not_held, cli_text(o->uid),
+                  r.not_held > 1 ? " (nor are others given); nothing released"
+                                 : "; nothing released"),
+          CLI_EXIT_FAILURE);
+  else if (!r.released)
+    rc = (fprintf(stderr, "sendit batch release: batch '%s' has no held image\n", cli_text(o->uid)),
+          CLI_EXIT_FAILURE);
+  if (rc == CLI_EXIT_OK) {
+    printf("released %zu image%s of batch %s; its deid stage is %s\n", r.released,
+           r.released == 1 ? "" : "s", cli_text(o->uid),
+           r.queued ? "queued again" : "queued already");
+    if (!app_running_pid(&a->cfg))
+      printf("the watcher is not running: 'sendit start_watcher' runs it\n");
+  }
+  free(o->ids);
+  return rc;
+}
+
+/* ---- batch resend ---- */
+
+static int parse_resend(int argc, char **argv, void *opts) {
+  return parse_batch_options(opts, ACCEPTS(OPT_TO), 1, argc, argv);
+}
+
+/* The rule is the library's (sendit/ops_dest.h). */
+static int run_resend(app *a, void *opts) {
+  batch_opts *o = opts;
+  si_resend_result r;
+  si_error err;
+  if (ops_batch_resend(a->db, &a->cfg, o->uid, o->to, &r, &err) != SI_OK)
+    return ops_fail("batch resend", &err);
+  if (r.unknown || !r.found || !r.queued) {
+    fprintf(stderr, "sendit batch resend: %s\n", cli_text(r.message));
+    return CLI_EXIT_FAILURE;
+  }
+  printf("%s\n", cli_text(r.message));
+  if (!app_running_pid(&a->cfg))
+    printf("the watcher is not running: 'sendit start_watcher' sends it\n");
+  return CLI_EXIT_OK;
 }
 
 /* ---- batch (dispatch) ---- */
@@ -551,18 +723,21 @@ static const struct {
 } batch_subcommands[] = {
     {"show", {"batch show", OPS_DB_READ, parse_show, run_show}},
     {"retry", {"batch retry", OPS_DB_WRITE, parse_retry, run_retry}},
+    {"release", {"batch release", OPS_DB_WRITE, parse_release, run_release}},
+    {"resend", {"batch resend", OPS_DB_WRITE, parse_resend, run_resend}},
 };
 
 int cmd_batch(int argc, char **argv) {
   if (argc < 2)
-    return cli_usage_error("batch", "show or retry?");
+    return cli_usage_error("batch", "show, retry, release or resend?");
   for (size_t i = 0; i < sizeof batch_subcommands / sizeof batch_subcommands[0]; i++) {
     if (strcmp(argv[1], batch_subcommands[i].name) == 0) {
       batch_opts o = {.cmd = batch_subcommands[i].command.name, .limit = 50};
       return ops_run(&batch_subcommands[i].command, argc - 1, argv + 1, &o);
     }
   }
-  return cli_usage_error("batch", "unknown subcommand '%s' (show or retry)", argv[1]);
+  return cli_usage_error("batch", "unknown subcommand '%s' (show, retry, release or resend)",
+                         argv[1]);
 }
 
 /* ---- batch_logs ---- */

@@ -1,16 +1,16 @@
 /* `sendit status` (is the watcher up, how deep is the queue, how do the
  * batches stand) and `sendit config` (the effective configuration). */
 #include "ops.h"
-#include "sendit/pipeline.h"
+#include "sendit/ops_summary.h"
 #include "sendit/store.h"
-#include "sendit/store_ops.h"
 #include "sendit/workers.h"
 #include "worker.h"
 
 const char cmd_status_usage[] =
     "Usage: sendit status [--json] [--config PATH]\n"
     "\n"
-    "Shows whether the watcher is running, the queue (jobs queued and running),\n"
+    "Shows whether the watcher is running, the queue (jobs queued and running, in\n"
+    "all and per stage of [pipeline] stages),\n"
     "the number of batches in each status, the images stored, and the free space\n"
     "in storage. When the free space is below [storage] low_water_mb, it says that\n"
     "intake is paused and why. It lists the live workers (`sendit worker` processes\n"
@@ -40,38 +40,9 @@ typedef struct status_opts {
   int json;
 } status_opts;
 
-/* Counts by status: the six known ones in life order, then any other value
- * found in the database (which would be a bug worth seeing, not hiding). */
-typedef struct status_counts {
-  int64_t known[OPS_STATUS_COUNT];
-  char other_name[8][16];
-  int64_t other[8];
-  int nother;
-  int64_t total;
-} status_counts;
-
-static int count_row(void *user, const char *status, int64_t n) {
-  status_counts *c = user;
-  int i = ops_status_index(status);
-  c->total += n;
-  if (i >= 0) {
-    c->known[i] += n;
-  } else if (c->nother < 8) {
-    snprintf(c->other_name[c->nother], sizeof c->other_name[0], "%s", status);
-    c->other[c->nother++] = n;
-  }
-  return 0;
-}
-
 typedef struct status_facts {
-  long pid;
-  int64_t queued, running;
-  status_counts counts;
-  int64_t images, bytes;
-  int64_t free_mb; /* -1 when storage cannot be looked at */
-  int paused;
-  char waiting[SI_PATH_MAX + 512]; /* why intake waits for room ("" when it does not) */
-  json_t *workers;                 /* live workers, see below; owned */
+  ops_summary sum; /* what the web shows too (lib/ops) */
+  json_t *workers; /* live workers, see below; owned */
 } status_facts;
 
 /* ---- live workers (src/cmd_worker.c registers them) ---- */
@@ -133,102 +104,74 @@ static void print_workers(const status_facts *f) {
 
 static si_status gather(app *a, status_facts *f, si_error *err) {
   memset(f, 0, sizeof *f);
-  f->pid = app_running_pid(&a->cfg);
-  si_status st = si_store_queue_depth(a->db, &f->queued, &f->running, err);
-  if (st == SI_OK)
-    st = si_store_batch_counts(a->db, count_row, &f->counts, err);
-  if (st == SI_OK)
-    st = si_store_image_totals(a->db, &f->images, &f->bytes, err);
+  si_status st = ops_summary_gather(&a->cfg, a->db, &f->sum, err);
   if (st == SI_OK)
     st = gather_workers(a, f, err);
-  /* Same test as the workers (lib/queue/workers.c), so status agrees with
-   * what they do; storage that does not exist yet pauses nothing. */
-  f->free_mb = si_free_space_mb(a->cfg.storage_dir);
-  f->paused = f->free_mb >= 0 && f->free_mb < a->cfg.low_water_mb;
-  /* Above the mark intake still waits when the next folder does not fit. */
-  int waiting = 0;
-  if (st == SI_OK && !f->paused)
-    st = si_intake_space_check(&a->cfg, a->db, &waiting, f->waiting, sizeof f->waiting, err);
-  f->paused = f->paused || waiting;
   return st;
 }
 
-static void pause_reason(const si_config *cfg, const status_facts *f, char *buf, size_t size) {
-  if (f->waiting[0]) {
-    snprintf(buf, size, "%s", f->waiting);
-    return;
-  }
-  snprintf(buf, size,
-           "storage %s has %" PRId64 " MiB free, below the low-water mark of %" PRId64
-           " MiB; intake resumes above %" PRId64 " MiB",
-           cfg->storage_dir, f->free_mb, cfg->low_water_mb, cfg->high_water_mb);
-}
-
-static void print_counts(const status_counts *c) {
+static void print_counts(const ops_summary *c) {
   ops_table t;
   static const char *const header[] = {"STATUS", "BATCHES"};
   ops_table_init(&t, "lr", header);
   char n[24];
   for (int i = 0; i < OPS_STATUS_COUNT; i++) {
-    snprintf(n, sizeof n, "%" PRId64, c->known[i]);
+    snprintf(n, sizeof n, "%" PRId64, c->by_status[i]);
     ops_table_add(&t, (const char *const[]){ops_status_name(i), n});
   }
   for (int i = 0; i < c->nother; i++) {
-    snprintf(n, sizeof n, "%" PRId64, c->other[i]);
-    ops_table_add(&t, (const char *const[]){c->other_name[i], n});
+    snprintf(n, sizeof n, "%" PRId64, c->other[i].n);
+    ops_table_add(&t, (const char *const[]){c->other[i].name, n});
+  }
+  ops_table_print(&t, stdout, 2);
+  ops_table_free(&t);
+}
+
+/* Per stage, the configured chain's stages even when idle (lib/ops). */
+static void print_stages(const ops_summary *s) {
+  ops_table t;
+  static const char *const header[] = {"STAGE", "QUEUED", "RUNNING"};
+  ops_table_init(&t, "lrr", header);
+  for (int i = 0; i < s->nstages; i++) {
+    char q[24], r[24];
+    snprintf(q, sizeof q, "%" PRId64, s->stages[i].queued);
+    snprintf(r, sizeof r, "%" PRId64, s->stages[i].running);
+    ops_table_add(&t, (const char *const[]){s->stages[i].stage, q, r});
   }
   ops_table_print(&t, stdout, 2);
   ops_table_free(&t);
 }
 
 static int print_text(const si_config *cfg, const status_facts *f) {
+  const ops_summary *s = &f->sum;
   char size[OPS_SIZE_MAX];
-  if (f->pid)
-    printf("watcher: running (pid %ld)\n", f->pid);
+  if (s->pid)
+    printf("watcher: running (pid %ld)\n", s->pid);
   else
     printf("watcher: not running\n");
-  printf("queue:   queued %" PRId64 ", running %" PRId64 "\n", f->queued, f->running);
-  printf("batches: %" PRId64 "\n", f->counts.total);
-  print_counts(&f->counts);
-  printf("images:  %" PRId64 " (%s)\n", f->images, ops_size(size, f->bytes));
-  if (f->free_mb >= 0)
+  printf("queue:   queued %" PRId64 ", running %" PRId64 "\n", s->queued, s->running);
+  print_stages(s);
+  printf("batches: %" PRId64 "\n", s->batches);
+  print_counts(s);
+  printf("images:  %" PRId64 " (%s)\n", s->images, ops_size(size, s->bytes));
+  if (s->free_mb >= 0)
     printf("storage: %s, %" PRId64 " MiB free (low-water mark %" PRId64 " MiB)\n",
-           cli_text(cfg->storage_dir), f->free_mb, cfg->low_water_mb);
+           cli_text(cfg->storage_dir), s->free_mb, cfg->low_water_mb);
   else
     printf("storage: %s (not there yet)\n", cli_text(cfg->storage_dir));
-  if (f->paused) {
-    char why[SI_PATH_MAX + 600];
-    pause_reason(cfg, f, why, sizeof why);
-    printf("intake:  paused: %s\n", cli_text(why));
-  }
+  if (s->paused)
+    printf("intake:  paused: %s\n", cli_text(s->pause_reason));
   print_workers(f);
   return CLI_EXIT_OK;
 }
 
-static json_t *counts_json(const status_counts *c) {
-  json_t *o = json_object();
-  for (int i = 0; i < OPS_STATUS_COUNT; i++)
-    json_object_set_new(o, ops_status_name(i), json_integer(c->known[i]));
-  for (int i = 0; i < c->nother; i++)
-    json_object_set_new(o, c->other_name[i], json_integer(c->other[i]));
-  return o;
-}
-
 static int print_json(const si_config *cfg, const status_facts *f, int db_absent) {
-  char why[SI_PATH_MAX + 600];
-  pause_reason(cfg, f, why, sizeof why);
-  json_t *o = json_pack(
-      "{s:{s:b, s:o}, s:{s:I, s:I}, s:I, s:o, s:I, s:I, s:{s:s, s:o, s:I, s:I}, s:b, s:o}",
-      "watcher", "running", f->pid != 0, "pid", f->pid ? json_integer(f->pid) : json_null(),
-      "queue", "queued", (json_int_t)f->queued, "running", (json_int_t)f->running, "batches_total",
-      (json_int_t)f->counts.total, "batches", counts_json(&f->counts), "images",
-      (json_int_t)f->images, "bytes", (json_int_t)f->bytes, "storage", "path", cfg->storage_dir,
-      "free_mb", f->free_mb >= 0 ? json_integer(f->free_mb) : json_null(), "low_water_mb",
-      (json_int_t)cfg->low_water_mb, "high_water_mb", (json_int_t)cfg->high_water_mb,
-      "intake_paused", f->paused, "pause_reason", f->paused ? json_string(why) : json_null());
-  json_object_set(o, "workers", f->workers);
-  /* false: no database yet (nothing imported); every count above is 0. */
-  json_object_set_new(o, "database_exists", json_boolean(!db_absent));
+  json_t *o = ops_summary_json(cfg, &f->sum);
+  if (o) {
+    json_object_set(o, "workers", f->workers);
+    /* false: no database yet (nothing imported); every count above is 0. */
+    json_object_set_new(o, "database_exists", json_boolean(!db_absent));
+  }
   return ops_print_json(o);
 }
 

@@ -16,12 +16,17 @@
 
 #include "app.h"
 #include "cli.h"
+#include "daemon.h"
+#include "heartbeat.h"
+#include "listener.h"
+#include "sendit/cleanup.h"
 #include "sendit/fs.h"
 #include "sendit/http.h"
 #include "sendit/log.h"
 #include "sendit/store.h"
 #include "sendit/watch.h"
 #include "sendit/workers.h"
+#include "stop_signal.h"
 
 const char cmd_start_watcher_usage[] =
     "Usage: sendit start_watcher [--foreground] [--config PATH]\n\n"
@@ -42,14 +47,6 @@ const char cmd_stop_watcher_usage[] =
 
 /* A day: longer than any import's safe point is ever away. */
 #define STOP_TIMEOUT_MAX 86400
-
-static si_watcher *running_watcher;
-
-static void on_stop_signal(int sig) {
-  (void)sig;
-  if (running_watcher)
-    si_watcher_stop(running_watcher);
-}
 
 typedef struct enqueue_ctx {
   si_db *db;
@@ -133,15 +130,18 @@ static void *watchdog_run(void *arg) {
   return NULL;
 }
 
-static void watchdog_start(watchdog *w, const si_db *db, si_watcher *watcher) {
+static si_status watchdog_start(watchdog *w, const si_db *db, si_watcher *watcher, si_error *err) {
   w->db = db;
   w->watcher = watcher;
   pthread_mutex_init(&w->lock, NULL);
   pthread_cond_init(&w->wake, NULL);
   w->started = pthread_create(&w->thread, NULL, watchdog_run, w) == 0;
-  if (!w->started)
-    si_log(SI_LOG_WARN, "cannot start the database watchdog: a deleted database file would go "
-                        "unnoticed");
+  if (w->started)
+    return SI_OK;
+  pthread_cond_destroy(&w->wake);
+  pthread_mutex_destroy(&w->lock);
+  return si_error_set(err, SI_ERR_IO, NULL, SI_NO_OFFSET, SI_NO_TAG,
+                      "cannot start its thread: a deleted database file would go unnoticed");
 }
 
 static void watchdog_stop(watchdog *w) {
@@ -156,9 +156,6 @@ static void watchdog_stop(watchdog *w) {
   pthread_mutex_destroy(&w->lock);
   w->started = 0;
 }
-
-/* web dashboard (issue #4): a retry from the web wakes idle workers. */
-static void wake_workers(void *pool) { si_worker_pool_wake(pool); }
 
 /* The pidfile stays open with an exclusive lock for the daemon's life: the
  * lock, not the pid, says whether it runs (a killed daemon may linger as a
@@ -184,82 +181,203 @@ static int write_pidfile(const char *path) {
   return 0;
 }
 
-/* The daemon's life: set up, scan, watch until a stop signal, wind down.
- * `ready_fd` (or -1) gets one byte when start-up succeeded. */
+/* ---- the services ---- */
+
+typedef struct daemon_state {
+  app *a;
+  const si_config *cfg;
+  si_worker_pool *pool;
+  si_watcher *watcher;
+  heartbeat *beat;
+  si_http_server *web;         /* web dashboard (issue #4) */
+  listener *dicom;             /* [dicom] listen (issue 15) */
+  si_cleanup_service *cleanup; /* the cleanup stage's sweep (issue 16) */
+  enqueue_ctx ectx;
+  watchdog dog;
+} daemon_state;
+
+/* Opened here, after any fork: an SQLite connection must not cross one. */
+static si_status database_start(void *ctx, si_error *err) {
+  daemon_state *d = ctx;
+  si_status st = si_db_open(d->cfg->database, &d->a->db, err);
+  d->ectx.db = d->a->db;
+  return st;
+}
+
+static void database_stop(void *ctx) {
+  daemon_state *d = ctx;
+  si_db_close(d->a->db);
+  d->a->db = NULL;
+}
+
+static si_status pidfile_start(void *ctx, si_error *err) {
+  daemon_state *d = ctx;
+  if (write_pidfile(d->cfg->pidfile) != 0)
+    return si_error_set(err, SI_ERR_IO, NULL, SI_NO_OFFSET, SI_NO_TAG, "cannot write %s: %s",
+                        d->cfg->pidfile, strerror(errno));
+  return SI_OK;
+}
+
+/* Last to go: its lock tells stop_watcher that everything stopped. */
+static void pidfile_stop(void *ctx) {
+  daemon_state *d = ctx;
+  unlink(d->cfg->pidfile); /* ours: we hold its lock */
+  close(pidfile_fd);
+  pidfile_fd = -1;
+}
+
+static si_status workers_start(void *ctx, si_error *err) {
+  daemon_state *d = ctx;
+  si_status st = si_worker_pool_start(d->cfg, d->cfg->workers, &d->pool, err);
+  d->ectx.pool = d->pool;
+  return st;
+}
+
+static void workers_stop(void *ctx) {
+  daemon_state *d = ctx;
+  si_worker_pool_stop(d->pool);
+  d->pool = NULL;
+}
+
+static si_status watcher_start(void *ctx, si_error *err) {
+  daemon_state *d = ctx;
+  return si_watcher_open(d->cfg, enqueue_folder, &d->ectx, &d->watcher, err);
+}
+
+static void watcher_stop(void *ctx) {
+  daemon_state *d = ctx;
+  si_watcher_close(d->watcher);
+  d->watcher = NULL;
+}
+
+static si_status heartbeat_service_start(void *ctx, si_error *err) {
+  daemon_state *d = ctx;
+  return heartbeat_start(d->cfg, &d->beat, err);
+}
+
+static void heartbeat_service_stop(void *ctx) {
+  daemon_state *d = ctx;
+  heartbeat_stop(d->beat);
+  d->beat = NULL;
+}
+
+/* web dashboard (issue #4): a retry from the web wakes idle workers. */
+static void wake_workers(void *pool) { si_worker_pool_wake(pool); }
+
+static si_status web_start(void *ctx, si_error *err) {
+  daemon_state *d = ctx;
+  si_http_options opts = {.site = si_http_dashboard(), .wake = wake_workers, .wake_user = d->pool};
+  return si_http_start(d->cfg, &opts, &d->web, err);
+}
+
+static void web_stop(void *ctx) {
+  daemon_state *d = ctx;
+  si_http_stop(d->web);
+  d->web = NULL;
+}
+
+static si_status watchdog_service_start(void *ctx, si_error *err) {
+  daemon_state *d = ctx;
+  return watchdog_start(&d->dog, d->a->db, d->watcher, err);
+}
+
+static void watchdog_service_stop(void *ctx) { watchdog_stop(&((daemon_state *)ctx)->dog); }
+
+/* The DICOM listener (issue 15): last, so it stops first: its
+ * associations end and their folders are finished while the watcher
+ * still runs (and what it misses, the next start-up scan finds). */
+static int dicom_wanted(void *ctx) { return listener_wanted(((daemon_state *)ctx)->cfg); }
+
+static si_status dicom_start(void *ctx, si_error *err) {
+  daemon_state *d = ctx;
+  return listener_start(d->cfg, &d->dicom, err);
+}
+
+static void dicom_stop(void *ctx) {
+  daemon_state *d = ctx;
+  listener_stop(d->dicom);
+  d->dicom = NULL;
+}
+
+/* The cleanup stage's sweep (keep days, the low water): with the stage. */
+static int cleanup_wanted(void *ctx) {
+  return si_stage_enabled(((daemon_state *)ctx)->cfg, "cleanup");
+}
+
+static si_status cleanup_start(void *ctx, si_error *err) {
+  daemon_state *d = ctx;
+  return si_cleanup_service_start(d->cfg, &d->cleanup, err);
+}
+
+static void cleanup_stop(void *ctx) {
+  daemon_state *d = ctx;
+  si_cleanup_service_stop(d->cleanup);
+  d->cleanup = NULL;
+}
+
+/* In start order; they stop in reverse, so each row may rely on the rows
+ * above it (the watcher queues for the workers, the web wakes them, the
+ * watchdog stops the watcher, the listener's folders are for the watcher).
+ * A listener configured and unable to listen stops the start: modalities
+ * would otherwise send into nothing. */
+static const daemon_service services[] = {
+    {"database", database_start, database_stop, 0, NULL},
+    {"pidfile", pidfile_start, pidfile_stop, 0, NULL},
+    {"workers", workers_start, workers_stop, 0, NULL},
+    {"watcher", watcher_start, watcher_stop, 0, NULL},
+    {"heartbeat", heartbeat_service_start, heartbeat_service_stop, 0, NULL},
+    {"web", web_start, web_stop, 1, NULL},
+    {"watchdog", watchdog_service_start, watchdog_service_stop, 1, NULL},
+    {"dicom", dicom_start, dicom_stop, 0, dicom_wanted},
+    {"cleanup", cleanup_start, cleanup_stop, 0, cleanup_wanted},
+};
+enum { SERVICE_COUNT = sizeof services / sizeof services[0] };
+
+static void stop_watching(void *watcher) { si_watcher_stop(watcher); }
+
+/* The daemon's life: start the services, scan, watch until a stop signal,
+ * stop them. `ready_fd` (or -1) gets one byte when start-up succeeded. */
 static int run_daemon(app *a, int ready_fd) {
   const si_config *cfg = &a->cfg;
   si_error err;
   char buf[1024];
-  si_worker_pool *pool = NULL;
-  si_watcher *watcher = NULL;
-  si_http_server *web = NULL; /* web dashboard (issue #4) */
-  enqueue_ctx ectx = {.db = NULL};
-  watchdog dog = {.started = 0};
-  int rc = CLI_EXIT_FAILURE;
-  /* Opened here, after any fork: an SQLite connection must not cross one. */
-  if (si_db_open(cfg->database, &a->db, &err) != SI_OK) {
-    si_log(SI_LOG_ERROR, "database: %s", si_error_format(&err, buf, sizeof buf));
-    goto done;
+  daemon_state d = {.a = a, .cfg = cfg};
+  int up[SERVICE_COUNT];
+  /* Before any thread starts, so that the threads inherit the mask. */
+  if (stop_signal_block() != 0) {
+    si_log(SI_LOG_ERROR, "cannot set up the stop signals: %s", strerror(errno));
+    if (ready_fd >= 0)
+      close(ready_fd);
+    return CLI_EXIT_FAILURE;
   }
-  ectx.db = a->db;
-  if (si_worker_pool_start(cfg, cfg->workers, &pool, &err) != SI_OK) {
-    si_log(SI_LOG_ERROR, "cannot start workers: %s", si_error_format(&err, buf, sizeof buf));
-    goto done;
+  if (daemon_start(services, SERVICE_COUNT, &d, up) < 0) {
+    si_log(SI_LOG_INFO, "watcher stopped");
+    if (ready_fd >= 0)
+      close(ready_fd);
+    return CLI_EXIT_FAILURE;
   }
-  ectx.pool = pool;
-  if (si_watcher_open(cfg, enqueue_folder, &ectx, &watcher, &err) != SI_OK) {
-    si_log(SI_LOG_ERROR, "cannot watch: %s", si_error_format(&err, buf, sizeof buf));
-    goto done;
-  }
-  if (write_pidfile(cfg->pidfile) != 0) {
-    si_log(SI_LOG_ERROR, "cannot write pidfile %s: %s", cfg->pidfile, strerror(errno));
-    goto done;
-  }
-  /* web dashboard (issue #4): served from this process once the pool runs;
-   * a dashboard that cannot bind must not stop the imports. */
-  si_http_options web_opts = {.wake = wake_workers, .wake_user = pool};
-  if (si_http_start(cfg, &web_opts, &web, &err) != SI_OK)
-    si_log(SI_LOG_ERROR, "web dashboard not started: %s", si_error_format(&err, buf, sizeof buf));
-  running_watcher = watcher;
-  struct sigaction sa = {0};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
+  stop_signal_listen(stop_watching, d.watcher);
   si_log(SI_LOG_INFO, "watcher started (pid %ld): input %s, storage %s, database %s, %d workers",
          (long)getpid(), cfg->input_dir, cfg->storage_dir, cfg->database, cfg->workers);
   if (ready_fd >= 0) {
     ssize_t ignored = write(ready_fd, "1", 1);
     (void)ignored;
     close(ready_fd);
-    ready_fd = -1;
   }
-  watchdog_start(&dog, a->db, watcher);
-  if (si_watcher_scan(watcher, &err) != SI_OK)
+  int rc = CLI_EXIT_OK;
+  if (!stop_signal_received() && si_watcher_scan(d.watcher, &err) != SI_OK)
     si_log(SI_LOG_ERROR, "start-up scan: %s", si_error_format(&err, buf, sizeof buf));
-  rc = CLI_EXIT_OK;
-  if (si_watcher_run(watcher, &err) != SI_OK) {
+  if (!stop_signal_received() && si_watcher_run(d.watcher, &err) != SI_OK) {
     si_log(SI_LOG_ERROR, "watcher: %s", si_error_format(&err, buf, sizeof buf));
     rc = CLI_EXIT_FAILURE;
   }
   si_log(SI_LOG_INFO, "stopping: letting running imports reach a safe point");
-done:
-  watchdog_stop(&dog);
-  if (atomic_load(&dog.fired))
+  /* The watcher's stop must not be asked for once it is freed. */
+  stop_signal_listen(NULL, NULL);
+  daemon_stop(services, SERVICE_COUNT, &d, up);
+  if (atomic_load(&d.dog.fired))
     rc = CLI_EXIT_FAILURE;
-  running_watcher = NULL;
-  si_http_stop(web); /* web dashboard (issue #4): before the pool it may wake */
-  si_watcher_close(watcher);
-  si_worker_pool_stop(pool);
-  if (pidfile_fd >= 0) {
-    unlink(cfg->pidfile); /* ours: we hold its lock */
-    close(pidfile_fd);
-    pidfile_fd = -1;
-  }
   si_log(SI_LOG_INFO, "watcher stopped");
-  if (ready_fd >= 0)
-    close(ready_fd);
   return rc;
 }
 

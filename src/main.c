@@ -6,6 +6,7 @@
 
 #include "app.h"
 #include "cli.h"
+#include "cmd_cleanup.h"
 #include "cmd_password.h"
 #include "ops.h"
 #include "worker.h"
@@ -34,6 +35,8 @@ static const cli_command commands[] = {
     {"batches", cmd_batches, "list batches, optionally by status", cmd_batches_usage},
     {"batch", cmd_batch, "show one batch, or retry a failed one", cmd_batch_usage},
     {"batch_logs", cmd_batch_logs, "print the log of one batch", cmd_batch_logs_usage},
+    {"destinations", cmd_destinations, "delivery: each destination's breaker, queue and counts",
+     cmd_destinations_usage},
     {"export_metrics", cmd_export_metrics, "per-batch metrics as CSV or JSON",
      cmd_export_metrics_usage},
     {"summary_metrics", cmd_summary_metrics, "totals and timing over all batches",
@@ -44,6 +47,14 @@ static const cli_command commands[] = {
     {"dump", cmd_dump, "print the elements of DICOM files, as text or DICOM JSON", cmd_dump_usage},
     {"modify", cmd_modify, "edit DICOM files and write them again (like dcmodify)",
      cmd_modify_usage},
+    {"echo", cmd_echo, "send a C-ECHO to a DICOM peer (like echoscu)", cmd_echo_usage},
+    {"send", cmd_send, "send DICOM files to a peer with C-STORE (like storescu)", cmd_send_usage},
+    {"listen", cmd_listen, "receive DICOM instances into the input folder (a storage SCP)",
+     cmd_listen_usage},
+    {"deid", cmd_deid, "de-identify DICOM files; verify them; export the pseudonyms",
+     cmd_deid_usage},
+    {"cleanup", cmd_cleanup, "remove the confirmed batches' files now, or list them (--dry-run)",
+     cmd_cleanup_usage},
     {"help", cmd_help, "list the commands, or show one command's usage",
      "Usage: sendit help [COMMAND]\n"},
     {"--help", cmd_help, NULL, NULL},
@@ -115,7 +126,8 @@ int main(int argc, char **argv) {
             cli_text(argv[1]));
     return CLI_EXIT_USAGE;
   }
-  if (c->run != cmd_help && cli_wants_help(argc - 1, argv + 1)) {
+  /* help and deid answer --help themselves (deid: its subcommands' usage). */
+  if (c->run != cmd_help && c->run != cmd_deid && cli_wants_help(argc - 1, argv + 1)) {
     print_usage(c);
     return CLI_EXIT_OK;
   }

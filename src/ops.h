@@ -1,8 +1,10 @@
 /* The operator commands (status, config, batches, batch, batch_logs,
  * export_metrics, summary_metrics, quarantine) and the few helpers they
  * share: one way to run a command (config, options, database), aligned text
- * tables, and the time and size formats. The helpers are static inline so
- * they live with their declarations and need no file of their own.
+ * tables and JSON output. The helpers are static inline so they live with
+ * their declarations and need no file of their own. The statuses and the
+ * time and size formats are the web's too: sendit/ops_status.h and
+ * sendit/ops_format.h (lib/ops).
  *
  * Output rules: tables for people (ISO-8601 UTC times to the second, sizes
  * like "1.5 MiB"), JSON or CSV for scripts (times to the millisecond, exact
@@ -22,6 +24,8 @@
 #include "app.h"
 #include "cli.h"
 #include "sendit/log.h"
+#include "sendit/ops_format.h"
+#include "sendit/ops_status.h"
 
 int cmd_status(int argc, char **argv);
 int cmd_config(int argc, char **argv);
@@ -31,6 +35,7 @@ int cmd_batch_logs(int argc, char **argv);
 int cmd_export_metrics(int argc, char **argv);
 int cmd_summary_metrics(int argc, char **argv);
 int cmd_quarantine(int argc, char **argv);
+int cmd_destinations(int argc, char **argv);
 extern const char cmd_status_usage[];
 extern const char cmd_config_usage[];
 extern const char cmd_batches_usage[];
@@ -39,6 +44,7 @@ extern const char cmd_batch_logs_usage[];
 extern const char cmd_export_metrics_usage[];
 extern const char cmd_summary_metrics_usage[];
 extern const char cmd_quarantine_usage[];
+extern const char cmd_destinations_usage[];
 
 /* ---- running a command ---- */
 
@@ -106,96 +112,6 @@ static inline int ops_not_found(const char *cmd, const char *what, const char *u
 static inline int ops_fail(const char *cmd, const si_error *err) {
   cli_print_error(cmd, err);
   return CLI_EXIT_FAILURE;
-}
-
-/* ---- batch statuses ---- */
-
-enum { OPS_STATUS_COUNT = 6 };
-
-/* The statuses in the order of a batch's life, for validation and for
- * listing counts in a stable order (a function, not an array, so files that
- * do not use it get no unused copy). */
-static inline const char *ops_status_name(int i) {
-  static const char *const names[OPS_STATUS_COUNT] = {"QUEUE", "PROCESSING", "DONEPROCESSING",
-                                                      "DONE",  "EMPTY",      "ERROR"};
-  return i >= 0 && i < OPS_STATUS_COUNT ? names[i] : NULL;
-}
-
-/* The canonical spelling of a status typed in any case, or NULL. */
-static inline const char *ops_status_lookup(const char *s) {
-  for (int i = 0; i < OPS_STATUS_COUNT; i++)
-    if (strcasecmp(s, ops_status_name(i)) == 0)
-      return ops_status_name(i);
-  return NULL;
-}
-
-static inline int ops_status_index(const char *s) {
-  for (int i = 0; i < OPS_STATUS_COUNT; i++)
-    if (strcmp(s, ops_status_name(i)) == 0)
-      return i;
-  return -1;
-}
-
-/* ---- formats ---- */
-
-enum { OPS_TIME_MAX = 32, OPS_SIZE_MAX = 24, OPS_ELAPSED_MAX = 32 };
-
-/* ISO-8601 UTC ("2026-11-24T18:00:00Z", with ".123" before the Z when
- * `millis`), or "-" for a time never set (stored as 0). */
-static inline const char *ops_time(char *buf, int64_t ms, int millis) {
-  if (ms <= 0)
-    return strcpy(buf, "-");
-  time_t secs = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  size_t n = strftime(buf, OPS_TIME_MAX, "%Y-%m-%dT%H:%M:%S", &tm);
-  if (millis)
-    snprintf(buf + n, OPS_TIME_MAX - n, ".%03dZ", (int)(ms % 1000));
-  else
-    snprintf(buf + n, OPS_TIME_MAX - n, "Z");
-  return buf;
-}
-
-/* Binary units, one decimal from KiB up: "512 B", "1.5 MiB". */
-static inline const char *ops_size(char *buf, int64_t bytes) {
-  static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
-  if (bytes < 1024) {
-    snprintf(buf, OPS_SIZE_MAX, "%" PRId64 " B", bytes);
-    return buf;
-  }
-  double v = (double)bytes / 1024.0;
-  size_t u = 0;
-  while (v >= 1024.0 && u + 1 < sizeof units / sizeof units[0]) {
-    v /= 1024.0;
-    u++;
-  }
-  snprintf(buf, OPS_SIZE_MAX, "%.1f %s", v, units[u]);
-  return buf;
-}
-
-/* "0.412 s", "12m05s", "3h07m"; "-" when not `known`. */
-static inline const char *ops_elapsed(char *buf, int64_t ms, int known) {
-  if (!known || ms < 0)
-    snprintf(buf, OPS_ELAPSED_MAX, "-");
-  else if (ms < 60 * 1000)
-    snprintf(buf, OPS_ELAPSED_MAX, "%.3f s", (double)ms / 1000.0);
-  else if (ms < 3600 * 1000)
-    snprintf(buf, OPS_ELAPSED_MAX, "%" PRId64 "m%02" PRId64 "s", ms / 60000, ms / 1000 % 60);
-  else
-    snprintf(buf, OPS_ELAPSED_MAX, "%" PRId64 "h%02" PRId64 "m", ms / 3600000, ms / 60000 % 60);
-  return buf;
-}
-
-static inline json_t *ops_json_time(int64_t ms) {
-  char buf[OPS_TIME_MAX];
-  return ms > 0 ? json_string(ops_time(buf, ms, 1)) : json_null();
-}
-
-/* jansson refuses strings that are not UTF-8; file names and header text
- * might not be, so those degrade to null rather than dropping the row. */
-static inline json_t *ops_json_text(const char *s) {
-  json_t *j = s ? json_string(s) : NULL;
-  return j ? j : json_null();
 }
 
 /* Reals are seconds to the millisecond: 12 significant digits print them

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "sendit/destination.h"
 #include "sendit/error.h"
 
 typedef enum si_duplicate_policy {
@@ -32,12 +33,13 @@ typedef struct si_config {
   char *work_dir;       /* [storage] work = ./storage/.work (claimed folders) */
   char *quarantine_dir; /* [storage] quarantine = ./quarantine */
   int64_t low_water_mb; /* [storage] low_water_mb = 1024: pause intake below this free space */
-  int64_t high_water_mb;                /* [storage] high_water_mb = 2048: resume above this */
-  char *database;                       /* [database] url = ./sendit.db (or postgresql://...) */
-  int workers;                          /* [queue] workers = 2 */
-  int lease_seconds;                    /* [queue] lease_seconds = 60 */
-  int poll_seconds;                     /* [queue] poll_seconds = 2 */
-  int max_attempts;                     /* [queue] max_attempts = 5 */
+  int64_t high_water_mb; /* [storage] high_water_mb = 2048: resume above this */
+  char *database;        /* [database] url = ./sendit.db (or postgresql://...) */
+  int workers;           /* [queue] workers = 2 */
+  int lease_seconds;     /* [queue] lease_seconds = 60 */
+  int poll_seconds;      /* [queue] poll_seconds = 2 */
+  int max_attempts;      /* [queue] max_attempts = 5 */
+  char *pipeline_stages; /* [pipeline] stages = import (comma chain, import first; stages.h) */
   si_duplicate_policy duplicate_policy; /* [import] duplicates = keep-first */
   int skip_burned_in;                   /* [filters] skip_burned_in = false */
   char *modalities;                     /* [filters] modalities = "" (comma allow-list; "" = all) */
@@ -50,8 +52,45 @@ typedef struct si_config {
   char *web_hosts;                      /* [web] hosts = "" (comma list; "" = the listen address) */
   int web_request_timeout;              /* [web] request_timeout = 10 (seconds) */
   int web_connections_per_address;      /* [web] connections_per_address = 64 */
-  char *source_path;                    /* the INI file read, or "" */
-  struct si_config_origin *origins;     /* per key; owned, freed by si_config_free */
+  /* [deid]: the deid stage (README, "The deid stage"). */
+  char *deid_dir;           /* [deid] folder = ./deid (one folder per coded study) */
+  char *deid_recipe;        /* [deid] recipe = "" (a deid recipe file; "" = none) */
+  char *deid_profile;       /* [deid] profile = basic (or none: the recipe alone) */
+  char *deid_options;       /* [deid] options = retain-long-modified-dates (comma list) */
+  char *deid_key_file;      /* [deid] key_file = ./sendit.deid.key (the UID remapping's key) */
+  char *deid_identifiers;   /* [deid] identifiers = local (or http) */
+  char *deid_url;           /* [deid] url = "" (the identifier service, for http) */
+  char *deid_token_file;    /* [deid] token_file = "" (its bearer token; "" = none) */
+  int deid_timeout_seconds; /* [deid] timeout_seconds = 30 */
+  char *deid_name_pattern;  /* [deid] name_pattern = {study}_{series}_{instance}.dcm */
+  int deid_keep_times;      /* [deid] keep_times = true */
+  /* [dicom]: the daemon's DICOM listener (storage SCP, sendit/net.h). */
+  char *dicom_listen;         /* [dicom] listen = "" (off), host:port, [v6]:port or *:port */
+  char *dicom_ae_title;       /* [dicom] ae_title = SENDIT */
+  char *dicom_allow;          /* [dicom] allow = "" (any): comma list of AE or AE@address */
+  int dicom_max_associations; /* [dicom] max_associations = 16 */
+  int dicom_timeout;          /* [dicom] timeout = 30 (seconds: ARTIM, a PDU once begun, answers) */
+  int dicom_idle_timeout; /* [dicom] idle_timeout = 300 (seconds an association may be silent) */
+  int dicom_max_pdu;      /* [dicom] max_pdu = 262144 (largest PDU received, bytes) */
+
+  /* [dicom] TLS and user identity of the listener. */
+  char *dicom_tls_cert;      /* [dicom] tls_cert = "" (plain TCP): the listener's PEM certificate */
+  char *dicom_tls_key;       /* [dicom] tls_key = "": its private key */
+  char *dicom_tls_ca;        /* [dicom] tls_ca = "": CAs of required client certificates */
+  int dicom_tls_verify_peer; /* [dicom] tls_verify_peer = true */
+  char *dicom_users_file;    /* [dicom] users_file = "" (no user identity required) */
+
+  /* [cleanup]: the cleanup stage (README, "Cleanup"); on when the chain names it. */
+  int cleanup_keep_originals_days; /* [cleanup] keep_originals_days = 0 (remove once confirmed) */
+  int cleanup_keep_deid_days;      /* [cleanup] keep_deid_days = 0 */
+  int cleanup_keep_errors;      /* [cleanup] keep_errors = true (never clean a batch with errors) */
+  int cleanup_interval_seconds; /* [cleanup] interval_seconds = 60 (the daemon's sweep) */
+  /* [destination NAME] sections (config_dest.c; sendit/destination.h), in
+   * file order; owned. */
+  si_dest_config *destinations;
+  size_t destination_count;
+  char *source_path;                /* the INI file read, or "" */
+  struct si_config_origin *origins; /* per key; owned, freed by si_config_free */
 } si_config;
 
 /* Loads defaults, then `path` (NULL: ./sendit.ini when it exists; a path

@@ -155,6 +155,10 @@ int si_db_writer_busy(si_db *db);
 si_status si_db_sync(si_db *db, si_error *err);
 /* Non-zero when si_db_sync is available on this connection's backend. */
 int si_db_can_sync(const si_db *db);
+/* Non-zero when one INSERT of many rows is cheaper than as many single-row
+ * INSERTs on this connection's backend (si_db_backend.multi_row_insert):
+ * where it is not, a statement is cheap enough to insert-then-look-up. */
+int si_db_multi_row_insert(const si_db *db);
 
 /* Signals: a way for one process to wake others that share the database
  * (PostgreSQL's LISTEN/NOTIFY). si_db_signal tells every connection

@@ -98,6 +98,73 @@ si_dataset *si_file_dataset_mut(si_file *file);
 /* Checks a path's syntax and keywords without a file (command lines). */
 si_status si_edit_check_path(const char *path, si_error *err);
 
+/* ---- Element-level editing (lib/dicom/edit_ds.c) ----
+ * For engines that decide every element (de-identification): elements are
+ * addressed by (data set, tag), no path is parsed. `ds` is a data set of
+ * `file`: its top data set (si_file_dataset_mut), its file meta
+ * (si_file_meta_mut) or an item reached through si_element_item_mut. The
+ * ownership rules above hold: values are copied into the file's memory, and
+ * an edit of ds invalidates si_element pointers into ds (not items). Values
+ * from text are checked as si_edit_set checks them (VR of the existing
+ * element, else the dictionary's). */
+
+/* Mutable file meta (group 0002) of file; never NULL. The writer
+ * regenerates most of it (sendit/write.h) but keeps later elements. */
+si_dataset *si_file_meta_mut(si_file *file);
+
+/* Mutable element at index / with tag in ds (NULL when out of range or
+ * absent); valid until the next edit of ds. */
+si_element *si_dataset_at_mut(si_dataset *ds, size_t index);
+si_element *si_dataset_find_mut(si_dataset *ds, uint32_t tag);
+
+/* Item `index` of sequence element el (or of a UN read as a sequence;
+ * NULL when out of range or el has no items); valid until the item is
+ * removed. */
+si_dataset *si_element_item_mut(const si_element *el, size_t index);
+
+/* Removes the element(s) with tag from ds alone (not items); returns how
+ * many went (0: none there). */
+size_t si_ds_remove(si_file *file, si_dataset *ds, uint32_t tag);
+
+/* Sets (ds, tag) from UTF-8 text, creating it (the dictionary's VR; LO when
+ * unknown) when absent. An existing sequence or binary bulk element is
+ * SI_ERR_VALUE. "" gives an empty (zero-length) value. */
+si_status si_ds_set_text(si_file *file, si_dataset *ds, uint32_t tag, const char *text,
+                         si_error *err);
+
+/* Sets (ds, tag) to len raw bytes (host order for numbers) with VR vr
+ * (not SQ), creating it when absent; replaces items or fragments. */
+si_status si_ds_set_bytes(si_file *file, si_dataset *ds, uint32_t tag, si_vr vr, const void *bytes,
+                          size_t len, si_error *err);
+
+/* Makes (ds, tag) a sequence of `count` new empty items (replacing whatever
+ * was there; count 0: an empty sequence). *items (may be NULL) gets the
+ * sequence's item array (count entries, owned by file), to fill with
+ * si_ds_set_text. */
+si_status si_ds_set_sequence(si_file *file, si_dataset *ds, uint32_t tag, size_t count,
+                             si_dataset ***items, si_error *err);
+
+/* What a walk callback asks for the element it was shown. */
+typedef enum si_walk_action {
+  SI_WALK_KEEP = 0,   /* keep it; a sequence's items are visited next */
+  SI_WALK_SKIP = 1,   /* keep it, do not visit its items */
+  SI_WALK_REMOVE = 2, /* remove it (and its items) */
+  SI_WALK_ERROR = 3   /* stop: the callback filled err */
+} si_walk_action;
+
+/* Called for every element; `ds` holds it and `depth` is 0 at the top. The
+ * callback may edit ds through the functions above (replace el's value with
+ * si_ds_set_text / si_ds_set_bytes, even when that moves ds's elements);
+ * it must not remove other elements of ds than el. */
+typedef si_walk_action (*si_walk_fn)(void *ctx, si_file *file, si_dataset *ds, si_element *el,
+                                     unsigned depth, si_error *err);
+
+/* Visits every element of ds in order, each sequence element (or UN read
+ * as one) before its items and the items' elements, at every depth
+ * (pre-order). SI_OK, or the
+ * status the callback left in err after SI_WALK_ERROR. */
+si_status si_ds_walk(si_file *file, si_dataset *ds, si_walk_fn fn, void *ctx, si_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -43,7 +43,8 @@ typedef enum si_status {
   SI_ERR_CHARSET,     /* text could not be decoded to UTF-8 */
   SI_ERR_DB,          /* database backend failure */
   SI_ERR_CONFIG,      /* invalid configuration */
-  SI_ERR_STATE        /* operation not valid in the current state */
+  SI_ERR_STATE,       /* operation not valid in the current state */
+  SI_ERR_PARSE        /* a text input (a deid recipe) is malformed: file, line, what was expected */
 } si_status;
 
 /* Marker for "no tag is involved in this error". */

@@ -42,6 +42,10 @@ si_status si_remove_partials(const char *root, int (*referenced)(void *user, con
  * destination (renameat2 RENAME_NOREPLACE; one call, no check-then-act). */
 si_status si_rename_noreplace(const char *src, const char *dst, si_error *err);
 
+/* Free space in MiB on the filesystem holding `path` (what an unprivileged
+ * writer may use), or -1 when it cannot be told. */
+int64_t si_free_space_mb(const char *path);
+
 /* fsync of a directory, so renames into it survive power loss. */
 si_status si_fsync_dir(const char *path, si_error *err);
 

@@ -26,7 +26,8 @@
  *    embedded assets are served, never files named by a URL.
  *  - Every text answer is valid UTF-8 (bad bytes become U+FFFD).
  *
- * Ownership: si_http_start borrows cfg until si_http_stop returns. */
+ * Ownership: si_http_start borrows cfg and the site until si_http_stop
+ * returns. */
 #ifndef SENDIT_HTTP_H
 #define SENDIT_HTTP_H
 
@@ -37,7 +38,17 @@
 
 typedef struct si_http_server si_http_server;
 
+/* What a server serves: its route table, its error page and the state they
+ * need (lib/http/core.h). Static; never freed. */
+typedef struct si_http_site si_http_site;
+
+/* The web dashboard and REST API described above. */
+const si_http_site *si_http_dashboard(void);
+
 typedef struct si_http_options {
+  /* The routes and error page to serve (si_http_dashboard()); required:
+   * the server core knows none of its own. */
+  const si_http_site *site;
   /* Called (from a server thread) after a retry queued a job, so idle
    * workers start at once; may be NULL. */
   void (*wake)(void *user);
@@ -46,10 +57,10 @@ typedef struct si_http_options {
   int max_connections; /* open connections at once; 0 = 256 */
 } si_http_options;
 
-/* Binds [web] listen and starts serving from its own threads; also starts
- * the daemon heartbeat the dashboard reads (every few seconds, in the
- * worker table). opts may be NULL. Fails with SI_ERR_IO when the address
- * cannot be bound and SI_ERR_CONFIG when it cannot be resolved. */
+/* Binds [web] listen and serves opts->site from its own threads (the
+ * daemon's heartbeat, which the dashboard reads, is a service of its own).
+ * Fails with SI_ERR_ARG without a site, SI_ERR_IO when the address cannot
+ * be bound and SI_ERR_CONFIG when it cannot be resolved. */
 si_status si_http_start(const si_config *cfg, const si_http_options *opts, si_http_server **out,
                         si_error *err);
 /* Stops accepting, finishes or drops open requests, joins the threads and

@@ -45,6 +45,7 @@
 #define SENDIT_PIPELINE_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "sendit/config.h"
@@ -60,8 +61,9 @@ typedef struct si_import_context {
   void (*progress)(void *user, int64_t done, int64_t total);
   void *progress_user;
   /* When set and non-zero, the import stops between chunks and leaves the
-   * rest for the next run (graceful shutdown). May be NULL. */
-  const volatile sig_atomic_t *cancel;
+   * rest for the next run (graceful shutdown). May be NULL. An atomic: another
+   * thread sets it. */
+  const atomic_int *cancel;
 } si_import_context;
 
 typedef struct si_import_result {
@@ -125,12 +127,5 @@ si_status si_run_job(si_import_context *ctx, si_job *job, si_import_result *resu
  * are imported by si_import_folders. results[i] is jobs[i]'s. */
 si_status si_run_jobs(si_import_context *ctx, si_job *jobs, size_t n, si_import_result *results,
                       si_error *err);
-
-/* The finished-folder rule: a name is finished when it is not hidden and
- * no dot-separated extension starts with "tmp" ("ST-1.tmp2343" is not). */
-int si_folder_is_finished(const char *name);
-
-/* Free space in MiB on the filesystem holding `path`, or -1. */
-int64_t si_free_space_mb(const char *path);
 
 #endif

@@ -29,6 +29,8 @@
 #define SI_IMAGE_DONEPROCESSING "DONEPROCESSING"
 #define SI_IMAGE_SENT "SENT"
 #define SI_IMAGE_DONE "DONE"
+/* Held or failed by the deid stage (its reason: store_deid_stage.h). */
+#define SI_IMAGE_ERROR "ERROR"
 
 /* Milliseconds since the epoch (wall clock). */
 int64_t si_now_ms(void);
@@ -41,6 +43,12 @@ typedef struct si_job {
   char path[SI_PATH_MAX];      /* where the finished folder was seen */
   char work_path[SI_PATH_MAX]; /* where the worker moved it ("" before) */
   int attempts;
+  /* Stages (sendit/stages.h): the job's kind ("import", "test", ...), its
+   * exclusivity key within the kind and batch ("" for import and deid, the
+   * destination for send) and its payload (JSON text, "" when none). */
+  char kind[16];
+  char key[SI_NAME_MAX];
+  char payload[1024];
 } si_job;
 
 /* The signal channel (si_db_signal) on which a new job is announced, so
@@ -89,7 +97,7 @@ si_status si_store_job_finish(si_db *db, int64_t job_id, const char *worker, con
  * not hold the job. `why` (may be NULL) is kept as the job's error. */
 si_status si_store_job_release(si_db *db, int64_t job_id, const char *worker, const char *why,
                                si_error *err);
-/* The oldest queued job (the next a claim takes, leases aside); *found 0
+/* The oldest queued import job (the next a claim takes, leases aside); *found 0
  * when none is queued. */
 si_status si_store_oldest_queued(si_db *db, si_job *job, int *found, si_error *err);
 /* Whether a job for batch folder `folder` is queued or running. */
@@ -108,7 +116,11 @@ typedef struct si_batch {
   int64_t created_at, updated_at, started_at, finished_at, elapsed_ms;
   int64_t size_bytes;
   int64_t image_count, skipped_count, quarantined_count;
-  char qa[4096]; /* JSON: StudyDate histogram, filters, warnings */
+  /* JSON: StudyDate histogram, filters, warnings. A stored text too long
+   * for this leaves it "" with qa_cut set, never cut: si_store_batch_qa
+   * reads it whole (ops_batch_qa does both). */
+  char qa[4096];
+  int qa_cut;
 } si_batch;
 
 /* Finds or creates the batch `uid` and marks it PROCESSING. *reopened is 1

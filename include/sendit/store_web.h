@@ -88,15 +88,10 @@ typedef int (*si_web_job_fn)(void *user, const si_web_job *job);
 si_status si_web_batch_jobs(si_db *db, const char *uid, si_web_job_fn fn, void *user,
                             si_error *err);
 
-/* The daemon's heartbeat: its row of the worker table, under the id
- * "host:pid" that `sendit worker` processes register with too (so `sendit
- * status` lists the daemon's pool among the live workers), written every
- * few seconds by the running daemon and read by the dashboard. */
-si_status si_web_heartbeat_beat(si_db *db, const char *id, const char *host, long pid,
-                                int64_t started_at, si_error *err);
+/* The daemon's heartbeat: its row of the worker table under the id
+ * "host:pid", which the heartbeat service writes (sendit/worker_registry.h)
+ * and the dashboard reads. */
 si_status si_web_heartbeat_get(si_db *db, const char *id, int64_t *beat_at, long *pid, int *found,
                                si_error *err);
-/* Removes the row when the daemon stops. */
-si_status si_web_heartbeat_end(si_db *db, const char *id, si_error *err);
 
 #endif

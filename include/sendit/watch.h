@@ -28,6 +28,10 @@ typedef void (*si_watch_fn)(void *user, const char *name, const char *path);
  * returned text is static. Shared by the watcher and `start_queue`. */
 const char *si_watch_entry_refusal(const char *path);
 
+/* The finished-folder rule: a name is finished when it is not hidden and
+ * no dot-separated extension starts with "tmp" ("ST-1.tmp2343" is not). */
+int si_folder_is_finished(const char *name);
+
 /* The newest modification time anywhere in the tree at path (16 levels,
  * symlinks not followed): what [input] stable_seconds measures quiet by. */
 time_t si_watch_newest_mtime(const char *path);

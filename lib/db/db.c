@@ -325,6 +325,8 @@ si_status si_db_sync(si_db *db, si_error *err) {
 
 int si_db_can_sync(const si_db *db) { return db && db->backend->sync != NULL; }
 
+int si_db_multi_row_insert(const si_db *db) { return db && db->backend->multi_row_insert; }
+
 int si_db_writer_busy(si_db *db) {
   if (!db || !db->backend->writer_busy)
     return -1;

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 int64_t si_rows_i64(const char *value) { return value ? strtoll(value, NULL, 10) : 0; }
@@ -65,5 +66,17 @@ void si_rows_batch(si_batch *b, const char *const *v) {
   b->image_count = si_rows_i64(v[11]);
   b->skipped_count = si_rows_i64(v[12]);
   b->quarantined_count = si_rows_i64(v[13]);
-  SI_ROWS_TEXT(b->qa, v[14]);
+  b->qa_cut = v[14] && strlen(v[14]) >= sizeof b->qa;
+  if (b->qa_cut)
+    b->qa[0] = '\0';
+  else
+    SI_ROWS_TEXT(b->qa, v[14]);
+}
+
+void si_rows_job(si_job *job, const char *const *v) {
+  job->id = si_rows_i64(v[0]);
+  SI_ROWS_TEXT(job->folder, v[1]);
+  SI_ROWS_TEXT(job->path, v[2]);
+  SI_ROWS_TEXT(job->work_path, v[3]);
+  job->attempts = (int)si_rows_i64(v[4]);
 }

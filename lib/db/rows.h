@@ -40,5 +40,7 @@ int si_rows_first_two_i64(void *user, int ncols, const char *const *values);
 /* Fill the struct from a row of the columns above (v must hold them all). */
 void si_rows_image(si_image *img, const char *const *v);
 void si_rows_batch(si_batch *b, const char *const *v);
+/* A job's first columns: id, folder, path, work_path, attempts. */
+void si_rows_job(si_job *job, const char *const *v);
 
 #endif

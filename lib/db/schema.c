@@ -115,7 +115,150 @@ static const char *const migration_3[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2, migration_3};
+/* Stages (issue 13). A job has a kind ('import', then 'test', later
+ * 'deid', 'send', 'cleanup'), a small payload (JSON text) and an
+ * exclusivity key that, with the kind and the folder (the batch uid), says
+ * which jobs never run at once (one import per folder, one deid per batch,
+ * one send per batch and destination: excl_key = the destination). A
+ * stage job waits in the queue until run_after (a retry's backoff). The
+ * input-path rule of job_pending is an import's only; other kinds keep at
+ * most one queued job per (kind, batch, key), so a hand-off repeated by a
+ * crash cannot queue a second. batch.error_stage names the stage whose
+ * failure set the batch to ERROR; batch_stage is the per-stage timeline of
+ * a batch; image_destination is the send stage's per-image ledger. The
+ * predicate of job_pending must stay the text of JOB_HOLDS_PATH (store.c),
+ * that of job_stage_queued the text of STAGE_QUEUED (store_stages.c). */
+static const char *const migration_4[] = {
+    "ALTER TABLE job ADD COLUMN kind TEXT NOT NULL DEFAULT 'import'",
+    "ALTER TABLE job ADD COLUMN payload TEXT",
+    "ALTER TABLE job ADD COLUMN excl_key TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE job ADD COLUMN run_after BIGINT",
+    "ALTER TABLE batch ADD COLUMN error_stage TEXT",
+    "DROP INDEX job_pending",
+    "CREATE UNIQUE INDEX job_pending ON job(path) WHERE kind = 'import' AND (state = 'queued' OR "
+    "state = 'running') AND (work_path IS NULL OR work_path = path)",
+    "CREATE UNIQUE INDEX job_stage_queued ON job(kind, folder, excl_key) WHERE kind <> 'import' "
+    "AND state = 'queued'",
+    "CREATE TABLE batch_stage ("
+    " batch_uid TEXT NOT NULL,"
+    " stage TEXT NOT NULL,"
+    " state TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " queued_at BIGINT,"
+    " started_at BIGINT,"
+    " finished_at BIGINT,"
+    " last_error TEXT,"
+    " PRIMARY KEY (batch_uid, stage))",
+    "CREATE TABLE image_destination ("
+    " image_id BIGINT NOT NULL REFERENCES image(id),"
+    " destination TEXT NOT NULL,"
+    " state TEXT NOT NULL,"
+    " answer TEXT,"
+    " updated_at BIGINT NOT NULL,"
+    " PRIMARY KEY (image_id, destination))",
+    NULL,
+};
+
+/* Pseudonyms (issue 14): a patient (entity: its id and the id's source)
+ * gets one code and one day shift for ever, and each of its studies (items)
+ * one code; the codes are unique within their table, so two patients never
+ * share one (store_deid.c retries a colliding random code). origin says who
+ * made the code: 'local' (sendit, at random) or 'http' (the identifier
+ * service; its answers are kept so that a restart asks nothing again). */
+static const char *const migration_5[] = {
+    "CREATE TABLE deid_entity ("
+    " id {serial},"
+    " source TEXT NOT NULL,"
+    " original TEXT NOT NULL,"
+    " code TEXT NOT NULL UNIQUE,"
+    " day_shift INTEGER NOT NULL,"
+    " origin TEXT NOT NULL,"
+    " batch_uid TEXT,"
+    " created_at BIGINT NOT NULL,"
+    " UNIQUE (source, original))",
+    "CREATE TABLE deid_item ("
+    " id {serial},"
+    " entity_id BIGINT NOT NULL REFERENCES deid_entity(id),"
+    " original TEXT NOT NULL,"
+    " code TEXT NOT NULL UNIQUE,"
+    " origin TEXT NOT NULL,"
+    " batch_uid TEXT,"
+    " created_at BIGINT NOT NULL,"
+    " UNIQUE (entity_id, original))",
+    NULL,
+};
+
+/* The deid stage (issue 14): one row per image it has decided, with the
+ * outcome ('done': de-identified, 'held': set aside for review, 'failed':
+ * could not be de-identified), the reason when not done, the de-identified
+ * UIDs (SOP, study, series) and where the copy went (output_path, unique so
+ * that two images never share one file; quarantine_path for a held one).
+ * A row is written after its output file is in place (stage_deid.c): a
+ * crash in between leaves an output without a row, which the next run
+ * writes again under the same name. */
+static const char *const migration_6[] = {
+    "CREATE TABLE image_deid ("
+    " image_id BIGINT PRIMARY KEY REFERENCES image(id),"
+    " batch_id BIGINT NOT NULL REFERENCES batch(id),"
+    " state TEXT NOT NULL,"
+    " reason TEXT,"
+    " sop_uid TEXT,"
+    " study_uid TEXT,"
+    " series_uid TEXT,"
+    " output_path TEXT UNIQUE,"
+    " quarantine_path TEXT,"
+    " updated_at BIGINT NOT NULL)",
+    "CREATE INDEX image_deid_batch ON image_deid(batch_id, state)",
+    NULL,
+};
+
+/* Delivery (issue 16): each destination's circuit breaker and counters,
+ * in the database so that the workers of every host share them (state
+ * 'closed', 'open' or 'half-open'; failures = consecutive failed
+ * attempts; opened_at = when it opened, or when its probe began), and an
+ * index for the per-destination counts of the ledger. */
+static const char *const migration_7[] = {
+    "CREATE TABLE destination_state ("
+    " name TEXT PRIMARY KEY,"
+    " state TEXT NOT NULL,"
+    " failures INTEGER NOT NULL DEFAULT 0,"
+    " opened_at BIGINT,"
+    " last_success_at BIGINT,"
+    " last_error TEXT,"
+    " last_error_at BIGINT,"
+    " attempts BIGINT NOT NULL DEFAULT 0,"
+    " failed_attempts BIGINT NOT NULL DEFAULT 0,"
+    " sent_count BIGINT NOT NULL DEFAULT 0,"
+    " failed_count BIGINT NOT NULL DEFAULT 0,"
+    " updated_at BIGINT NOT NULL)",
+    "CREATE INDEX image_destination_dest ON image_destination(destination, state)",
+    NULL,
+};
+
+/* Cleanup (issue 16): what the cleanup stage removed of a batch, one row
+ * per pass and kind (what: 'originals' from storage, 'deid' the
+ * de-identified copies), with the folder the files were in (path), their
+ * count and bytes and why (reason: 'policy' or 'low-water'). A row is
+ * written with removed_at NULL before the files go (the plan) and gets
+ * removed_at once they are gone, so a crash in between leaves a plan that
+ * the next pass finishes instead of losing the record. */
+static const char *const migration_8[] = {
+    "CREATE TABLE batch_cleanup ("
+    " id {serial},"
+    " batch_id BIGINT NOT NULL REFERENCES batch(id),"
+    " what TEXT NOT NULL,"
+    " path TEXT NOT NULL,"
+    " files BIGINT NOT NULL DEFAULT 0,"
+    " bytes BIGINT NOT NULL DEFAULT 0,"
+    " planned_at BIGINT NOT NULL,"
+    " removed_at BIGINT,"
+    " reason TEXT NOT NULL)",
+    "CREATE INDEX batch_cleanup_batch ON batch_cleanup(batch_id, what)",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4,
+                                                migration_5, migration_6, migration_7, migration_8};
 
 int si_schema_latest_version(void) { return (int)(sizeof migrations / sizeof migrations[0]); }
 

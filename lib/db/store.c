@@ -1,6 +1,7 @@
 /* sendit's records over si_db. Every query is one SQL text shared by the
  * backends; values travel as text. */
 #include "sendit/store.h"
+#include "sendit/store_import.h"
 
 #include "rows.h"
 
@@ -21,10 +22,11 @@ int64_t si_now_ms(void) {
 
 /* The jobs that hold their input path: queued or running ones whose
  * folder is still in the input (not yet claimed, or imported in place). The
- * text of the partial index job_pending (schema.c, migration 3): ON
+ * text of the partial index job_pending (schema.c, migration 4): ON
  * CONFLICT names the index by repeating its predicate. */
 #define JOB_HOLDS_PATH                                                                             \
-  "(state = 'queued' OR state = 'running') AND (work_path IS NULL OR work_path = path)"
+  "kind = 'import' AND (state = 'queued' OR state = 'running') AND (work_path IS NULL OR "         \
+  "work_path = path)"
 
 si_status si_store_enqueue(si_db *db, const char *folder, const char *path, int *created,
                            si_error *err) {
@@ -52,11 +54,8 @@ static int job_row(void *user, int ncols, const char *const *v) {
   si_job *job = user;
   if (ncols < 5)
     return 1;
-  job->id = si_rows_i64(v[0]);
-  SI_ROWS_TEXT(job->folder, v[1]);
-  SI_ROWS_TEXT(job->path, v[2]);
-  SI_ROWS_TEXT(job->work_path, v[3]);
-  job->attempts = (int)si_rows_i64(v[4]);
+  si_rows_job(job, v);
+  snprintf(job->kind, sizeof job->kind, "import");
   return 1;
 }
 
@@ -70,13 +69,14 @@ static int job_row(void *user, int ncols, const char *const *v) {
 static si_status yield_to_twin(si_db *db, const char *worker, si_job *job, int *found,
                                si_error *err) {
   char id_s[24], sql[512];
-  const char *params[] = {si_rows_param_i64(id_s, job->id), job->folder};
+  const char *params[] = {si_rows_param_i64(id_s, job->id), job->folder,
+                          job->kind[0] ? job->kind : "import", job->key};
   snprintf(sql, sizeof sql,
-           "SELECT id FROM job WHERE folder = $2 AND id <> $1 AND state = 'running' AND "
-           "lease_until >= %s LIMIT 1",
+           "SELECT id FROM job WHERE folder = $2 AND id <> $1 AND kind = $3 AND excl_key = $4 AND "
+           "state = 'running' AND lease_until >= %s LIMIT 1",
            si_db_get_backend(db)->now_ms);
   int64_t twin = -1;
-  si_status st = si_db_exec(db, sql, 2, params, si_rows_first_i64, &twin, NULL, err);
+  si_status st = si_db_exec(db, sql, 4, params, si_rows_first_i64, &twin, NULL, err);
   if (st != SI_OK || twin < 0)
     return st;
   const char *back[] = {id_s, worker};
@@ -97,10 +97,10 @@ static si_status claim_one(si_db *db, const char *worker, int lease_seconds, si_
   char sql[2048];
   snprintf(sql, sizeof sql,
            "UPDATE job SET state = 'running', worker = $1, lease_until = %s + $2, updated_at = %s, "
-           "attempts = attempts + 1 WHERE id = (SELECT id FROM job j WHERE (state = 'queued' OR "
-           "(state = 'running' AND lease_until < %s)) AND NOT EXISTS (SELECT 1 FROM job o WHERE "
-           "o.folder = j.folder AND o.id <> j.id AND o.state = 'running' AND o.lease_until >= "
-           "%s) ORDER BY id LIMIT 1%s) "
+           "attempts = attempts + 1 WHERE id = (SELECT id FROM job j WHERE kind = 'import' AND "
+           "(state = 'queued' OR (state = 'running' AND lease_until < %s)) AND NOT EXISTS (SELECT "
+           "1 FROM job o WHERE o.folder = j.folder AND o.kind = 'import' AND o.id <> j.id AND "
+           "o.state = 'running' AND o.lease_until >= %s) ORDER BY id LIMIT 1%s) "
            "RETURNING id, folder, path, work_path, attempts",
            now, now, now, now, si_db_get_backend(db)->skip_locked);
   memset(job, 0, sizeof *job);
@@ -235,8 +235,8 @@ si_status si_store_oldest_queued(si_db *db, si_job *job, int *found, si_error *e
   memset(job, 0, sizeof *job);
   job->id = -1;
   si_status st = si_db_exec(db,
-                            "SELECT id, folder, path, work_path, attempts FROM job WHERE state = "
-                            "'queued' ORDER BY id LIMIT 1",
+                            "SELECT id, folder, path, work_path, attempts FROM job WHERE kind = "
+                            "'import' AND state = 'queued' ORDER BY id LIMIT 1",
                             0, NULL, job_row, job, NULL, err);
   *found = st == SI_OK && job->id >= 0;
   return st;
@@ -330,24 +330,7 @@ si_status si_store_batch_begin(si_db *db, const char *uid, int64_t *batch_id, in
 }
 
 si_status si_store_batch_finish(si_db *db, const si_batch *b, si_error *err) {
-  char id_s[24], now_s[24], fin_s[24], el_s[24], size_s[24], ic_s[24], sc_s[24], qc_s[24];
-  const char *params[] = {si_rows_param_i64(id_s, b->id),
-                          b->status,
-                          b->has_error ? "1" : "0",
-                          si_rows_param_i64(now_s, si_now_ms()),
-                          si_rows_param_i64(fin_s, b->finished_at),
-                          si_rows_param_i64(el_s, b->elapsed_ms),
-                          si_rows_param_i64(size_s, b->size_bytes),
-                          si_rows_param_i64(ic_s, b->image_count),
-                          si_rows_param_i64(sc_s, b->skipped_count),
-                          si_rows_param_i64(qc_s, b->quarantined_count),
-                          b->qa[0] ? b->qa : NULL};
-  return si_db_exec(db,
-                    "UPDATE batch SET status = $2, has_error = CASE WHEN $3 = '1' THEN 1 ELSE "
-                    "has_error END, updated_at = $4, finished_at = $5, elapsed_ms = $6, "
-                    "size_bytes = $7, image_count = $8, skipped_count = $9, "
-                    "quarantined_count = $10, qa = $11 WHERE id = $1",
-                    11, params, NULL, NULL, NULL, err);
+  return si_store_batch_finish_qa(db, b, b->qa, err);
 }
 
 si_status si_store_batch_set_status(si_db *db, const char *uid, const char *status, si_error *err) {

@@ -431,20 +431,6 @@ si_status si_web_batch_jobs(si_db *db, const char *uid, si_web_job_fn fn, void *
 
 /* ---- heartbeat ---- */
 
-si_status si_web_heartbeat_beat(si_db *db, const char *id, const char *host, long pid,
-                                int64_t started_at, si_error *err) {
-  char pid_s[24], start_s[24], now_s[24];
-  snprintf(pid_s, sizeof pid_s, "%ld", pid);
-  snprintf(start_s, sizeof start_s, "%" PRId64, started_at);
-  snprintf(now_s, sizeof now_s, "%" PRId64, si_now_ms());
-  const char *params[] = {id, host, pid_s, start_s, now_s};
-  return si_db_exec(db,
-                    "INSERT INTO worker (id, host, pid, started_at, heartbeat_at) "
-                    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET host = $2, "
-                    "pid = $3, started_at = $4, heartbeat_at = $5",
-                    5, params, NULL, NULL, NULL, err);
-}
-
 typedef struct beat_out {
   int64_t at;
   long pid;
@@ -471,9 +457,4 @@ si_status si_web_heartbeat_get(si_db *db, const char *id, int64_t *beat_at, long
   *pid = o.pid;
   *found = st == SI_OK && o.found;
   return st;
-}
-
-si_status si_web_heartbeat_end(si_db *db, const char *id, si_error *err) {
-  const char *params[] = {id};
-  return si_db_exec(db, "DELETE FROM worker WHERE id = $1", 1, params, NULL, NULL, NULL, err);
 }

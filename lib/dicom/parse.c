@@ -1,46 +1,14 @@
-/* The Part 10 / data set parser. One pass over the stream, elements appended
- * to data sets in an arena. Every declared length is checked against what the
- * stream can still deliver before anything is allocated, nesting is bounded,
- * and every failure names the stream, offset and tag. */
+/* The data set parser. One pass over the stream, elements appended to data
+ * sets in an arena. Every declared length is checked against what the stream
+ * can still deliver before anything is allocated, nesting is bounded, and
+ * every failure names the stream, offset and tag. The Part 10 framing is in
+ * part10.c, the entry points in read.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "parser.h"
 #include "sendit/dict.h"
-#include "stream.h"
-
-#define DEFAULT_MAX_DEPTH 64
-#define DEFAULT_MAX_VALUE ((uint64_t)2 << 30)
-/* Header-only reads: values above this are skipped, and one file's parse may
- * take at most DEFAULT_MAX_HEADER_MEMORY (README: "Reading DICOM"). */
-#define DEFAULT_MAX_KEPT_VALUE ((uint64_t)64 << 10)
-#define DEFAULT_MAX_HEADER_MEMORY ((uint64_t)32 << 20)
-/* Fragments of unread pixel data whose item headers a header-only read
- * checks against the file's end; beyond, the check gives up (not an error). */
-#define MAX_CHECKED_FRAGMENTS 65536
-#define NO_END UINT64_MAX
-
-typedef struct encoding {
-  int explicit_vr;
-  int big_endian;
-} encoding;
-
-typedef struct parser {
-  si_stream *s;
-  si_file *file;
-  si_error *err;
-  const char *name;
-  uint32_t stop_tag; /* 0: never stop early */
-  uint32_t max_depth;
-  uint64_t max_value;
-  int header_only;         /* a stop tag is set: values over max_kept are skipped */
-  uint64_t max_kept;       /* header-only: longest value read into memory */
-  uint64_t max_memory;     /* header-only: arena bytes allowed (0: no bound) */
-  uint64_t stop_offset;    /* header-only: where the element stopped at starts */
-  uint64_t leave;          /* full reads from a file: longer values stay in it (0: none) */
-  const si_ts_props *bare; /* bare data set in this syntax, or NULL: Part 10 */
-} parser;
 
 /* The stream ends exactly between two elements inside a container whose
  * declared length says more follows: that is a cut file (DCMTK and pydicom
@@ -55,29 +23,13 @@ static int memory_exceeded(const parser *p) {
   return p->max_memory && p->file->arena.total > p->max_memory;
 }
 
-static si_status parse_dataset(parser *p, si_dataset *ds, encoding enc, uint64_t end,
-                               uint32_t depth, int *ended_by_delimiter);
-
-/* Loads then swaps when needed: one load each, and a branch the predictor
- * learns at once since a stream has one byte order. */
-static inline uint16_t rd16(const uint8_t *b, int big_endian) {
-  uint16_t v;
-  memcpy(&v, b, sizeof v);
-  return big_endian ? __builtin_bswap16(v) : v;
-}
-
-static inline uint32_t rd32(const uint8_t *b, int big_endian) {
-  uint32_t v;
-  memcpy(&v, b, sizeof v);
-  return big_endian ? __builtin_bswap32(v) : v;
-}
-
-static si_status fail(parser *p, si_status code, uint64_t offset, uint32_t tag, const char *what) {
+si_status si_parse_fail(parser *p, si_status code, uint64_t offset, uint32_t tag,
+                        const char *what) {
   return si_error_set(p->err, code, p->name, offset, tag, "%s", what);
 }
 
-static si_status nomem(parser *p, uint32_t tag) {
-  return fail(p, SI_ERR_NOMEM, p->s->offset, tag, "out of memory");
+si_status si_parse_nomem(parser *p, uint32_t tag) {
+  return si_parse_fail(p, SI_ERR_NOMEM, p->s->offset, tag, "out of memory");
 }
 
 static si_status over_memory(parser *p, uint32_t tag) {
@@ -93,7 +45,7 @@ static si_status with_tag(parser *p, si_status st, uint32_t tag) {
   return st;
 }
 
-static si_dataset *new_dataset(parser *p, const si_dataset *parent) {
+si_dataset *si_parse_new_dataset(parser *p, const si_dataset *parent) {
   si_dataset *ds = si_arena_alloc(&p->file->arena, sizeof *ds, 1);
   if (ds) {
     ds->parent = parent;
@@ -103,7 +55,7 @@ static si_dataset *new_dataset(parser *p, const si_dataset *parent) {
 }
 
 /* Returns the next free slot; the caller sets every field. */
-static si_element *append_element(parser *p, si_dataset *ds) {
+si_element *si_parse_append_element(parser *p, si_dataset *ds) {
   if (ds->count == ds->capacity) {
     /* Top-level data sets of images hold 100-200 elements, items a few:
      * sized so the common file never regrows. */
@@ -162,7 +114,7 @@ static si_status read_value(parser *p, uint32_t tag, uint32_t len, uint8_t **out
   if (left >= 0) {
     uint8_t *v = si_arena_alloc(&p->file->arena, (size_t)len, 0);
     if (!v)
-      return nomem(p, tag);
+      return si_parse_nomem(p, tag);
     si_status st = si_stream_copy(p->s, v, len, p->err);
     if (st != SI_OK)
       return with_tag(p, st, tag);
@@ -191,13 +143,13 @@ static si_status read_value(parser *p, uint32_t tag, uint32_t len, uint8_t **out
     have += step;
   }
   if (!tmp)
-    return nomem(p, tag);
+    return si_parse_nomem(p, tag);
   uint8_t *v = si_arena_alloc(&p->file->arena, (size_t)len, 0);
   if (v)
     memcpy(v, tmp, len);
   free(tmp);
   if (!v)
-    return nomem(p, tag);
+    return si_parse_nomem(p, tag);
   *out = v;
   return SI_OK;
 }
@@ -244,14 +196,14 @@ static si_status parse_fragments(parser *p, si_element *el, encoding enc) {
                           "(%04X,%04X)",
                           (unsigned)(h.tag >> 16), (unsigned)(h.tag & 0xFFFF));
     if (h.length == SI_UNDEFINED_LENGTH)
-      return fail(p, SI_ERR_FORMAT, h.offset, el->tag, "fragment with undefined length");
+      return si_parse_fail(p, SI_ERR_FORMAT, h.offset, el->tag, "fragment with undefined length");
     if (memory_exceeded(p))
       return over_memory(p, el->tag);
     if (el->fragment_count == cap) {
       size_t ncap = cap ? cap * 2 : 8;
       si_fragment *grown = si_arena_alloc(&p->file->arena, ncap * sizeof *grown, 0);
       if (!grown)
-        return nomem(p, el->tag);
+        return si_parse_nomem(p, el->tag);
       if (cap)
         memcpy(grown, el->fragments, el->fragment_count * sizeof *grown);
       el->fragments = grown;
@@ -308,14 +260,14 @@ static si_status parse_sequence(parser *p, si_element *el, si_dataset *ds, encod
       return si_error_set(p->err, SI_ERR_FORMAT, p->name, h.offset, el->tag,
                           "expected an item (FFFE,E000) in the sequence, found (%04X,%04X)",
                           (unsigned)(h.tag >> 16), (unsigned)(h.tag & 0xFFFF));
-    si_dataset *item = new_dataset(p, ds);
+    si_dataset *item = si_parse_new_dataset(p, ds);
     if (!item)
-      return nomem(p, el->tag);
+      return si_parse_nomem(p, el->tag);
     if (el->item_count == cap) {
       size_t ncap = cap ? cap * 2 : 4;
       si_dataset **grown = si_arena_alloc(&p->file->arena, ncap * sizeof *grown, 0);
       if (!grown)
-        return nomem(p, el->tag);
+        return si_parse_nomem(p, el->tag);
       if (cap)
         memcpy(grown, el->items, el->item_count * sizeof *grown);
       el->items = grown;
@@ -331,12 +283,12 @@ static si_status parse_sequence(parser *p, si_element *el, si_dataset *ds, encod
       end = item_end;
     }
     int delimited = 0;
-    st = parse_dataset(p, item, enc, item_end, depth + 1, &delimited);
+    st = si_parse_dataset(p, item, enc, item_end, depth + 1, &delimited);
     if (st != SI_OK)
       return with_tag(p, st, el->tag);
     if (item_end == NO_END && !delimited)
-      return fail(p, SI_ERR_TRUNCATED, p->s->offset, el->tag,
-                  "item of undefined length has no item delimiter");
+      return si_parse_fail(p, SI_ERR_TRUNCATED, p->s->offset, el->tag,
+                           "item of undefined length has no item delimiter");
   }
   if (end != NO_END && p->s->offset != end)
     return si_error_set(p->err, SI_ERR_FORMAT, p->name, p->s->offset, el->tag,
@@ -344,8 +296,6 @@ static si_status parse_sequence(parser *p, si_element *el, si_dataset *ds, encod
   return SI_OK;
 }
 
-/* Reads the element header at the stream position. Sets *vr_out, *len_out
- * and how many header bytes to consume. Returns SI_OK or an error. */
 /* PS3.5 7.1.2: VRs whose explicit encoding has a 32-bit length; a local
  * table because this runs once per element. */
 static const unsigned char long_length[SI_VR_COUNT] = {
@@ -353,15 +303,7 @@ static const unsigned char long_length[SI_VR_COUNT] = {
     [SI_VR_OW] = 1, [SI_VR_SQ] = 1, [SI_VR_SV] = 1, [SI_VR_UC] = 1, [SI_VR_UN] = 1,
     [SI_VR_UR] = 1, [SI_VR_UT] = 1, [SI_VR_UV] = 1};
 
-typedef struct element_header {
-  uint32_t tag;
-  si_vr vr;
-  uint32_t length;
-  uint32_t flags;
-  size_t size;
-} element_header;
-
-static si_status read_element_header(parser *p, encoding enc, element_header *h) {
+si_status si_parse_element_header(parser *p, encoding enc, element_header *h) {
   si_status st = si_stream_need(p->s, 8, p->err);
   if (st != SI_OK)
     return st;
@@ -438,8 +380,7 @@ static si_status skip_value(parser *p, si_element *el) {
   return with_tag(p, si_stream_skip(p->s, el->length, p->err), el->tag);
 }
 
-static si_status parse_value(parser *p, si_dataset *ds, si_element *el, encoding enc,
-                             uint32_t depth) {
+si_status si_parse_value(parser *p, si_dataset *ds, si_element *el, encoding enc, uint32_t depth) {
   if (el->vr == SI_VR_UN && el->length != SI_UNDEFINED_LENGTH) {
     si_vr vr = un_dictionary_vr(p, el);
     if (vr != SI_VR_UN) {
@@ -465,7 +406,8 @@ static si_status parse_value(parser *p, si_dataset *ds, si_element *el, encoding
       el->flags |= SI_ELEM_ENCAPSULATED;
       return parse_fragments(p, el, enc);
     }
-    return fail(p, SI_ERR_FORMAT, el->offset, el->tag, "undefined length on a non-sequence VR");
+    return si_parse_fail(p, SI_ERR_FORMAT, el->offset, el->tag,
+                         "undefined length on a non-sequence VR");
   }
   if (el->length & 1) {
     el->flags |= SI_ELEM_ODD_LENGTH;
@@ -537,8 +479,8 @@ static si_status check_zero_padding(parser *p, uint64_t at, int *padding) {
   if (st != SI_OK)
     return st;
   if (!all_zero)
-    return fail(p, SI_ERR_FORMAT, at, SI_NO_TAG,
-                "zero bytes followed by other data after the last element");
+    return si_parse_fail(p, SI_ERR_FORMAT, at, SI_NO_TAG,
+                         "zero bytes followed by other data after the last element");
   p->file->info.warnings |= SI_WARN_TRAILING_BYTES;
   *padding = 1;
   return SI_OK;
@@ -587,21 +529,23 @@ static si_status check_unread_value(parser *p, const element_header *h, encoding
   return SI_OK;
 }
 
-static si_status parse_dataset(parser *p, si_dataset *ds, encoding enc, uint64_t end,
-                               uint32_t depth, int *ended_by_delimiter) {
+si_status si_parse_dataset(parser *p, si_dataset *ds, encoding enc, uint64_t end, uint32_t depth,
+                           int *ended_by_delimiter) {
   uint32_t previous = 0;
   *ended_by_delimiter = 0;
   for (;;) {
     if (past_end(p, end)) {
       if (p->s->offset > end)
-        return fail(p, SI_ERR_FORMAT, p->s->offset, SI_NO_TAG, "element overruns its item");
+        return si_parse_fail(p, SI_ERR_FORMAT, p->s->offset, SI_NO_TAG,
+                             "element overruns its item");
       return SI_OK;
     }
     if (memory_exceeded(p))
       return over_memory(p, SI_NO_TAG);
     if (end != NO_END && depth > 0 && ends_at_boundary(p))
-      return fail(p, SI_ERR_TRUNCATED, p->s->offset, SI_NO_TAG,
-                  "stream ends before the end of the item's declared length: the file is cut");
+      return si_parse_fail(
+          p, SI_ERR_TRUNCATED, p->s->offset, SI_NO_TAG,
+          "stream ends before the end of the item's declared length: the file is cut");
     if (end == NO_END && depth == 0 && si_stream_avail(p->s) == 0 && si_stream_at_end(p->s, p->err))
       return p->err && p->err->code != SI_OK ? p->err->code : SI_OK;
     uint64_t at = p->s->offset;
@@ -612,7 +556,7 @@ static si_status parse_dataset(parser *p, si_dataset *ds, encoding enc, uint64_t
         return st;
     }
     element_header h;
-    si_status st = read_element_header(p, enc, &h);
+    si_status st = si_parse_element_header(p, enc, &h);
     if (st != SI_OK) {
       if (st == SI_ERR_TRUNCATED && depth == 0 && end == NO_END && si_stream_avail(p->s) < 12)
         return check_partial_header(p, at);
@@ -645,395 +589,13 @@ static si_status parse_dataset(parser *p, si_dataset *ds, encoding enc, uint64_t
       p->file->info.warnings |= SI_WARN_OUT_OF_ORDER;
     }
     previous = h.tag;
-    si_element *el = append_element(p, ds);
+    si_element *el = si_parse_append_element(p, ds);
     if (!el)
-      return nomem(p, h.tag);
+      return si_parse_nomem(p, h.tag);
     *el =
         (si_element){.tag = h.tag, .vr = h.vr, .length = h.length, .flags = h.flags, .offset = at};
-    st = parse_value(p, ds, el, enc, depth);
+    st = si_parse_value(p, ds, el, enc, depth);
     if (st != SI_OK)
       return st;
   }
 }
-
-/* ---- Part 10 framing: preamble, file meta, transfer syntax ---- */
-
-static int is_vr_chars(const uint8_t *b) { return si_vr_from_chars((char)b[0], (char)b[1]) != 0; }
-
-/* Guesses the encoding of a data set from its first element header (8+
- * bytes available). Returns 0 when the bytes do not look like DICOM. */
-static int guess_encoding(const uint8_t *b, size_t avail, int64_t remaining, encoding *enc) {
-  if (avail < 8)
-    return 0;
-  uint16_t group_le = rd16(b, 0), group_be = rd16(b, 1);
-  /* Raw data sets start with a low even group: command (0000), meta (0002),
-   * directory (0004) or identification (0008), at most a few groups on. */
-  int le_ok = group_le <= 0x0028 && !(group_le & 1);
-  int be_ok = group_be <= 0x0028 && !(group_be & 1) && group_be != group_le;
-  if (!le_ok && !be_ok)
-    return 0;
-  enc->big_endian = !le_ok;
-  /* A group length element is a 4-byte UL; zeros (or other filler) are not. */
-  if (rd16(b + 2, enc->big_endian) == 0x0000 && rd32(b + 4, enc->big_endian) != 4 &&
-      !(is_vr_chars(b + 4) && rd16(b + 6, enc->big_endian) == 4))
-    return 0;
-  if (is_vr_chars(b + 4)) {
-    enc->explicit_vr = 1;
-    return 1;
-  }
-  enc->explicit_vr = 0;
-  uint32_t len = rd32(b + 4, enc->big_endian);
-  return len == SI_UNDEFINED_LENGTH || remaining < 0 || (int64_t)len <= remaining;
-}
-
-/* The meta so far names Explicit VR Big Endian. */
-static int big_endian_meta(const si_dataset *meta) {
-  const si_element *ts = si_dataset_find(meta, SI_TAG_TRANSFER_SYNTAX);
-  if (!ts || !ts->value)
-    return 0;
-  size_t n = ts->value_len;
-  while (n && (ts->value[n - 1] == 0 || ts->value[n - 1] == ' '))
-    n--;
-  return n == strlen(SI_TS_EXPLICIT_BE) && memcmp(ts->value, SI_TS_EXPLICIT_BE, n) == 0;
-}
-
-static si_status parse_meta(parser *p, si_dataset *meta) {
-  encoding enc = {1, 0};
-  uint32_t previous = 0;
-  uint64_t meta_end = UINT64_MAX; /* where (0002,0000) says the meta ends */
-  /* PS3.10 7.1: the meta is explicit VR LE. Old writers put it in implicit
-   * VR, which its first element shows; an invalid VR after explicit ones is
-   * garbage (read as implicit, its "length" may swallow the file). */
-  int explicit_meta = -1;
-  for (;;) {
-    if (si_stream_need(p->s, 8, NULL) != SI_OK) {
-      if (si_stream_avail(p->s) == 0)
-        return SI_OK; /* the stream ends right after the meta: no data set */
-      const uint8_t *partial = si_stream_peek(p->s);
-      uint32_t tag =
-          si_stream_avail(p->s) >= 4 ? SI_TAG(rd16(partial, 0), rd16(partial + 2, 0)) : SI_NO_TAG;
-      return fail(p, SI_ERR_TRUNCATED, p->s->offset, tag,
-                  "stream ends inside a file meta element header");
-    }
-    const uint8_t *b = si_stream_peek(p->s);
-    if (rd16(b, 0) != 0x0002)
-      return SI_OK;
-    uint64_t at = p->s->offset;
-    if (at == meta_end && big_endian_meta(meta))
-      /* A big endian data set may start with group 0200, whose bytes read
-       * as 0002 little endian: the meta's group length says where it ends. */
-      return SI_OK;
-    element_header h;
-    uint8_t vr_bytes[2] = {b[4], b[5]};
-    si_status st = read_element_header(p, enc, &h);
-    if (st != SI_OK)
-      return st;
-    int explicit_here = !(h.flags & SI_ELEM_VR_CORRECTED);
-    if (explicit_meta < 0)
-      explicit_meta = explicit_here;
-    else if (explicit_meta && !explicit_here)
-      return si_error_set(p->err, SI_ERR_FORMAT, p->name, at, h.tag,
-                          "invalid VR (bytes %02X %02X) in the explicit VR file meta information",
-                          vr_bytes[0], vr_bytes[1]);
-    si_stream_consume(p->s, h.size);
-    if (h.tag <= previous && meta->count)
-      meta->sorted = 0;
-    previous = h.tag;
-    si_element *el = append_element(p, meta);
-    if (!el)
-      return nomem(p, h.tag);
-    *el =
-        (si_element){.tag = h.tag, .vr = h.vr, .length = h.length, .flags = h.flags, .offset = at};
-    if (h.length == SI_UNDEFINED_LENGTH && h.vr != SI_VR_SQ && h.vr != SI_VR_UN)
-      return fail(p, SI_ERR_FORMAT, at, h.tag, "undefined length in the file meta information");
-    st = parse_value(p, meta, el, enc, 0);
-    if (st != SI_OK)
-      return st;
-    if (h.tag == SI_TAG(0x0002, 0x0000) && el->value_len == 4)
-      meta_end = p->s->offset + rd32(el->value, 0);
-  }
-}
-
-static void copy_trimmed_uid(char out[65], const uint8_t *v, size_t len) {
-  while (len && (v[len - 1] == 0 || v[len - 1] == ' '))
-    len--;
-  while (len && *v == ' ') {
-    v++;
-    len--;
-  }
-  if (len > 64)
-    len = 64;
-  memcpy(out, v, len);
-  out[len] = 0;
-}
-
-/* Decides the data set encoding from the meta's transfer syntax, checking it
- * against the first data set element: files that say explicit but are
- * implicit (and the reverse) exist, and readers that trust the label fail. */
-static si_status choose_encoding(parser *p, encoding *enc) {
-  si_file_info *info = &p->file->info;
-  const si_element *ts_el = si_dataset_find(p->file->meta, SI_TAG_TRANSFER_SYNTAX);
-  const si_ts_props *ts = NULL;
-  if (ts_el && ts_el->value) {
-    copy_trimmed_uid(info->transfer_syntax, ts_el->value, ts_el->value_len);
-    ts = si_ts_lookup(info->transfer_syntax);
-    if (!ts)
-      info->warnings |= SI_WARN_UNKNOWN_TS;
-  } else if (info->has_meta) {
-    info->warnings |= SI_WARN_NO_TS;
-  }
-  int have = si_stream_need(p->s, 8, NULL) == SI_OK;
-  const uint8_t *first = si_stream_peek(p->s);
-  if (ts) {
-    *enc = (encoding){ts->explicit_vr, ts->big_endian};
-    info->deflated = ts->deflated;
-    info->encapsulated = ts->encapsulated;
-    if (have && !ts->deflated && enc->explicit_vr != is_vr_chars(first + 4)) {
-      /* Mislabelled data set: the bytes win over the label. */
-      encoding guessed;
-      if (guess_encoding(first, si_stream_avail(p->s), si_stream_remaining(p->s), &guessed) &&
-          guessed.big_endian == enc->big_endian) {
-        enc->explicit_vr = guessed.explicit_vr;
-        info->warnings |= SI_WARN_BAD_VR;
-      }
-    }
-  } else if (have && guess_encoding(first, si_stream_avail(p->s), si_stream_remaining(p->s), enc)) {
-    if (!info->transfer_syntax[0])
-      snprintf(info->transfer_syntax, sizeof info->transfer_syntax, "%s",
-               enc->big_endian    ? SI_TS_EXPLICIT_BE
-               : enc->explicit_vr ? SI_TS_EXPLICIT_LE
-                                  : SI_TS_IMPLICIT_LE);
-  } else if (info->has_meta) {
-    /* Meta without a usable transfer syntax and odd first elements: the
-     * bytes still tell explicit from implicit. */
-    *enc = (encoding){have ? is_vr_chars(first + 4) : 1, 0};
-    snprintf(info->transfer_syntax, sizeof info->transfer_syntax, "%s",
-             enc->explicit_vr ? SI_TS_EXPLICIT_LE : SI_TS_IMPLICIT_LE);
-  } else {
-    return fail(p, SI_ERR_NOT_DICOM, p->s->offset, SI_NO_TAG,
-                have ? "not a DICOM file: no preamble, no file meta and no plausible data set"
-                     : "not a DICOM file: too short to hold a data element");
-  }
-  info->explicit_vr = enc->explicit_vr;
-  info->big_endian = enc->big_endian;
-  return SI_OK;
-}
-
-/* A file with elements but an empty data set lost it somewhere (a meta
- * element whose length spans the rest, a cut right after the meta): the
- * import must not take it for an image. */
-static si_status check_not_empty(parser *p) {
-  if (p->file->dataset->count > 0 || p->file->info.stopped_early)
-    return SI_OK;
-  return fail(p, SI_ERR_FORMAT, p->file->info.data_offset, SI_NO_TAG,
-              "no data set after the file meta information");
-}
-
-/* A bare data set: no preamble, no meta; the caller named the syntax. */
-static si_status parse_bare(parser *p, encoding *enc) {
-  si_file_info *info = &p->file->info;
-  snprintf(info->transfer_syntax, sizeof info->transfer_syntax, "%s", p->bare->uid);
-  *enc = (encoding){p->bare->explicit_vr, p->bare->big_endian};
-  info->explicit_vr = enc->explicit_vr;
-  info->big_endian = enc->big_endian;
-  info->deflated = p->bare->deflated;
-  info->encapsulated = p->bare->encapsulated;
-  info->warnings |= SI_WARN_NO_PREAMBLE | SI_WARN_NO_META;
-  return SI_OK;
-}
-
-static si_status parse_part10(parser *p) {
-  si_file_info *info = &p->file->info;
-  si_stream *s = p->s;
-  encoding enc;
-  si_status st;
-  if (p->bare) {
-    st = parse_bare(p, &enc);
-    goto data_set;
-  }
-  si_stream_need(s, 132, NULL);
-  const uint8_t *b = si_stream_peek(s);
-  size_t avail = si_stream_avail(s);
-  if (avail >= 132 && memcmp(b + 128, "DICM", 4) == 0) {
-    info->has_preamble = 1;
-    si_stream_consume(s, 132);
-  } else if (avail >= 4 && memcmp(b, "DICM", 4) == 0) {
-    info->warnings |= SI_WARN_NO_PREAMBLE;
-    si_stream_consume(s, 4);
-  } else {
-    info->warnings |= SI_WARN_NO_PREAMBLE;
-  }
-  /* The meta is small and read for its values (the transfer syntax above
-   * all): nothing of it stays in the file. */
-  uint64_t leave = p->leave;
-  p->leave = 0;
-  st = parse_meta(p, p->file->meta);
-  p->leave = leave;
-  if (st != SI_OK)
-    return st;
-  info->has_meta = p->file->meta->count > 0;
-  if (!info->has_meta)
-    info->warnings |= SI_WARN_NO_META;
-  else if (!si_dataset_find(p->file->meta, SI_TAG(0x0002, 0x0000)))
-    info->warnings |= SI_WARN_META_GROUP_LENGTH;
-  if (info->has_preamble && !info->has_meta)
-    return fail(p, SI_ERR_FORMAT, s->offset, SI_NO_TAG, "DICM prefix without file meta group");
-  st = choose_encoding(p, &enc);
-data_set:
-  if (st != SI_OK)
-    return st;
-  info->data_offset = s->offset;
-  if (!info->deflated) {
-    int delimited;
-    st = parse_dataset(p, p->file->dataset, enc, NO_END, 0, &delimited);
-    return st != SI_OK ? st : check_not_empty(p);
-  }
-  si_io *inflated;
-  const int *cut;
-  st = si_inflate_io_open(s, &inflated, &cut, p->err);
-  if (st != SI_OK)
-    return st;
-  si_stream inner;
-  st = si_stream_init(&inner, inflated, &p->file->arena, 0, p->err);
-  if (st == SI_OK) {
-    p->s = &inner;
-    int delimited;
-    st = parse_dataset(p, p->file->dataset, enc, NO_END, 0, &delimited);
-    if (st == SI_OK && *cut)
-      /* A header-only read stopped early, but what it read ahead already
-       * showed the compressed data to be cut. */
-      st = fail(p, SI_ERR_TRUNCATED, s->offset, SI_NO_TAG,
-                "deflated data set ends before the end of its compressed stream: the file is cut");
-    p->s = s;
-    info->end_offset = info->stopped_early ? p->stop_offset : inner.offset;
-  }
-  si_io_close(inflated);
-  return st != SI_OK ? st : check_not_empty(p);
-}
-
-void si_read_options_init(si_read_options *opts) { memset(opts, 0, sizeof *opts); }
-
-si_status si_read_io(si_io *io, const si_read_options *opts, si_file **out, si_error *err) {
-  /* The parser reads codes back from p->err (after si_stream_at_end, which
-   * reports failures only there), so it needs one even when the caller
-   * passes none: without it a read error became SI_OK. */
-  si_error local;
-  if (!err)
-    err = &local;
-  si_read_options defaults;
-  if (!opts) {
-    si_read_options_init(&defaults);
-    opts = &defaults;
-  }
-  *out = NULL;
-  si_error_clear(err);
-  si_file *file = calloc(1, sizeof *file);
-  if (!file)
-    return si_error_set(err, SI_ERR_NOMEM, si_io_name(io), 0, SI_NO_TAG, "out of memory");
-  si_arena_init(&file->arena, 65536);
-  parser p = {.file = file, .err = err, .name = si_io_name(io)};
-  p.stop_tag = opts->stop_before_tag;
-  if (opts->stop_before_pixels && (!p.stop_tag || p.stop_tag > SI_TAG(0x7FE0, 0x0008)))
-    p.stop_tag = SI_TAG(0x7FE0, 0x0008);
-  p.max_depth = opts->max_depth ? opts->max_depth : DEFAULT_MAX_DEPTH;
-  p.max_value = opts->max_value_length ? opts->max_value_length : DEFAULT_MAX_VALUE;
-  p.header_only = p.stop_tag != 0;
-  p.leave = p.header_only ? 0 : opts->leave_in_file;
-  if (opts->transfer_syntax) {
-    p.bare = si_ts_lookup(opts->transfer_syntax);
-    if (!p.bare) {
-      si_file_free(file);
-      return si_error_set(err, SI_ERR_ARG, si_io_name(io), SI_NO_OFFSET, SI_NO_TAG,
-                          "unknown transfer syntax '%.64s' for a bare data set",
-                          opts->transfer_syntax);
-    }
-  }
-  if (p.header_only) {
-    p.max_kept = opts->max_kept_value ? opts->max_kept_value : DEFAULT_MAX_KEPT_VALUE;
-    p.max_memory = opts->max_header_memory ? opts->max_header_memory : DEFAULT_MAX_HEADER_MEMORY;
-  }
-  file->meta = new_dataset(&p, NULL);
-  file->dataset = new_dataset(&p, NULL);
-  si_stream s;
-  /* Header-only reads of typical files then cost one read of 4 KiB. */
-  size_t initial = opts->initial_read ? opts->initial_read : p.stop_tag ? 4096 : 0;
-  si_status st = (file->meta && file->dataset) ? si_stream_init(&s, io, &file->arena, initial, err)
-                                               : nomem(&p, SI_NO_TAG);
-  if (st == SI_OK) {
-    p.s = &s;
-    st = parse_part10(&p);
-    if (!file->info.deflated)
-      file->info.end_offset = file->info.stopped_early ? p.stop_offset : s.offset;
-  }
-  if (st != SI_OK) {
-    si_file_free(file);
-    return st;
-  }
-  *out = file;
-  return SI_OK;
-}
-
-si_status si_read_file(const char *path, const si_read_options *opts, si_file **out,
-                       si_error *err) {
-  si_io *io;
-  *out = NULL;
-  si_status st = si_io_open_file(path, &io, err);
-  if (st != SI_OK)
-    return st;
-  st = si_read_io(io, opts, out, err);
-  si_io_close(io);
-  if (st == SI_OK && opts && opts->leave_in_file) {
-    size_t n = strlen(path) + 1;
-    char *copy = si_arena_alloc(&(*out)->arena, n, 0);
-    if (!copy) {
-      si_file_free(*out);
-      *out = NULL;
-      return si_error_set(err, SI_ERR_NOMEM, path, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
-    }
-    memcpy(copy, path, n);
-    (*out)->source_path = copy;
-  }
-  return st;
-}
-
-si_status si_file_new(si_file **out, si_error *err) {
-  *out = calloc(1, sizeof **out);
-  if (!*out)
-    return si_error_set(err, SI_ERR_NOMEM, NULL, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
-  si_file *f = *out;
-  si_arena_init(&f->arena, 16384);
-  f->meta = si_arena_alloc(&f->arena, sizeof *f->meta, 1);
-  f->dataset = si_arena_alloc(&f->arena, sizeof *f->dataset, 1);
-  if (!f->meta || !f->dataset) {
-    si_file_free(f);
-    *out = NULL;
-    return si_error_set(err, SI_ERR_NOMEM, NULL, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
-  }
-  f->meta->sorted = f->dataset->sorted = 1;
-  snprintf(f->info.transfer_syntax, sizeof f->info.transfer_syntax, "%s", SI_TS_EXPLICIT_LE);
-  f->info.explicit_vr = 1;
-  return SI_OK;
-}
-
-si_status si_read_memory(const void *data, size_t size, const char *name,
-                         const si_read_options *opts, si_file **out, si_error *err) {
-  si_io *io;
-  *out = NULL;
-  si_status st = si_io_open_memory(data, size, name, &io, err);
-  if (st != SI_OK)
-    return st;
-  st = si_read_io(io, opts, out, err);
-  si_io_close(io);
-  return st;
-}
-
-void si_file_free(si_file *file) {
-  if (!file)
-    return;
-  si_arena_free(&file->arena);
-  free(file);
-}
-
-const si_file_info *si_file_get_info(const si_file *file) { return &file->info; }
-const si_dataset *si_file_meta(const si_file *file) { return file->meta; }
-const si_dataset *si_file_dataset(const si_file *file) { return file->dataset; }

@@ -1,6 +1,7 @@
 /* The writer: data sets and Part 10 files in the four uncompressed transfer
  * syntaxes, or unconverted in an encapsulated one. Values come from memory
  * or, when the read left them in the file, straight from the source file.
+ * The output is write_sink.c, the file meta write_meta.c.
  * Behaviour and choices: include/sendit/write.h. */
 
 #include "sendit/write.h"
@@ -14,152 +15,20 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
-#include "internal.h"
+#include "write_internal.h"
 #include "sendit/dict.h"
 
 #ifndef SENDIT_VERSION
 #define SENDIT_VERSION "0.1.0"
 #endif
 
-#define STAGE_SIZE ((size_t)256 << 10) /* fd output buffer */
-#define COPY_CHUNK ((size_t)1 << 20)   /* pread/swap step for values in the source */
-#define MAX_16BIT_VALUE 0xFFFEu        /* longest even value a 16-bit length holds */
+#define COPY_CHUNK ((size_t)1 << 20) /* pread/swap step for values in the source */
+#define MAX_16BIT_VALUE 0xFFFEu      /* longest even value a 16-bit length holds */
 
 void si_write_options_init(si_write_options *opts) { memset(opts, 0, sizeof *opts); }
 
 const char *si_implementation_version_name(void) { return "SENDIT_" SENDIT_VERSION; }
-
-static void pick_uid(const si_file *file, uint32_t ds_tag, uint32_t meta_tag, char out[65]);
-
-/* ---- output: an fd (buffered) or a growing memory buffer, optionally
- * through raw deflate ---- */
-
-typedef struct sink {
-  int fd; /* -1: memory */
-  const char *name;
-  si_error *err;
-  uint8_t *buf;
-  size_t used, cap;
-  uint64_t offset; /* bytes of the uncompressed stream so far, for errors */
-  int deflating;
-  z_stream z;
-  uint8_t *zbuf;
-  uint64_t compressed; /* bytes of deflate output so far */
-} sink;
-
-static si_status out_error(sink *o, si_status code, uint32_t tag, const char *what) {
-  return si_error_set(o->err, code, o->name, o->offset, tag, "%s", what);
-}
-
-static si_status flush_fd(sink *o) {
-  size_t done = 0;
-  while (done < o->used) {
-    ssize_t n = write(o->fd, o->buf + done, o->used - done);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      int e = n < 0 ? errno : EIO;
-      return si_error_set(o->err, SI_ERR_IO, o->name, o->offset, SI_NO_TAG, "write failed: %s",
-                          strerror(e));
-    }
-    done += (size_t)n;
-  }
-  o->used = 0;
-  return SI_OK;
-}
-
-static si_status raw_put(sink *o, const void *p, size_t n) {
-  if (n == 0)
-    return SI_OK; /* deflate may produce nothing yet; buf may still be NULL */
-  if (o->fd < 0) {
-    if (o->cap - o->used < n) {
-      size_t cap = o->cap ? o->cap : 65536;
-      while (cap - o->used < n) {
-        if (cap > SIZE_MAX / 2)
-          return out_error(o, SI_ERR_NOMEM, SI_NO_TAG, "out of memory");
-        cap *= 2;
-      }
-      uint8_t *grown = realloc(o->buf, cap);
-      if (!grown)
-        return out_error(o, SI_ERR_NOMEM, SI_NO_TAG, "out of memory");
-      o->buf = grown;
-      o->cap = cap;
-    }
-    memcpy(o->buf + o->used, p, n);
-    o->used += n;
-    return SI_OK;
-  }
-  const uint8_t *b = p;
-  while (n) {
-    if (o->used == o->cap) {
-      si_status st = flush_fd(o);
-      if (st != SI_OK)
-        return st;
-    }
-    size_t step = o->cap - o->used < n ? o->cap - o->used : n;
-    memcpy(o->buf + o->used, b, step);
-    o->used += step;
-    b += step;
-    n -= step;
-  }
-  return SI_OK;
-}
-
-static si_status deflate_step(sink *o, int flush) {
-  do {
-    o->z.next_out = o->zbuf;
-    o->z.avail_out = (uInt)STAGE_SIZE;
-    int rc = deflate(&o->z, flush);
-    if (rc == Z_STREAM_ERROR)
-      return out_error(o, SI_ERR_IO, SI_NO_TAG, "deflate failed");
-    size_t produced = STAGE_SIZE - o->z.avail_out;
-    o->compressed += produced;
-    si_status st = raw_put(o, o->zbuf, produced);
-    if (st != SI_OK)
-      return st;
-  } while (o->z.avail_out == 0 || (flush == Z_FINISH && o->z.avail_in));
-  return SI_OK;
-}
-
-static si_status put(sink *o, const void *p, size_t n) {
-  o->offset += n;
-  if (!o->deflating)
-    return raw_put(o, p, n);
-  o->z.next_in = (Bytef *)p;
-  o->z.avail_in = (uInt)n;
-  return deflate_step(o, Z_NO_FLUSH);
-}
-
-static si_status start_deflate(sink *o, int level) {
-  o->zbuf = malloc(STAGE_SIZE);
-  if (!o->zbuf || deflateInit2(&o->z, level ? level : Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
-                               Z_DEFAULT_STRATEGY) != Z_OK)
-    return out_error(o, SI_ERR_NOMEM, SI_NO_TAG, "cannot start deflate");
-  o->deflating = 1;
-  return SI_OK;
-}
-
-/* Ends the deflate stream; PS3.5 A.5: an odd deflated stream gets a NUL. */
-static si_status finish_deflate(sink *o) {
-  o->z.next_in = NULL;
-  o->z.avail_in = 0;
-  si_status st = deflate_step(o, Z_FINISH);
-  deflateEnd(&o->z);
-  o->deflating = 0;
-  if (st == SI_OK && o->compressed & 1)
-    st = raw_put(o, "", 1);
-  return st;
-}
-
-static void out_release(sink *o) {
-  if (o->deflating)
-    deflateEnd(&o->z);
-  free(o->zbuf);
-  if (o->fd >= 0)
-    free(o->buf);
-}
 
 /* ---- the writer ---- */
 
@@ -181,7 +50,7 @@ static si_status put16(writer *w, uint16_t v) {
     b[0] = (uint8_t)(v >> 8), b[1] = (uint8_t)v;
   else
     b[0] = (uint8_t)v, b[1] = (uint8_t)(v >> 8);
-  return put(w->o, b, 2);
+  return si_sink_put(w->o, b, 2);
 }
 
 static si_status put32(writer *w, uint32_t v) {
@@ -285,7 +154,7 @@ static si_status put_header(writer *w, uint32_t tag, si_vr vr, uint32_t len) {
   if (!w->explicit_vr)
     return put32(w, len);
   const char *name = si_vr_name(vr);
-  st = put(w->o, name, 2);
+  st = si_sink_put(w->o, name, 2);
   if (st != SI_OK)
     return st;
   if (!si_vr_has_long_length(vr))
@@ -323,7 +192,7 @@ static si_status copy_from_source(writer *w, uint64_t offset, uint64_t len, size
     return st;
   sink *o = w->o;
   if (unit == 1 && o->fd >= 0 && !o->deflating) {
-    if ((st = flush_fd(o)) != SI_OK)
+    if ((st = si_sink_flush_fd(o)) != SI_OK)
       return st;
     loff_t off = (loff_t)offset;
     while (len) {
@@ -363,7 +232,7 @@ static si_status copy_from_source(writer *w, uint64_t offset, uint64_t len, size
       got -= got % unit; /* keep swap units whole across steps */
     if (unit > 1)
       swap_units(w->chunk, got, unit);
-    if ((st = put(o, w->chunk, got)) != SI_OK)
+    if ((st = si_sink_put(o, w->chunk, got)) != SI_OK)
       return st;
     offset += got;
     len -= got;
@@ -383,11 +252,11 @@ static si_status put_value(writer *w, const si_element *el, si_vr vr) {
         size_t step = el->value_len - done > COPY_CHUNK ? COPY_CHUNK : el->value_len - done;
         memcpy(w->chunk, el->value + done, step);
         swap_units(w->chunk, step, unit);
-        st = put(w->o, w->chunk, step);
+        st = si_sink_put(w->o, w->chunk, step);
         done += step;
       }
     } else {
-      st = put(w->o, el->value, el->value_len);
+      st = si_sink_put(w->o, el->value, el->value_len);
     }
   } else if (len) {
     int src_big = (el->flags & SI_ELEM_SOURCE_BIG_ENDIAN) != 0;
@@ -398,7 +267,7 @@ static si_status put_value(writer *w, const si_element *el, si_vr vr) {
     uint8_t pad = si_vr_is_string(vr) && vr != SI_VR_UI ? ' ' : 0;
     if (vr == SI_VR_UN && si_vr_is_string(el->vr) && el->vr != SI_VR_UI)
       pad = ' ';
-    st = put(w->o, &pad, 1);
+    st = si_sink_put(w->o, &pad, 1);
   }
   return st;
 }
@@ -442,7 +311,7 @@ static si_status write_fragments(writer *w, const si_element *el) {
     if (st == SI_OK)
       st = put32(w, f->length);
     if (st == SI_OK && f->length)
-      st = f->bytes ? put(w->o, f->bytes, f->length)
+      st = f->bytes ? si_sink_put(w->o, f->bytes, f->length)
                     : copy_from_source(w, f->offset + 8, f->length, 1, el->tag);
   }
   if (st == SI_OK && (st = put_tag(w, SI_TAG_SEQ_DELIM)) == SI_OK)
@@ -565,7 +434,7 @@ static si_status check_pixels(writer *w, const si_ts_props *ts) {
  * them, and recomputing the offsets is a DICOMDIR writer's job, not this. */
 static si_status check_not_dicomdir(const si_file *file, sink *o) {
   char uid[65];
-  pick_uid(file, SI_TAG(0x0008, 0x0016), SI_TAG(0x0002, 0x0002), uid);
+  si_write_pick_uid(file, SI_TAG(0x0008, 0x0016), SI_TAG(0x0002, 0x0002), uid);
   if (strcmp(uid, "1.2.840.10008.1.3.10") != 0 &&
       !si_dataset_find(file->dataset, SI_TAG(0x0004, 0x1220)))
     return SI_OK;
@@ -583,98 +452,6 @@ static si_status target_syntax(const si_file *file, const si_write_options *opts
   return si_error_set(o->err, SI_ERR_UNSUPPORTED, o->name, SI_NO_OFFSET, SI_TAG_TRANSFER_SYNTAX,
                       "cannot write transfer syntax '%.64s': not a known transfer syntax",
                       uid && uid[0] ? uid : "(none)");
-}
-
-/* ---- file meta information ---- */
-
-typedef struct meta_buf {
-  uint8_t b[4096];
-  size_t n;
-  int overflow;
-} meta_buf;
-
-static void meta_put(meta_buf *m, const void *p, size_t n) {
-  if (m->n + n > sizeof m->b) {
-    m->overflow = 1;
-    return;
-  }
-  memcpy(m->b + m->n, p, n);
-  m->n += n;
-}
-
-static void meta_element(meta_buf *m, uint16_t element, si_vr vr, const void *v, size_t len) {
-  size_t padded = len + (len & 1);
-  uint8_t h[12] = {0x02, 0x00, (uint8_t)element, (uint8_t)(element >> 8)};
-  memcpy(h + 4, si_vr_name(vr), 2);
-  if (si_vr_has_long_length(vr)) {
-    h[6] = h[7] = 0;
-    h[8] = (uint8_t)padded, h[9] = (uint8_t)(padded >> 8);
-    h[10] = (uint8_t)(padded >> 16), h[11] = (uint8_t)(padded >> 24);
-    meta_put(m, h, 12);
-  } else {
-    h[6] = (uint8_t)padded, h[7] = (uint8_t)(padded >> 8);
-    meta_put(m, h, 8);
-  }
-  meta_put(m, v, len);
-  if (len & 1)
-    meta_put(m, vr == SI_VR_UI || !si_vr_is_string(vr) ? "\0" : " ", 1);
-}
-
-/* A valid UID from the data set, else from the source meta; "" if none
- * (an invalid one is not copied into the meta). The bytes decide, not the
- * VR: an element with a wrong VR reads as UI once written implicit, and the
- * meta must not change with that. */
-static int uid_from(const si_dataset *ds, uint32_t tag, char out[65]) {
-  const si_element *el = si_dataset_find(ds, tag);
-  if (!el || !el->value || !si_uid_is_valid((const char *)el->value, el->value_len))
-    return 0;
-  size_t n = el->value_len;
-  while (n && (el->value[n - 1] == 0 || el->value[n - 1] == ' '))
-    n--;
-  memcpy(out, el->value, n);
-  out[n] = 0;
-  return 1;
-}
-
-static void pick_uid(const si_file *file, uint32_t ds_tag, uint32_t meta_tag, char out[65]) {
-  if (!uid_from(file->dataset, ds_tag, out) && !uid_from(file->meta, meta_tag, out))
-    out[0] = 0;
-}
-
-static si_status build_meta(const si_file *file, const si_ts_props *ts, meta_buf *m, sink *o) {
-  char sop_class[65], sop_instance[65];
-  pick_uid(file, SI_TAG(0x0008, 0x0016), SI_TAG(0x0002, 0x0002), sop_class);
-  pick_uid(file, SI_TAG(0x0008, 0x0018), SI_TAG(0x0002, 0x0003), sop_instance);
-  meta_buf body = {.n = 0};
-  static const uint8_t version[2] = {0x00, 0x01};
-  meta_element(&body, 0x0001, SI_VR_OB, version, 2);
-  if (sop_class[0])
-    meta_element(&body, 0x0002, SI_VR_UI, sop_class, strlen(sop_class));
-  if (sop_instance[0])
-    meta_element(&body, 0x0003, SI_VR_UI, sop_instance, strlen(sop_instance));
-  meta_element(&body, 0x0010, SI_VR_UI, ts->uid, strlen(ts->uid));
-  meta_element(&body, 0x0012, SI_VR_UI, SI_IMPLEMENTATION_CLASS_UID,
-               strlen(SI_IMPLEMENTATION_CLASS_UID));
-  const char *version_name = si_implementation_version_name();
-  meta_element(&body, 0x0013, SI_VR_SH, version_name, strlen(version_name));
-  /* Later source meta elements (SourceApplicationEntityTitle, sending and
-   * receiving AE titles, private information) are kept as they were. */
-  const si_dataset *sm = file->meta;
-  for (size_t i = 0; i < sm->count; i++) {
-    const si_element *el = &sm->elements[i];
-    if (SI_TAG_ELEMENT(el->tag) <= 0x0013 || el->vr == SI_VR_SQ || !el->value)
-      continue;
-    meta_element(&body, SI_TAG_ELEMENT(el->tag), el->vr == SI_VR_NONE ? SI_VR_UN : el->vr,
-                 el->value, el->value_len);
-  }
-  if (body.overflow)
-    return si_error_set(o->err, SI_ERR_LIMIT, o->name, 0, SI_TAG(0x0002, 0x0000),
-                        "file meta information over 4 KiB");
-  uint8_t len[4] = {(uint8_t)body.n, (uint8_t)(body.n >> 8), (uint8_t)(body.n >> 16),
-                    (uint8_t)(body.n >> 24)};
-  meta_element(m, 0x0000, SI_VR_UL, len, 4);
-  meta_put(m, body.b, body.n);
-  return SI_OK;
 }
 
 /* ---- entry points ---- */
@@ -697,19 +474,19 @@ static si_status write_all(const si_file *file, sink *o, const si_write_options 
   if (st == SI_OK && part10) {
     static const uint8_t preamble[128];
     meta_buf m = {.n = 0};
-    st = build_meta(file, ts, &m, o);
-    if (st == SI_OK && (st = put(o, preamble, sizeof preamble)) == SI_OK &&
-        (st = put(o, "DICM", 4)) == SI_OK)
-      st = put(o, m.b, m.n);
+    st = si_write_build_meta(file, ts, &m, o);
+    if (st == SI_OK && (st = si_sink_put(o, preamble, sizeof preamble)) == SI_OK &&
+        (st = si_sink_put(o, "DICM", 4)) == SI_OK)
+      st = si_sink_put(o, m.b, m.n);
   }
   if (st == SI_OK && ts->deflated)
-    st = start_deflate(o, opts ? opts->deflate_level : 0);
+    st = si_sink_start_deflate(o, opts ? opts->deflate_level : 0);
   if (st == SI_OK)
     st = write_dataset(&w, file->dataset);
   if (st == SI_OK && ts->deflated)
-    st = finish_deflate(o);
+    st = si_sink_finish_deflate(o);
   if (st == SI_OK && o->fd >= 0)
-    st = flush_fd(o);
+    st = si_sink_flush_fd(o);
   if (w.src_fd >= 0)
     close(w.src_fd);
   free(w.chunk);
@@ -724,7 +501,7 @@ static si_status write_fd(const si_file *file, int fd, const char *name,
   if (!o.buf)
     return si_error_set(err, SI_ERR_NOMEM, name, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
   si_status st = write_all(file, &o, opts, part10);
-  out_release(&o);
+  si_sink_release(&o);
   return st;
 }
 
@@ -735,7 +512,7 @@ static si_status write_memory(const si_file *file, const si_write_options *opts,
   *buf = NULL;
   *len = 0;
   si_status st = write_all(file, &o, opts, part10);
-  out_release(&o);
+  si_sink_release(&o);
   if (st != SI_OK) {
     free(o.buf);
     return st;

@@ -10,8 +10,10 @@
 #include "batch_view.h"
 #include "internal.h"
 #include "page_index.h"
+#include "sendit/cleanup.h"
 #include "sendit/dicom.h"
 #include "sendit/json.h"
+#include "sendit/ops_dest.h"
 #include "sendit/store_web.h"
 
 /* Pages beyond this would only ever be empty. */
@@ -41,7 +43,7 @@ static json_t *link_json(web_req *r, const char *page) {
   hbuf b = {0};
   web_origin(r, &b);
   web_self_url(r, &b, "page", page);
-  json_t *j = b.oom ? json_null() : web_text_json(b.data);
+  json_t *j = b.oom ? json_null() : ops_json_text(b.data);
   hb_free(&b);
   return j;
 }
@@ -86,8 +88,9 @@ void api_images(web_req *r) {
   si_web_image_filter f = {NULL, filter(r, "batch"), filter(r, "PatientID"),
                            filter(r, "StudyInstanceUID"), filter(r, "Modality")};
   const char *status = filter(r, "status");
-  if (status && !(f.status = web_image_status_lookup(status))) {
-    web_fail(r, 400, "unknown image status '%.40s' (NEW, PROCESSING, DONEPROCESSING, SENT, DONE)",
+  if (status && !(f.status = ops_image_status_lookup(status))) {
+    web_fail(r, 400,
+             "unknown image status '%.40s' (NEW, PROCESSING, DONEPROCESSING, SENT, DONE, ERROR)",
              status);
     return;
   }
@@ -146,7 +149,7 @@ static void add_header(json_t *j, const si_image *img) {
   } else {
     char buf[1024];
     json_object_set_new(j, "header", json_null());
-    json_object_set_new(j, "header_error", web_text_json(si_error_format(&err, buf, sizeof buf)));
+    json_object_set_new(j, "header_error", ops_json_text(si_error_format(&err, buf, sizeof buf)));
   }
   si_file_free(file);
 }
@@ -198,7 +201,7 @@ static int batch_row(void *user, const si_batch *b) {
 int web_batch_filter(web_req *r, si_web_batch_filter *f) {
   memset(f, 0, sizeof *f);
   const char *status = filter(r, "status");
-  if (status && !(f->status = web_status_lookup(status))) {
+  if (status && !(f->status = ops_status_lookup(status))) {
     web_fail(r, 400,
              "unknown batch status '%.40s' (QUEUE, PROCESSING, DONEPROCESSING, DONE, EMPTY, "
              "ERROR)",
@@ -262,19 +265,42 @@ void api_batch(web_req *r) {
     json_t *errors = json_array(), *timeline = json_array();
     for (size_t i = 0; i < v.nnotes; i++)
       json_array_append_new(
-          errors, json_pack("{s:o, s:s, s:o, s:o}", "time", web_time_json(v.notes[i].at), "level",
-                            v.notes[i].level, "file", web_text_json(v.notes[i].file), "message",
-                            web_text_json(v.notes[i].message)));
+          errors, json_pack("{s:o, s:s, s:o, s:o}", "time", ops_json_time(v.notes[i].at), "level",
+                            v.notes[i].level, "file", ops_json_text(v.notes[i].file), "message",
+                            ops_json_text(v.notes[i].message)));
     for (size_t i = 0; i < v.nevents; i++)
       json_array_append_new(
-          timeline, json_pack("{s:o, s:s, s:o}", "time", web_time_json(v.events[i].at), "event",
-                              v.events[i].what, "detail", web_text_json(v.events[i].detail)));
+          timeline, json_pack("{s:o, s:s, s:o}", "time", ops_json_time(v.events[i].at), "event",
+                              v.events[i].what, "detail", ops_json_text(v.events[i].detail)));
+    json_object_set(j, "stages", v.stages); /* as `sendit batch show --json` */
+    json_object_set(j, "deid", v.deid);
+    si_error cleanup_err; /* the cleanup record (issue 16): null when it cannot be read */
+    json_t *cleanup = ops_batch_cleanup_json(web_db(r), v.batch->id, &cleanup_err);
+    json_object_set_new(j, "cleanup", cleanup ? cleanup : json_null());
+    json_object_set(j, "destinations", v.destinations); /* as the CLI */
     json_object_set_new(j, "errors_total", json_integer(v.notable_total));
     json_object_set_new(j, "errors", errors);
     json_object_set_new(j, "timeline", timeline);
     web_json(r, 200, j);
   }
   web_batch_view_free(&v);
+}
+
+/* GET /api/destinations: what `sendit destinations --json` prints. */
+void api_destinations(web_req *r) {
+  static const char *const known[] = {NULL};
+  if (web_only_params(r, known))
+    return;
+  si_db *db = web_db(r);
+  if (!db)
+    return;
+  si_error err;
+  json_t *j = ops_destinations_json(db, web_cfg(r), &err);
+  if (!j) {
+    web_fail_db(r, &err);
+    return;
+  }
+  web_json(r, 200, j);
 }
 
 void api_batch_retry(web_req *r) {
@@ -299,7 +325,7 @@ void api_batch_retry(web_req *r) {
                       ? web_batch_json(r, b)
                       : json_null();
   free(b);
-  web_json(r, 202, json_pack("{s:o, s:o}", "detail", web_text_json(why), "batch", batch));
+  web_json(r, 202, json_pack("{s:o, s:o}", "detail", ops_json_text(why), "batch", batch));
 }
 
 void api_openapi(web_req *r) {

@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "batch_view.h"
+#include "sendit/ops_batch.h"
+#include "sendit/ops_dest.h"
+#include "sendit/stages.h"
 #include "sendit/store_web.h"
 
 static int add_event(web_batch_view *v, int64_t at, const char *what, const char *detail) {
@@ -44,14 +47,10 @@ static int job_event(void *user, const si_web_job *job) {
   return 0;
 }
 
-static int is_notable(const char *level) {
-  return strcmp(level, "error") == 0 || strcmp(level, "warning") == 0 || strcmp(level, "warn") == 0;
-}
-
 static int log_line(void *user, int64_t at, const char *level, const char *file,
                     const char *message) {
   web_batch_view *v = user;
-  if (!is_notable(level)) {
+  if (!ops_log_is_notable(level)) {
     v->info_lines++;
     return 0;
   }
@@ -60,7 +59,7 @@ static int log_line(void *user, int64_t at, const char *level, const char *file,
     return 0;
   web_note *n = &v->notes[v->nnotes++];
   n->at = at;
-  snprintf(n->level, sizeof n->level, "%s", strcmp(level, "warn") == 0 ? "warning" : level);
+  snprintf(n->level, sizeof n->level, "%s", ops_log_level_name(level));
   n->file = strdup(file ? file : "");
   n->message = strdup(message ? message : "");
   return 0;
@@ -95,6 +94,19 @@ int web_batch_load(web_req *r, const char *uid, web_batch_view *v) {
     return -1;
   }
   const si_batch *b = v->batch;
+  if (!(v->stages = ops_batch_stages_json(db, uid, &err))) {
+    web_fail_db(r, &err);
+    return -1;
+  }
+  const si_config *cfg = web_cfg(r);
+  if (!(v->deid = ops_batch_deid_json(db, b, cfg->deid_dir, si_stage_enabled(cfg, "deid"), &err))) {
+    web_fail_db(r, &err);
+    return -1;
+  }
+  if (!(v->destinations = ops_batch_destinations_json(db, b->id, &err))) {
+    web_fail_db(r, &err);
+    return -1;
+  }
   add_event(v, b->created_at, "created", "the folder was first seen");
   if (si_web_batch_jobs(db, uid, job_event, v, &err) != SI_OK ||
       si_store_batch_logs(db, b->id, log_line, v, &err) != SI_OK) {
@@ -129,5 +141,8 @@ void web_batch_view_free(web_batch_view *v) {
   free(v->notes);
   free(v->events);
   free(v->batch);
+  json_decref(v->stages);
+  json_decref(v->deid);
+  json_decref(v->destinations);
   memset(v, 0, sizeof *v);
 }

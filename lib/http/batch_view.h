@@ -1,4 +1,4 @@
-/* One batch with its errors and timeline, loaded for the batch page and
+/* One batch with its errors, timeline and stages, loaded for the batch page and
  * GET /api/batches/{uid} alike. */
 #ifndef SENDIT_HTTP_BATCH_VIEW_H
 #define SENDIT_HTTP_BATCH_VIEW_H
@@ -33,6 +33,10 @@ typedef struct web_batch_view {
   int64_t info_lines;
   web_event *events; /* the timeline, oldest first */
   size_t nevents, cap_events;
+  json_t *stages; /* the stage timeline (ops_batch_stages_json), owned */
+  json_t *deid;   /* the de-identification state (ops_batch_deid_json), owned */
+  json_t
+      *destinations; /* per destination the ledger's counts (ops_batch_destinations_json), owned */
 } web_batch_view;
 
 /* Loads batch `uid`; on failure answers (404, 500) and returns -1. Free

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "core.h"
 #include "sendit/utf8.h"
 
 static int grow(hbuf *b, size_t more) {
@@ -148,49 +148,6 @@ void web_url_decode(char *s) {
     }
   }
   *out = '\0';
-}
-
-const char *web_time(char buf[WEB_TIME_MAX], int64_t ms, int millis) {
-  if (ms <= 0)
-    return strcpy(buf, "-");
-  time_t secs = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  size_t n = strftime(buf, WEB_TIME_MAX, "%Y-%m-%dT%H:%M:%S", &tm);
-  if (millis)
-    snprintf(buf + n, WEB_TIME_MAX - n, ".%03dZ", (int)(ms % 1000));
-  else
-    snprintf(buf + n, WEB_TIME_MAX - n, "Z");
-  return buf;
-}
-
-const char *web_size(char buf[WEB_SIZE_MAX], int64_t bytes) {
-  static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
-  if (bytes < 1024) {
-    snprintf(buf, WEB_SIZE_MAX, "%lld B", (long long)bytes);
-    return buf;
-  }
-  double v = (double)bytes / 1024.0;
-  size_t u = 0;
-  while (v >= 1024.0 && u + 1 < sizeof units / sizeof units[0]) {
-    v /= 1024.0;
-    u++;
-  }
-  snprintf(buf, WEB_SIZE_MAX, "%.1f %s", v, units[u]);
-  return buf;
-}
-
-const char *web_elapsed(char buf[WEB_TIME_MAX], int64_t ms) {
-  long long v = (long long)ms;
-  if (ms < 0)
-    snprintf(buf, WEB_TIME_MAX, "-");
-  else if (ms < 60 * 1000)
-    snprintf(buf, WEB_TIME_MAX, "%.3f s", (double)ms / 1000.0);
-  else if (ms < 3600 * 1000)
-    snprintf(buf, WEB_TIME_MAX, "%lldm%02llds", v / 60000, v / 1000 % 60);
-  else
-    snprintf(buf, WEB_TIME_MAX, "%lldh%02lldm", v / 3600000, v / 60000 % 60);
-  return buf;
 }
 
 int64_t web_parse_date(const char *s) {

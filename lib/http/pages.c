@@ -23,7 +23,8 @@ void page_begin(web_req *r, const char *title, int live) {
             "<script src=\"/static/app.js\" defer></script></head>\n");
   hb_printf(b,
             "<body%s>\n<header class=\"top\"><a class=\"brand\" href=\"/\">sendit</a><nav>"
-            "<a href=\"/\">Dashboard</a><a href=\"/settings\">Settings</a></nav>",
+            "<a href=\"/\">Dashboard</a><a href=\"/destinations\">Destinations</a>"
+            "<a href=\"/settings\">Settings</a></nav>",
             live ? " data-live-every=\"5\"" : "");
   if (r->via == WEB_VIA_SESSION && !web_auth_is_open(web_auth_of(r))) {
     hb_put(b, "<form class=\"logout\" method=\"post\" action=\"/logout\">");
@@ -117,8 +118,8 @@ static void watcher_card(hbuf *b, const web_facts *f) {
             "<div class=\"card\"><h2>Watcher</h2><p class=\"big\"><span class=\"dot %s\">"
             "</span>%s</p><p class=\"muted\">",
             f->active ? "on" : "off", f->active ? "active" : "inactive");
-  if (f->pid)
-    hb_printf(b, "pid %ld", f->pid);
+  if (f->sum.pid)
+    hb_printf(b, "pid %ld", f->sum.pid);
   else
     hb_put(b, "not running");
   if (f->beat_at > 0)
@@ -154,23 +155,31 @@ static void throughput_card(hbuf *b, const web_facts *f) {
 
 static void cards(web_req *r, const web_facts *f) {
   hbuf *b = &r->out;
-  char size[WEB_SIZE_MAX];
+  char size[OPS_SIZE_MAX];
   hb_put(b, "<section class=\"cards\" id=\"live-cards\" data-live>");
   watcher_card(b, f);
   hb_printf(b,
             "<div class=\"card\"><h2>Queue</h2><p class=\"big\">%lld</p>"
-            "<p class=\"muted\">queued · %lld running</p></div>",
-            (long long)f->queued, (long long)f->running);
+            "<p class=\"muted\">queued · %lld running</p>",
+            (long long)f->sum.queued, (long long)f->sum.running);
+  /* Per stage only when there is more than the import to tell apart. */
+  for (int i = 0; f->sum.nstages > 1 && i < f->sum.nstages; i++) {
+    hb_put(b, "<p class=\"muted stage-queue\">");
+    hb_html(b, f->sum.stages[i].stage);
+    hb_printf(b, ": %lld queued · %lld running</p>", (long long)f->sum.stages[i].queued,
+              (long long)f->sum.stages[i].running);
+  }
+  hb_put(b, "</div>");
   hb_printf(b,
             "<div class=\"card\"><h2>Images</h2><p class=\"big\">%lld</p>"
             "<p class=\"muted\">%s stored</p></div>",
-            (long long)f->images, web_size(size, f->bytes));
+            (long long)f->sum.images, ops_size(size, f->sum.bytes));
   throughput_card(b, f);
   hb_put(b, "</section>\n<section class=\"counts\" id=\"live-counts\" data-live>");
-  for (int i = 0; i < WEB_STATUS_COUNT; i++) {
-    hb_printf(b, "<a class=\"count\" href=\"/?status=%s\">", web_status_name(i));
-    page_status_badge(b, web_status_name(i));
-    hb_printf(b, "<strong>%lld</strong></a>", (long long)f->by_status[i]);
+  for (int i = 0; i < OPS_STATUS_COUNT; i++) {
+    hb_printf(b, "<a class=\"count\" href=\"/?status=%s\">", ops_status_name(i));
+    page_status_badge(b, ops_status_name(i));
+    hb_printf(b, "<strong>%lld</strong></a>", (long long)f->sum.by_status[i]);
   }
   hb_put(b, "</section>\n");
 }
@@ -187,10 +196,10 @@ static void filter_form(web_req *r) {
   const char *status = web_query(r, "status");
   hb_put(b, "<form class=\"filters\" method=\"get\" action=\"/\"><label>Status<select "
             "name=\"status\"><option value=\"\">any</option>");
-  for (int i = 0; i < WEB_STATUS_COUNT; i++)
+  for (int i = 0; i < OPS_STATUS_COUNT; i++)
     hb_printf(b, "<option%s>%s</option>",
-              status && strcasecmp(status, web_status_name(i)) == 0 ? " selected" : "",
-              web_status_name(i));
+              status && strcasecmp(status, ops_status_name(i)) == 0 ? " selected" : "",
+              ops_status_name(i));
   hb_put(b, "</select></label>");
   text_input(b, "uid", "Batch (accession)", "search", web_query(r, "uid"));
   text_input(b, "PatientID", "PatientID", "search", web_query(r, "PatientID"));
@@ -211,7 +220,7 @@ static int batch_tr(void *user, const si_batch *b) {
   hbuf link = {0};
   hb_put(&link, "/batches/");
   hb_url(&link, b->uid);
-  char size[WEB_SIZE_MAX], started[WEB_TIME_MAX], el[WEB_TIME_MAX];
+  char size[OPS_SIZE_MAX], started[OPS_TIME_MAX], el[OPS_TIME_MAX];
   hb_put(o, "<tr><td><a class=\"uid\" href=\"");
   hb_html(o, link.data ? link.data : "/");
   hb_put(o, "\">");
@@ -221,9 +230,9 @@ static int batch_tr(void *user, const si_batch *b) {
   hb_printf(o,
             "</td><td class=\"num\">%lld</td><td class=\"num\">%s</td><td class=\"num\">%s"
             "</td><td>%s</td><td>",
-            (long long)b->image_count, web_size(size, b->size_bytes),
-            b->finished_at > 0 ? web_elapsed(el, b->elapsed_ms) : "-",
-            web_time(started, b->started_at, 0));
+            (long long)b->image_count, ops_size(size, b->size_bytes),
+            ops_elapsed(el, b->elapsed_ms, b->finished_at > 0),
+            ops_time(started, b->started_at, 0));
   if (b->has_error) {
     hb_put(o, "<a class=\"badge error\" href=\"");
     hb_html(o, link.data ? link.data : "/");

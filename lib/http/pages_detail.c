@@ -6,6 +6,7 @@
 
 #include "batch_view.h"
 #include "internal.h"
+#include "sendit/ops_batch.h"
 #include "pages.h"
 #include "sendit/dicom.h"
 #include "sendit/dict.h"
@@ -26,19 +27,19 @@ static void dt_num(hbuf *b, const char *label, long long n) {
 
 /* ---- batch ---- */
 
-static void metrics(hbuf *b, const si_batch *batch) {
-  char t[WEB_TIME_MAX], size[WEB_SIZE_MAX];
+static void metrics(web_req *r, hbuf *b, const si_batch *batch) {
+  char t[OPS_TIME_MAX], size[OPS_SIZE_MAX];
   hb_put(b, "<section><h2>Metrics</h2><dl class=\"grid\">");
   dt_num(b, "Images", batch->image_count);
-  dt(b, "Size", web_size(size, batch->size_bytes));
+  dt(b, "Size", ops_size(size, batch->size_bytes));
   dt_num(b, "Skipped", batch->skipped_count);
   dt_num(b, "Quarantined", batch->quarantined_count);
   dt(b, "Reopened", batch->reopened ? "yes (late files arrived)" : "no");
-  dt(b, "Created", web_time(t, batch->created_at, 0));
-  dt(b, "Started", web_time(t, batch->started_at, 0));
-  dt(b, "Finished", web_time(t, batch->finished_at, 0));
-  dt(b, "Elapsed", batch->finished_at > 0 ? web_elapsed(t, batch->elapsed_ms) : "-");
-  json_t *qa = batch->qa[0] ? json_loads(batch->qa, 0, NULL) : NULL;
+  dt(b, "Created", ops_time(t, batch->created_at, 0));
+  dt(b, "Started", ops_time(t, batch->started_at, 0));
+  dt(b, "Finished", ops_time(t, batch->finished_at, 0));
+  dt(b, "Elapsed", ops_elapsed(t, batch->elapsed_ms, batch->finished_at > 0));
+  json_t *qa = ops_batch_qa(web_db(r), batch);
   json_t *v;
   if ((v = json_object_get(qa, "files_seen")) && json_is_integer(v))
     dt_num(b, "Files seen", (long long)json_integer_value(v));
@@ -69,7 +70,7 @@ static void metrics(hbuf *b, const si_batch *batch) {
 }
 
 static void timeline(hbuf *b, const web_batch_view *v) {
-  char t[WEB_TIME_MAX];
+  char t[OPS_TIME_MAX];
   hb_put(b, "<section><h2>Timeline</h2><ol class=\"timeline\">");
   for (size_t i = 0; i < v->nevents; i++) {
     char cls[sizeof v->events[i].what];
@@ -77,7 +78,7 @@ static void timeline(hbuf *b, const web_batch_view *v) {
     for (char *c = cls; *c; c++)
       *c = *c == ' ' ? '-' : *c;
     hb_printf(b, "<li class=\"ev-%s\"><time>%s</time> <strong>", cls,
-              web_time(t, v->events[i].at, 1));
+              ops_time(t, v->events[i].at, 1));
     hb_html(b, v->events[i].what);
     hb_put(b, "</strong> ");
     hb_html(b, v->events[i].detail);
@@ -86,8 +87,120 @@ static void timeline(hbuf *b, const web_batch_view *v) {
   hb_put(b, "</ol></section>\n");
 }
 
+static void stage_cell(hbuf *b, json_t *s, const char *key) {
+  const char *text = json_string_value(json_object_get(s, key));
+  hb_put(b, "<td>");
+  hb_html(b, text ? text : "-");
+  hb_put(b, "</td>");
+}
+
+/* A stage's state wears the colour of the batch status it resembles. */
+static const char *stage_badge(const char *state) {
+  static const struct {
+    const char *state, *badge;
+  } badges[] = {
+      {"queued", "s-QUEUE"}, {"running", "s-PROCESSING"}, {"done", "s-DONE"}, {"failed", "error"}};
+  for (size_t i = 0; state && i < sizeof badges / sizeof badges[0]; i++)
+    if (strcmp(badges[i].state, state) == 0)
+      return badges[i].badge;
+  return "s-EMPTY";
+}
+
+/* One row per stage of the batch's timeline, as `sendit batch show`. */
+static void stages(hbuf *b, const web_batch_view *v) {
+  hb_put(b, "<section id=\"stages\"><h2>Stages</h2>");
+  if (!json_array_size(v->stages)) {
+    hb_put(b, "<p class=\"muted\">None yet: the import has not ended.</p></section>\n");
+    return;
+  }
+  hb_put(b, "<table><thead><tr><th>Stage</th><th>State</th><th>Attempts</th><th>Started</th>"
+            "<th>Finished</th><th>Last error</th></tr></thead><tbody>");
+  size_t i;
+  json_t *s;
+  json_array_foreach(v->stages, i, s) {
+    const char *state = json_string_value(json_object_get(s, "state"));
+    hb_put(b, "<tr class=\"stage\">");
+    stage_cell(b, s, "stage");
+    hb_printf(b, "<td><span class=\"badge %s\">", stage_badge(state));
+    hb_html(b, state ? state : "-");
+    hb_printf(b, "</span></td><td class=\"num\">%lld</td>",
+              (long long)json_integer_value(json_object_get(s, "attempts")));
+    stage_cell(b, s, "started");
+    stage_cell(b, s, "finished");
+    stage_cell(b, s, "last_error");
+    hb_put(b, "</tr>");
+  }
+  hb_put(b, "</tbody></table></section>\n");
+}
+
+/* The de-identification state, as `sendit batch show`: counts, the output
+ * folder, and each held or failed image with its reason. */
+static void deid(hbuf *b, const web_batch_view *v) {
+  if (!json_is_object(v->deid))
+    return;
+  hb_put(b, "<section id=\"deid\"><h2>De-identification</h2><dl class=\"grid\">");
+  static const char *const counts[][2] = {
+      {"done", "De-identified"}, {"held", "Held"}, {"failed", "Failed"}, {"pending", "Pending"}};
+  for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+    dt_num(b, counts[i][1], (long long)json_integer_value(json_object_get(v->deid, counts[i][0])));
+  const char *folder = json_string_value(json_object_get(v->deid, "folder"));
+  hb_put(b, "<dt>Output folder</dt><dd>");
+  hb_html(b, folder ? folder : "-");
+  hb_put(b, "/&lt;study code&gt;/</dd></dl>");
+  json_t *problems = json_object_get(v->deid, "problems");
+  if (json_array_size(problems)) {
+    hb_put(b, "<table><thead><tr><th>Image</th><th>State</th><th>File</th><th>Reason</th>"
+              "<th>Quarantined as</th></tr></thead><tbody>");
+    size_t i;
+    json_t *p;
+    json_array_foreach(problems, i, p) {
+      long long id = (long long)json_integer_value(json_object_get(p, "image_id"));
+      hb_printf(b, "<tr class=\"deid-problem\"><td><a href=\"/images/%lld\">%lld</a></td>", id, id);
+      const char *state = json_string_value(json_object_get(p, "state"));
+      hb_printf(b, "<td><span class=\"badge %s\">",
+                state && strcmp(state, "released") == 0 ? "s-QUEUE" : "error");
+      hb_html(b, state ? state : "-");
+      hb_put(b, "</span></td>");
+      stage_cell(b, p, "file");
+      stage_cell(b, p, "reason");
+      stage_cell(b, p, "quarantine_path");
+      hb_put(b, "</tr>");
+    }
+    hb_put(b, "</tbody></table>");
+  }
+  hb_put(b, "</section>\n");
+}
+
+/* Per destination, the batch's images sent, failed and pending (as
+ * `sendit batch show`); nothing when it went nowhere. */
+static void destinations(hbuf *b, const web_batch_view *v) {
+  if (!json_array_size(v->destinations))
+    return;
+  hb_put(b, "<section id=\"destinations\"><h2>Delivery</h2><table><thead><tr><th>Destination</th>"
+            "<th>State</th><th>Sent</th><th>Failed</th><th>Pending</th></tr></thead><tbody>");
+  size_t i;
+  json_t *d;
+  json_array_foreach(v->destinations, i, d) {
+    long long sent = (long long)json_integer_value(json_object_get(d, "sent"));
+    long long failed = (long long)json_integer_value(json_object_get(d, "failed"));
+    long long pending = (long long)json_integer_value(json_object_get(d, "pending"));
+    const char *state = failed ? "failed" : pending ? "running" : "done";
+    hb_put(b, "<tr class=\"destination\">");
+    stage_cell(b, d, "name");
+    hb_printf(b, "<td><span class=\"badge %s\">%s</span></td>", stage_badge(state),
+              failed    ? "refused some"
+              : pending ? "pending"
+                        : "sent");
+    hb_printf(b,
+              "<td class=\"num\">%lld</td><td class=\"num\">%lld</td><td class=\"num\">%lld</td>",
+              sent, failed, pending);
+    hb_put(b, "</tr>");
+  }
+  hb_put(b, "</tbody></table></section>\n");
+}
+
 static void errors(hbuf *b, const web_batch_view *v) {
-  char t[WEB_TIME_MAX];
+  char t[OPS_TIME_MAX];
   hb_printf(b, "<section id=\"errors\"><h2>Errors and warnings (%lld)</h2>",
             (long long)v->notable_total);
   if (!v->nnotes) {
@@ -99,7 +212,7 @@ static void errors(hbuf *b, const web_batch_view *v) {
   for (size_t i = 0; i < v->nnotes; i++) {
     const web_note *n = &v->notes[i];
     hb_printf(b, "<tr><td>%s</td><td><span class=\"badge %s\">%s</span></td><td>",
-              web_time(t, n->at, 0), strcmp(n->level, "error") == 0 ? "error" : "warning",
+              ops_time(t, n->at, 0), strcmp(n->level, "error") == 0 ? "error" : "warning",
               n->level);
     hb_html(b, n->file[0] ? n->file : "-");
     hb_put(b, "</td><td>");
@@ -117,7 +230,7 @@ static void errors(hbuf *b, const web_batch_view *v) {
 static int image_tr(void *user, const si_image *img, const char *batch_uid) {
   (void)batch_uid;
   hbuf *b = user;
-  char size[WEB_SIZE_MAX];
+  char size[OPS_SIZE_MAX];
   hb_printf(b, "<tr><td><a href=\"/images/%lld\">%lld</a></td><td class=\"uid\">",
             (long long)img->id, (long long)img->id);
   hb_html(b, img->uid);
@@ -127,7 +240,7 @@ static int image_tr(void *user, const si_image *img, const char *batch_uid) {
   hb_html(b, img->patient_id);
   hb_put(b, "</td><td>");
   hb_html(b, img->study_date);
-  hb_printf(b, "</td><td class=\"num\">%s</td><td>", web_size(size, img->size_bytes));
+  hb_printf(b, "</td><td class=\"num\">%s</td><td>", ops_size(size, img->size_bytes));
   hb_html(b, img->original_name);
   hb_put(b, "</td></tr>\n");
   return 0;
@@ -192,7 +305,10 @@ void page_batch(web_req *r) {
     page_csrf_field(r);
     hb_put(b, "<button type=\"submit\">Retry</button></form>\n");
   }
-  metrics(b, batch);
+  metrics(r, b, batch);
+  stages(b, &v);
+  deid(b, &v);
+  destinations(b, &v);
   timeline(b, &v);
   errors(b, &v);
   int failed = images(r, batch, page);
@@ -336,7 +452,7 @@ void page_image(web_req *r) {
     web_fail(r, 404, "no image %.40s", s);
   } else {
     hbuf *b = &r->out;
-    char size[WEB_SIZE_MAX], t[WEB_TIME_MAX], title[40];
+    char size[OPS_SIZE_MAX], t[OPS_TIME_MAX], title[40];
     snprintf(title, sizeof title, "Image %s", s);
     page_begin(r, title, 0);
     hb_printf(b, "<h1>Image %s</h1><section><dl class=\"grid\">", s);
@@ -358,10 +474,10 @@ void page_image(web_req *r) {
     dt(b, "SOP class", sop ? sop : img->sop_class_uid);
     dt(b, "Modality", img->modality);
     dt(b, "StudyDate", img->study_date);
-    dt(b, "File size", web_size(size, img->size_bytes));
+    dt(b, "File size", ops_size(size, img->size_bytes));
     dt(b, "Storage path", img->storage_path);
     dt(b, "Original name", img->original_name);
-    dt(b, "Imported", web_time(t, img->created_at, 0));
+    dt(b, "Imported", ops_time(t, img->created_at, 0));
     hb_put(b, "</dl></section>\n");
     header_table(r, img);
     page_end(r);

@@ -10,6 +10,8 @@
 #include "sendit/fs.h"
 #include "sendit/log.h"
 #include "sendit/pipeline.h"
+#include "sendit/store_ops.h"
+#include "sendit/stages.h"
 #include "sendit/watch.h"
 
 static int is_dir(const char *path) {
@@ -46,14 +48,31 @@ static si_status record_on_batch(si_import_context *ctx, const si_job *job, cons
 
 /* Ends the job as its holder. A job taken over meanwhile (the lease ran
  * out) belongs to another worker now: that is logged, not an error. */
-static si_status end_job(si_import_context *ctx, const si_job *job, const char *state,
-                         const char *message, si_error *err) {
-  si_status st = si_store_job_finish(ctx->db, job->id, ctx->worker, state, message, err);
+static si_status end_job_as(si_import_context *ctx, const si_job *job, const char *state,
+                            const char *message, int stage_end, si_error *err) {
+  si_status st;
+  if (!stage_end) {
+    st = si_store_job_finish(ctx->db, job->id, ctx->worker, state, message, err);
+  } else {
+    /* The stage's end (stages.h): the batch's error_stage and timeline, and
+     * on done the next stage's job, land with the job's end. */
+    st = si_db_begin(ctx->db, err);
+    if (st == SI_OK)
+      st = si_stage_end_import(ctx->db, ctx->cfg, job->id, ctx->worker, job->folder,
+                               strcmp(state, "failed") == 0, message, 0, err);
+    st = st == SI_OK ? si_db_commit(ctx->db, err) : (si_db_rollback(ctx->db), st);
+  }
   if (st != SI_ERR_STATE)
     return st;
   si_log(SI_LOG_WARN, "job %" PRId64 " (%s): %s; not marking it %s", job->id, job->folder,
          err->message, state);
   return SI_OK;
+}
+
+/* Done or failed: the import stage ends; queued: the job goes back. */
+static si_status end_job(si_import_context *ctx, const si_job *job, const char *state,
+                         const char *message, si_error *err) {
+  return end_job_as(ctx, job, state, message, strcmp(state, "queued") != 0, err);
 }
 
 static si_status fail_job(si_import_context *ctx, const si_job *job, const char *message,
@@ -62,24 +81,12 @@ static si_status fail_job(si_import_context *ctx, const si_job *job, const char 
   return st == SI_OK ? end_job(ctx, job, "failed", message, err) : st;
 }
 
-static int first_column(void *user, int ncols, const char *const *v) {
-  *(int *)user = ncols > 0 && v[0] != NULL;
-  return 1;
-}
-
 /* Whether another job for the same folder finished after this one was
  * queued: then this job's folder did not vanish, it was imported. */
 static int taken_by_another_job(si_import_context *ctx, const si_job *job) {
-  char id_s[24];
-  snprintf(id_s, sizeof id_s, "%" PRId64, job->id);
-  const char *params[] = {job->path, id_s};
   int found = 0;
   si_error err;
-  si_db_exec(ctx->db,
-             "SELECT id FROM job WHERE path = $1 AND id <> $2 AND state = 'done' AND "
-             "updated_at >= (SELECT created_at FROM job WHERE id = $2) LIMIT 1",
-             2, params, first_column, &found, NULL, &err);
-  return found;
+  return si_store_job_done_since(ctx->db, job->path, job->id, &found, &err) == SI_OK && found;
 }
 
 /* What a claim refuses to import: anything but a real folder. An input
@@ -150,7 +157,7 @@ static si_status claim_folder(si_import_context *ctx, si_job *job, char *work, s
       /* A rescan queued the folder again while an earlier job was taking it. */
       si_log(SI_LOG_INFO, "job %" PRId64 ": %s was already imported by an earlier job", job->id,
              job->path);
-      return end_job(ctx, job, "done", "already imported by an earlier job", err);
+      return end_job_as(ctx, job, "done", "already imported by an earlier job", 0, err);
       /* Otherwise a failure, unless the work folder exists: an earlier
        * attempt moved the folder there and a crash lost the record. What
        * the input holds by now is late data, left for queue_late_data. */

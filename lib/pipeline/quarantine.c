@@ -1,5 +1,6 @@
 /* Reconciling the quarantine folder with its entries (see quarantine.h). */
 #include "sendit/quarantine.h"
+#include "sendit/strf.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -19,7 +20,7 @@
  * whose path does not pass through "/<uid>/" is matched by its last part). */
 typedef struct names {
   const char *uid;
-  char prefix[SI_PATH_MAX]; /* quarantine/<uid>/ */
+  char *prefix; /* quarantine/<uid>/ (owned) */
   char **items;
   size_t count, cap;
   int oom;
@@ -71,35 +72,39 @@ static int by_text(const void *a, const void *b) {
 static int is_recorded(const names *known, const char *rel) {
   if (!known->count)
     return 0;
-  char key[SI_PATH_MAX];
-  snprintf(key, sizeof key, "%s", rel);
+  char *key = strdup(rel);
+  if (!key)
+    return 1; /* not reconciled now: the next reconciling tries again */
   const char *k = key;
-  for (;;) {
-    if (bsearch(&k, known->items, known->count, sizeof *known->items, by_text))
-      return 1;
-    char *slash = strrchr(key, '/');
-    if (!slash)
-      return 0;
-    *slash = 0;
+  int found = 0;
+  for (char *slash = key; !found && slash;) {
+    found = bsearch(&k, known->items, known->count, sizeof *known->items, by_text) != NULL;
+    if ((slash = strrchr(key, '/')))
+      *slash = 0;
   }
+  free(key);
+  return found;
 }
 
 static void free_names(names *n) {
   for (size_t i = 0; i < n->count; i++)
     free(n->items[i]);
   free(n->items);
+  free(n->prefix);
 }
 
 static si_status record_found(si_db *db, const char *batch_uid, int64_t batch_id,
                               const si_file_entry *f, si_error *err) {
   si_status st =
       si_store_quarantine_add(db, batch_uid, f->path, f->relative, SI_QUARANTINE_FOUND_REASON, err);
-  char msg[SI_PATH_MAX + 300];
-  snprintf(msg, sizeof msg, "%s (now recorded as quarantined: %s)", SI_QUARANTINE_FOUND_REASON,
-           f->path);
-  si_log(SI_LOG_WARN, "batch %s: %s: %s", batch_uid, f->relative, msg);
+  char *msg = si_strf("%s (now recorded as quarantined: %s)", SI_QUARANTINE_FOUND_REASON, f->path);
+  if (!msg && st == SI_OK)
+    st = si_error_set(err, SI_ERR_NOMEM, f->path, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
+  if (msg)
+    si_log(SI_LOG_WARN, "batch %s: %s: %s", batch_uid, f->relative, msg);
   if (st == SI_OK && batch_id >= 0)
     st = si_store_batch_log(db, batch_id, "warning", f->relative, msg, err);
+  free(msg);
   return st;
 }
 
@@ -127,8 +132,10 @@ static si_status reconcile(si_db *db, const si_config *cfg, const char *batch_ui
     return st;
   }
   names known = {.uid = batch_uid};
-  snprintf(known.prefix, sizeof known.prefix, "%s/%s/", cfg->quarantine_dir, batch_uid);
-  st = si_store_quarantine_paths(db, batch_uid, add_name, &known, err);
+  known.prefix = si_strf("%s/%s/", cfg->quarantine_dir, batch_uid);
+  st = known.prefix
+           ? si_store_quarantine_paths(db, batch_uid, add_name, &known, err)
+           : si_error_set(err, SI_ERR_NOMEM, batch_uid, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
   if (st == SI_OK && known.oom)
     st = si_error_set(err, SI_ERR_NOMEM, batch_uid, SI_NO_OFFSET, SI_NO_TAG, "out of memory");
   if (st == SI_OK && known.count > 1)

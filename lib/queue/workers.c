@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,9 @@
 #include "sendit/log.h"
 #include "sendit/pipeline.h"
 #include "sendit/quarantine.h"
+#include "sendit/stages.h"
 #include "sendit/store.h"
+#include "sendit/store_stages.h"
 
 #define PAUSED_RECHECK_SECONDS 5
 /* Most jobs a worker claims at once (see claim_size): a burst of small
@@ -43,7 +46,7 @@ struct si_worker_pool {
   pthread_mutex_t lock;
   pthread_cond_t wake;
   int stopping;
-  volatile sig_atomic_t cancel; /* mirrors stopping, read by imports between chunks */
+  atomic_int cancel; /* mirrors stopping, read by imports between chunks */
   int wakeups;
   int paused;           /* below the low-water mark, or a run found the disk full */
   int64_t paused_at_ms; /* when: a pause lasts PAUSED_RECHECK_SECONDS at least */
@@ -52,7 +55,8 @@ struct si_worker_pool {
   int64_t reserved; /* bytes of folders claimed by this pool and not yet stored */
   worker *workers;
   int count;
-  int busy; /* workers holding claimed jobs */
+  int busy;                             /* workers holding claimed jobs */
+  int kind_running[SI_STAGE_KINDS_MAX]; /* jobs of each stage kind running (stages.h) */
   pthread_t listener;
   int listening; /* the listener thread was started */
 };
@@ -336,6 +340,104 @@ static void set_busy(si_worker_pool *pool, int delta) {
   pthread_mutex_unlock(&pool->lock);
 }
 
+/* The import kind's turn: the batched claim (claim_size, claim_fits) and
+ * si_run_jobs, as before stages existed. Returns 0 when it ran jobs (look
+ * again at once), else the seconds to wait before its next turn. *db is
+ * closed (NULL) after a database failure. */
+static int work_import(worker *w, si_db **db, const char *id) {
+  si_worker_pool *pool = w->pool;
+  const si_config *cfg = pool->cfg;
+  si_error err;
+  if (!disk_allows_claim(pool))
+    return PAUSED_RECHECK_SECONDS;
+  size_t found = 0;
+  /* While the next folder waits for room, one claim looks whether it fits. */
+  pthread_mutex_lock(&pool->lock);
+  int waiting = pool->waiting;
+  pthread_mutex_unlock(&pool->lock);
+  size_t want = waiting ? 1 : claim_size(pool, *db);
+  if (si_store_claim_many(*db, id, cfg->lease_seconds, w->jobs, want, &found, &err) != SI_OK) {
+    char buf[1024];
+    si_log(SI_LOG_ERROR, "worker %s: claim: %s", id, si_error_format(&err, buf, sizeof buf));
+    si_db_close(*db);
+    *db = NULL;
+    return cfg->poll_seconds;
+  }
+  if (!found) {
+    pthread_mutex_lock(&pool->lock);
+    pool->waiting = 0; /* nothing waits any more */
+    pthread_mutex_unlock(&pool->lock);
+    return cfg->poll_seconds;
+  }
+  int64_t reserved = 0;
+  found = claim_fits(pool, *db, id, w->jobs, found, &reserved);
+  if (!found)
+    return PAUSED_RECHECK_SECONDS;
+  si_import_context ctx = {
+      .cfg = cfg, .db = *db, .worker = id, .job_id = w->jobs[0].id, .cancel = &pool->cancel};
+  set_busy(pool, 1);
+  si_status run_status = si_run_jobs(&ctx, w->jobs, found, w->results, &err);
+  set_busy(pool, -1);
+  pthread_mutex_lock(&pool->lock);
+  pool->reserved -= reserved;
+  pthread_mutex_unlock(&pool->lock);
+  for (size_t i = 0; run_status == SI_OK && i < found; i++)
+    if (w->results[i].no_space) {
+      note_full_disk(pool, &w->jobs[i]);
+      break;
+    }
+  if (run_status != SI_OK) {
+    char buf[1024];
+    /* The leases run out and the jobs are retried: database trouble is
+     * usually passing. */
+    si_log(SI_LOG_ERROR, "worker %s: job %" PRId64 " (%s)%s: %s", id, w->jobs[0].id,
+           w->jobs[0].folder, found > 1 ? " and the jobs claimed with it" : "",
+           si_error_format(&err, buf, sizeof buf));
+    si_db_close(*db);
+    *db = NULL;
+  }
+  return 0;
+}
+
+/* A stage's turn (kinds after the import, stages.h): one job of the kind,
+ * within the kind's concurrency in this pool. Returns as work_import. */
+static int work_stage(worker *w, si_db **db, const char *id, size_t k, const si_stage_kind *kind) {
+  si_worker_pool *pool = w->pool;
+  const si_config *cfg = pool->cfg;
+  pthread_mutex_lock(&pool->lock);
+  int room = kind->concurrency <= 0 || pool->kind_running[k] < kind->concurrency;
+  if (room)
+    pool->kind_running[k]++;
+  pthread_mutex_unlock(&pool->lock);
+  if (!room)
+    return cfg->poll_seconds;
+  si_error err;
+  int found = 0;
+  si_status st =
+      si_store_stage_claim(*db, id, cfg->lease_seconds, kind->name, &w->jobs[0], &found, &err);
+  if (st == SI_OK && found) {
+    si_stage_context ctx = {.cfg = cfg, .db = *db, .worker = id, .cancel = &pool->cancel};
+    set_busy(pool, 1);
+    st = si_stage_run_claimed(&ctx, kind, &w->jobs[0], &err);
+    set_busy(pool, -1);
+  }
+  pthread_mutex_lock(&pool->lock);
+  pool->kind_running[k]--;
+  pthread_mutex_unlock(&pool->lock);
+  if (st != SI_OK) {
+    char buf[1024];
+    si_log(SI_LOG_ERROR, "worker %s: %s job: %s", id, kind->name,
+           si_error_format(&err, buf, sizeof buf));
+    si_db_close(*db);
+    *db = NULL;
+    return cfg->poll_seconds;
+  }
+  return found ? 0 : cfg->poll_seconds;
+}
+
+/* Each round gives every kind of the chain (stages.h, import first) its
+ * turn; the worker waits only when none had work, for the shortest of
+ * their waits. With [pipeline] stages = import that is the import's own. */
 static void *worker_main(void *arg) {
   worker *w = arg;
   si_worker_pool *pool = w->pool;
@@ -343,6 +445,8 @@ static void *worker_main(void *arg) {
   char host[128] = "localhost", id[256];
   gethostname(host, sizeof host - 1);
   snprintf(id, sizeof id, "%s:%ld:%d", host, (long)getpid(), w->index);
+  size_t nkinds = 0;
+  const si_stage_kind *kinds = si_stage_kinds(&nkinds);
   si_db *db = NULL;
   si_error err;
   while (!stopping(pool)) {
@@ -353,60 +457,16 @@ static void *worker_main(void *arg) {
       wait_seconds(pool, PAUSED_RECHECK_SECONDS);
       continue;
     }
-    if (!disk_allows_claim(pool)) {
-      wait_seconds(pool, PAUSED_RECHECK_SECONDS);
-      continue;
+    int wait = -1;
+    for (size_t k = 0; k < nkinds && db && !stopping(pool); k++) {
+      if (!si_stage_enabled(cfg, kinds[k].name))
+        continue;
+      int next = kinds[k].run ? work_stage(w, &db, id, k, &kinds[k]) : work_import(w, &db, id);
+      if (wait < 0 || next < wait)
+        wait = next;
     }
-    size_t found = 0;
-    /* While the next folder waits for room, one claim looks whether it fits. */
-    pthread_mutex_lock(&pool->lock);
-    int waiting = pool->waiting;
-    pthread_mutex_unlock(&pool->lock);
-    size_t want = waiting ? 1 : claim_size(pool, db);
-    if (si_store_claim_many(db, id, cfg->lease_seconds, w->jobs, want, &found, &err) != SI_OK) {
-      char buf[1024];
-      si_log(SI_LOG_ERROR, "worker %s: claim: %s", id, si_error_format(&err, buf, sizeof buf));
-      si_db_close(db);
-      db = NULL;
-      wait_seconds(pool, cfg->poll_seconds);
-      continue;
-    }
-    if (!found) {
-      pthread_mutex_lock(&pool->lock);
-      pool->waiting = 0; /* nothing waits any more */
-      pthread_mutex_unlock(&pool->lock);
-      wait_seconds(pool, cfg->poll_seconds);
-      continue;
-    }
-    int64_t reserved = 0;
-    found = claim_fits(pool, db, id, w->jobs, found, &reserved);
-    if (!found) {
-      wait_seconds(pool, PAUSED_RECHECK_SECONDS);
-      continue;
-    }
-    si_import_context ctx = {
-        .cfg = cfg, .db = db, .worker = id, .job_id = w->jobs[0].id, .cancel = &pool->cancel};
-    set_busy(pool, 1);
-    si_status run_status = si_run_jobs(&ctx, w->jobs, found, w->results, &err);
-    set_busy(pool, -1);
-    pthread_mutex_lock(&pool->lock);
-    pool->reserved -= reserved;
-    pthread_mutex_unlock(&pool->lock);
-    for (size_t i = 0; run_status == SI_OK && i < found; i++)
-      if (w->results[i].no_space) {
-        note_full_disk(pool, &w->jobs[i]);
-        break;
-      }
-    if (run_status != SI_OK) {
-      char buf[1024];
-      /* The leases run out and the jobs are retried: database trouble is
-       * usually passing. */
-      si_log(SI_LOG_ERROR, "worker %s: job %" PRId64 " (%s)%s: %s", id, w->jobs[0].id,
-             w->jobs[0].folder, found > 1 ? " and the jobs claimed with it" : "",
-             si_error_format(&err, buf, sizeof buf));
-      si_db_close(db);
-      db = NULL;
-    }
+    if (wait > 0)
+      wait_seconds(pool, wait);
   }
   si_db_close(db);
   return NULL;
@@ -530,7 +590,7 @@ void si_worker_pool_stop(si_worker_pool *pool) {
     return;
   pthread_mutex_lock(&pool->lock);
   pool->stopping = 1;
-  pool->cancel = 1;
+  atomic_store(&pool->cancel, 1);
   pthread_cond_broadcast(&pool->wake);
   pthread_mutex_unlock(&pool->lock);
   for (int i = 0; i < pool->count; i++)

@@ -51,6 +51,7 @@ const char *si_status_name(si_status code) {
       [SI_ERR_DB] = "database",
       [SI_ERR_CONFIG] = "config",
       [SI_ERR_STATE] = "state",
+      [SI_ERR_PARSE] = "parse",
   };
   if ((unsigned)code < sizeof names / sizeof names[0] && names[code])
     return names[code];

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -580,4 +581,11 @@ int si_dir_has_files(const char *path) {
   int any = files.count + files.other_count > 0;
   si_file_list_free(&files);
   return any;
+}
+
+int64_t si_free_space_mb(const char *path) {
+  struct statvfs vfs;
+  if (statvfs(path, &vfs) != 0)
+    return -1;
+  return (int64_t)((uint64_t)vfs.f_bavail * vfs.f_frsize / (1024 * 1024));
 }

@@ -381,3 +381,12 @@ void si_watcher_close(si_watcher *w) {
   }
   free(w);
 }
+
+int si_folder_is_finished(const char *name) {
+  if (!name[0] || name[0] == '.')
+    return 0;
+  for (const char *dot = strchr(name, '.'); dot; dot = strchr(dot + 1, '.'))
+    if (strncmp(dot + 1, "tmp", 3) == 0)
+      return 0;
+  return 1;
+}

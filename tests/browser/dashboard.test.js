@@ -65,6 +65,8 @@ async function main() {
     check(session && session.httpOnly && session.sameSite === "Strict",
       "the session cookie is HttpOnly and SameSite=Strict");
     check((await page.textContent("#live-cards")).includes("active"), "the watcher shows as active");
+    check((await page.textContent("#live-cards")).includes("test: 0 queued"),
+      "the queue card shows each stage");
     check(await page.isVisible("text=ERR02"), "earlier batches are listed");
 
     // A new folder arrives while the reader is looking: no reload by hand.
@@ -92,6 +94,13 @@ async function main() {
     check(batchText.includes("Batch LIVE01") && batchText.includes("Images 1–24 of 24"),
       "the batch page lists its 24 images");
     check(batchText.includes("Timeline") && batchText.includes("finished"), "and its timeline");
+    // The stage timeline (the daemon runs import -> test; LIVE01's test
+    // stage fails once and is retried): one row per stage.
+    const stages = await page.$$eval("#stages tr.stage", (rows) =>
+      rows.map((tr) => Array.from(tr.cells).slice(0, 3).map((td) => td.textContent.trim()).join(" ")));
+    check(JSON.stringify(stages) === JSON.stringify(["import done 1", "test done 2"]),
+      "and its stages: import done, test done at the second attempt (" + stages.join("; ") + ")");
+    check((await page.textContent("#stages")).includes("Last error"), "with each stage's last error");
     await page.screenshot({ path: path.join(shots, "batch.png"), fullPage: true });
     await Promise.all([page.waitForURL(/\/images\/\d+$/),
       page.click('#images a[href^="/images/"] >> nth=0')]);

@@ -107,6 +107,29 @@ wait_for() {
   done
   return 1
 }
+# free_port: a TCP port on loopback that nothing listens on, for a peer the
+# test starts. It is drawn from 20000-32767, below the kernel's ephemeral range
+# (32768-60999), so that no outgoing connection of a test running beside this
+# one can take it between this check and the peer's bind (CI once saw Orthanc
+# fail to start on a port the kernel's own pick had just handed out).
+free_port() {
+  /usr/bin/python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    port = random.randint(20000, 32767)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("no free port in 20000-32767")
+PY
+}
 sql_is() { [ "$(sql "$2")" = "$1" ]; }             # sql_is EXPECTED "SQL"
 sql_ge() { [ "$(sql "$2")" -ge "$1" ] 2>/dev/null; } # sql_ge MINIMUM "SQL"
 

@@ -105,6 +105,8 @@ mv "$STAGE/late/NAMEQ" "$SITE/data/"
 check "late data for NAMEQ (job $next_job) is imported" \
   wait_for 30 sql_is "1" "SELECT count(*) FROM image WHERE uid LIKE '$S.9.%' AND status = 'DONE'"
 check "NAMEQ ends DONE" wait_for 30 batch_is NAMEQ DONE
+check "and its jobs have ended" \
+  wait_for 30 sql_is 0 "SELECT count(*) FROM job WHERE state IN ('queued', 'running')"
 check_eq "all 14 images of NAMEQ are stored" 14 "$(uids $S)"
 check_eq "and 14 files are in its storage" 14 "$(count_files "$SITE/storage/NAMEQ")"
 check_eq "the work area holds only sendit's names" "" \
@@ -121,6 +123,10 @@ $MKDICOM "$STAGE/late/$long" 1 --sop-prefix $S.2
 mv "$STAGE/late/$long" "$SITE/data/"
 check "late data under that long name is imported too" \
   wait_for 30 sql_is 3 "SELECT count(*) FROM image WHERE uid LIKE '$S.%' AND status = 'DONE'"
+# Rows of a folder that goes to storage in one rename say DONE before the
+# rename (pipeline.h); the job's end says the files are there.
+check "and its job has ended" \
+  wait_for 30 sql_is 0 "SELECT count(*) FROM job WHERE state IN ('queued', 'running')"
 check_eq "3 files in its storage" 3 "$(count_files "$SITE/storage/$long")"
 sendit stop_watcher >/dev/null
 trap - EXIT

@@ -146,6 +146,9 @@ check "it is imported" wait_for 20 batch_is TWICE DONE
 # done ("already imported"), importing nothing. What counts: one import.
 check_eq "imported once: one image row, one stored file, every job done" "1 1 0" \
   "$(sql "SELECT count(*) FROM image i JOIN batch b ON b.id = i.batch_id WHERE b.uid = 'TWICE'") $(count_files "$SITE/storage/TWICE") $(sql "SELECT count(*) FROM job WHERE folder = 'TWICE' AND state <> 'done'")"
+# The next cases make sites of their own: stop this one's watcher first (the
+# EXIT trap stops only the last site's, and this one would run on).
+stop_site
 
 # --- item 2: late data between a claim's rename and its record --------------
 # The claim renames the first folder into the work area, then records where
@@ -170,7 +173,7 @@ if strace -o /dev/null true 2>/dev/null; then
   mv "$SITE/stage/RACE" "$SITE/data/RACE"
   check "the late folder is queued once the claim is recorded" \
     wait_for 10 sql_is 1 "SELECT count(*) FROM job WHERE folder = 'RACE' AND state = 'queued'"
-  check "by the worker, which says so" fg_has "(late data for batch RACE)"
+  check "by the worker, which says so" wait_for 5 fg_has "(late data for batch RACE)"
   check "both folders end in batch RACE" \
     wait_for 40 sql_is "DONE 4 1" "SELECT status || ' ' || image_count || ' ' || reopened FROM batch WHERE uid = 'RACE'"
   check "the input is empty again" test ! -e "$SITE/data/RACE"

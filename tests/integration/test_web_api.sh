@@ -12,7 +12,6 @@ PW='correct horse battery staple'
 
 has() { grep -qF -- "$1" <<<"$2"; }
 pyjson() { /usr/bin/python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1" 2>&1; }
-free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # http [curl options...] PATH: sets CODE, BODY and HEADERS.
 http() {
@@ -236,7 +235,10 @@ check_eq "GET on the retry route: 405" 405 "$CODE"
 check "with an Allow header" has "Allow: POST" "$HEADERS"
 tok -X POST /api/batches/RETRY01/retry
 check_eq "retrying a failed batch with a token (no CSRF needed): 202" 202 "$CODE"
-check_eq "it is queued again" QUEUE "$(pyjson 'd["batch"]["status"]' <<<"$BODY")"
+# The answer reads the batch after the retry's commit: on PostgreSQL a
+# worker woken by NOTIFY may have taken the job by then.
+check "it is queued again (or already taken by a worker)" grep -qxE 'QUEUE|PROCESSING|DONE' \
+  <<<"$(pyjson 'd["batch"]["status"]' <<<"$BODY")"
 check "and the workers import it" wait_for 30 batch_is RETRY01 DONE
 check_eq "with its 5 images" 5 "$(api '/api/images?batch=RETRY01'; pyjson 'd["count"]' <<<"$BODY")"
 

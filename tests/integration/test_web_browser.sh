@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The dashboard in headless Chromium (tests/browser/dashboard.test.js, with
 # playwright-core driving Debian's /usr/bin/chromium): log in, drop a folder,
-# see the batch appear without reloading, open it, open an image. Screenshots
+# see the batch appear without reloading, open it (its record and its
+# stages: the daemon runs import -> test), open an image. Screenshots
 # go to $SENDIT_TMP/screenshots; SENDIT_UPDATE_DOCS=1 also refreshes
 # docs/dashboard.png for the README.
 source "$(dirname "$0")/lib.sh"
@@ -25,6 +26,10 @@ cat >>"$SITE/sendit.ini" <<INI
 listen = 127.0.0.1:$PORT
 password_file = $SITE/sendit.passwd
 INI
+# Two stages, so the batch page has a stage timeline: LIVE01's test stage
+# fails once and is retried.
+export SENDIT_TEST_STAGES=1 SENDIT_PIPELINE_STAGES=import,test SENDIT_QUEUE_POLL_SECONDS=1
+export SENDIT_TEST_STAGE_RULES="LIVE01=fail:1"
 echo "$PW" | sendit set_password 2>/dev/null
 check "a password is set" test -s "$SITE/sendit.passwd"
 sendit start_watcher >/dev/null

@@ -18,7 +18,6 @@ PY=/usr/bin/python3
 
 has() { grep -qF -- "$1" <<<"$2"; }
 pyjson() { $PY -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1" 2>&1; }
-free_port() { $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 http() { # http [curl options...] PATH: sets CODE, BODY and HEADERS
   local path="${*: -1}"
   CODE=$(curl -s -m 10 -o "$SITE/.body" -D "$SITE/.headers" -w '%{http_code}' "${@:1:$#-1}" "$BASE$path")

@@ -26,7 +26,16 @@ static const char *const env_names[] = {
     "SENDIT_IMPORT_DUPLICATES",    "SENDIT_FILTERS_SKIP_BURNED_IN",
     "SENDIT_FILTERS_MODALITIES",   "SENDIT_DAEMON_LOGS",
     "SENDIT_DAEMON_PIDFILE",       "SENDIT_DAEMON_LOG_LEVEL",
-    "SENDIT_WEB_LISTEN",
+    "SENDIT_WEB_LISTEN",           "SENDIT_DEID_FOLDER",
+    "SENDIT_DEID_RECIPE",          "SENDIT_DEID_PROFILE",
+    "SENDIT_DEID_OPTIONS",         "SENDIT_DEID_KEY_FILE",
+    "SENDIT_DEID_IDENTIFIERS",     "SENDIT_DEID_URL",
+    "SENDIT_DEID_TOKEN_FILE",      "SENDIT_DEID_TIMEOUT_SECONDS",
+    "SENDIT_DEID_NAME_PATTERN",    "SENDIT_DEID_KEEP_TIMES",
+    "SENDIT_DICOM_LISTEN",         "SENDIT_DICOM_AE_TITLE",
+    "SENDIT_DICOM_ALLOW",          "SENDIT_DICOM_MAX_ASSOCIATIONS",
+    "SENDIT_DICOM_TIMEOUT",        "SENDIT_DICOM_IDLE_TIMEOUT",
+    "SENDIT_DICOM_MAX_PDU",
 };
 
 static char start_dir[PATH_MAX];
@@ -114,6 +123,24 @@ static void assert_defaults_at(const si_config *c, const char *base) {
   assert_string_equal(c->pidfile, under(base, "sendit.pid"));
   assert_string_equal(c->log_level, "info");
   assert_string_equal(c->web_listen, "127.0.0.1:8000");
+  assert_string_equal(c->deid_dir, under(base, "deid"));
+  assert_string_equal(c->deid_recipe, "");
+  assert_string_equal(c->deid_profile, "basic");
+  assert_string_equal(c->deid_options, "retain-long-modified-dates");
+  assert_string_equal(c->deid_key_file, under(base, "sendit.deid.key"));
+  assert_string_equal(c->deid_identifiers, "local");
+  assert_string_equal(c->deid_url, "");
+  assert_string_equal(c->deid_token_file, "");
+  assert_int_equal(c->deid_timeout_seconds, 30);
+  assert_string_equal(c->deid_name_pattern, "{study}_{series}_{instance}.dcm");
+  assert_int_equal(c->deid_keep_times, 1);
+  assert_string_equal(c->dicom_listen, "");
+  assert_string_equal(c->dicom_ae_title, "SENDIT");
+  assert_string_equal(c->dicom_allow, "");
+  assert_int_equal(c->dicom_max_associations, 16);
+  assert_int_equal(c->dicom_timeout, 30);
+  assert_int_equal(c->dicom_idle_timeout, 300);
+  assert_int_equal(c->dicom_max_pdu, 262144);
 }
 
 static void assert_defaults(const si_config *c) { assert_defaults_at(c, NULL); }
@@ -140,6 +167,24 @@ static void assert_same_values(const si_config *a, const si_config *b) {
   assert_string_equal(a->pidfile, b->pidfile);
   assert_string_equal(a->log_level, b->log_level);
   assert_string_equal(a->web_listen, b->web_listen);
+  assert_string_equal(a->deid_dir, b->deid_dir);
+  assert_string_equal(a->deid_recipe, b->deid_recipe);
+  assert_string_equal(a->deid_profile, b->deid_profile);
+  assert_string_equal(a->deid_options, b->deid_options);
+  assert_string_equal(a->deid_key_file, b->deid_key_file);
+  assert_string_equal(a->deid_identifiers, b->deid_identifiers);
+  assert_string_equal(a->deid_url, b->deid_url);
+  assert_string_equal(a->deid_token_file, b->deid_token_file);
+  assert_int_equal(a->deid_timeout_seconds, b->deid_timeout_seconds);
+  assert_string_equal(a->deid_name_pattern, b->deid_name_pattern);
+  assert_int_equal(a->deid_keep_times, b->deid_keep_times);
+  assert_string_equal(a->dicom_listen, b->dicom_listen);
+  assert_string_equal(a->dicom_ae_title, b->dicom_ae_title);
+  assert_string_equal(a->dicom_allow, b->dicom_allow);
+  assert_int_equal(a->dicom_max_associations, b->dicom_max_associations);
+  assert_int_equal(a->dicom_timeout, b->dicom_timeout);
+  assert_int_equal(a->dicom_idle_timeout, b->dicom_idle_timeout);
+  assert_int_equal(a->dicom_max_pdu, b->dicom_max_pdu);
 }
 
 static void test_defaults_without_file(void **state) {
@@ -329,6 +374,20 @@ static const bad_case bad_cases[] = {
     {"storage", "work", "", "must not be empty"},
     {"storage", "quarantine", "", "must not be empty"},
     {"database", "url", "", "must not be empty"},
+    {"dicom", "listen", "11112", "host:port"},
+    {"dicom", "listen", "*:0", "1 to 65535"},
+    {"dicom", "listen", "*:123456", "1 to 65535"},
+    {"dicom", "listen", "::1:11112", "brackets"},
+    {"dicom", "ae_title", "ABCDEFGHIJKLMNOPQ", "1 to 16 characters"},
+    {"dicom", "ae_title", "A\\B", "without a backslash"},
+    {"dicom", "allow", "CT1,,MR", "empty item"},
+    {"dicom", "allow", "CT1@", "address after the @"},
+    {"dicom", "allow", "CT1@pacs.example", "IPv4 or IPv6 address"},
+    {"dicom", "allow", "@10.0.0.5", "1 to 16 characters"},
+    {"dicom", "max_associations", "0", "from 1 to 1024"},
+    {"dicom", "timeout", "0", "from 1 to 86400"},
+    {"dicom", "idle_timeout", "86401", "from 1 to 86400"},
+    {"dicom", "max_pdu", "4095", "from 4096 to 16777216"},
 };
 
 static void test_file_validation_errors(void **state) {
@@ -405,6 +464,90 @@ static void test_water_marks_in_order(void **state) {
   setenv("SENDIT_STORAGE_HIGH_WATER_MB", "300", 1); /* equal is fine */
   assert_int_equal(si_config_load(&cfg, path, &err), SI_OK);
   si_config_free(&cfg);
+}
+
+/* The [deid] keys: values from the file and the environment, paths
+ * resolved (an empty recipe stays empty), and one failing case per rule,
+ * each message naming the key, where it came from and why. */
+static void test_deid_keys(void **state) {
+  (void)state;
+  enter_dir("deid-keys");
+  si_config cfg;
+  si_error err;
+  const char *path = write_ini("deid.ini", "[deid]\nfolder = out\nrecipe = my.recipe\n"
+                                           "options = retain-safe-private , retain-uids\n"
+                                           "identifiers = http\nurl = http://127.0.0.1:9/ids\n"
+                                           "keep_times = no\n");
+  setenv("SENDIT_DEID_TIMEOUT_SECONDS", "5", 1);
+  assert_int_equal(si_config_load(&cfg, path, &err), SI_OK);
+  char folder[PATH_MAX];
+  snprintf(folder, sizeof folder, "%s", path);
+  *strrchr(folder, '/') = '\0';
+  assert_string_equal(cfg.deid_dir, under(folder, "out"));
+  assert_string_equal(cfg.deid_recipe, under(folder, "my.recipe"));
+  assert_string_equal(cfg.deid_options, "retain-safe-private,retain-uids");
+  assert_string_equal(cfg.deid_identifiers, "http");
+  assert_string_equal(cfg.deid_token_file, "");
+  assert_int_equal(cfg.deid_timeout_seconds, 5);
+  assert_int_equal(cfg.deid_keep_times, 0);
+  si_config_free(&cfg);
+  unsetenv("SENDIT_DEID_TIMEOUT_SECONDS");
+
+  /* An option the engine does not know, named with where it came from. */
+  setenv("SENDIT_DEID_OPTIONS", "retain-long-modified-dates,retain-everything", 1);
+  assert_int_equal(si_config_load(&cfg, NULL, &err), SI_ERR_CONFIG);
+  assert_contains(err.message, "[deid] options");
+  assert_contains(err.message, "env SENDIT_DEID_OPTIONS");
+  assert_contains(err.message, "retain-everything");
+  setenv("SENDIT_DEID_OPTIONS", "Retain_UIDs", 1);
+  assert_int_equal(si_config_load(&cfg, NULL, &err), SI_ERR_CONFIG);
+  assert_contains(err.message, "SENDIT_DEID_OPTIONS");
+  setenv("SENDIT_DEID_OPTIONS", "", 1); /* the bare profile */
+  assert_int_equal(si_config_load(&cfg, NULL, &err), SI_OK);
+  si_config_free(&cfg);
+  unsetenv("SENDIT_DEID_OPTIONS");
+
+  /* http without a URL; a URL that is not http(s). */
+  setenv("SENDIT_DEID_IDENTIFIERS", "http", 1);
+  assert_int_equal(si_config_load(&cfg, NULL, &err), SI_ERR_CONFIG);
+  assert_contains(err.message, "[deid] identifiers = \"http\" (env SENDIT_DEID_IDENTIFIERS)");
+  assert_contains(err.message, "[deid] url");
+  setenv("SENDIT_DEID_URL", "ftp://ids", 1);
+  assert_int_equal(si_config_load(&cfg, NULL, &err), SI_ERR_CONFIG);
+  assert_contains(err.message, "SENDIT_DEID_URL");
+  assert_contains(err.message, "http://");
+  unsetenv("SENDIT_DEID_URL");
+  setenv("SENDIT_DEID_IDENTIFIERS", "dasher", 1);
+  assert_int_equal(si_config_load(&cfg, NULL, &err), SI_ERR_CONFIG);
+  assert_contains(err.message, "local, http");
+  unsetenv("SENDIT_DEID_IDENTIFIERS");
+
+  /* No profile and no recipe would de-identify nothing. */
+  setenv("SENDIT_DEID_PROFILE", "none", 1);
+  assert_int_equal(si_config_load(&cfg, NULL, &err), SI_ERR_CONFIG);
+  assert_contains(err.message, "[deid] profile = \"none\"");
+  assert_contains(err.message, "[deid] recipe");
+  setenv("SENDIT_DEID_RECIPE", "deid.dicom", 1);
+  assert_int_equal(si_config_load(&cfg, NULL, &err), SI_OK);
+  assert_string_equal(cfg.deid_recipe, under(getcwd(folder, sizeof folder), "deid.dicom"));
+  si_config_free(&cfg);
+  unsetenv("SENDIT_DEID_RECIPE");
+  unsetenv("SENDIT_DEID_PROFILE");
+  /* The engine's naming rule checks the pattern. */
+  setenv("SENDIT_DEID_NAME_PATTERN", "{study}/{sop}.dcm", 1);
+  assert_int_equal(si_config_load(&cfg, NULL, &err), SI_ERR_CONFIG);
+  assert_contains(err.message, "[deid] name_pattern");
+  setenv("SENDIT_DEID_NAME_PATTERN", "{study}_{bogus}.dcm", 1);
+  assert_int_equal(si_config_load(&cfg, NULL, &err), SI_ERR_CONFIG);
+  assert_contains(err.message, "SENDIT_DEID_NAME_PATTERN");
+  setenv("SENDIT_DEID_NAME_PATTERN", "{patient}-{sop}.dcm", 1);
+  assert_int_equal(si_config_load(&cfg, NULL, &err), SI_OK);
+  si_config_free(&cfg);
+  unsetenv("SENDIT_DEID_NAME_PATTERN");
+  setenv("SENDIT_DEID_TIMEOUT_SECONDS", "0", 1);
+  assert_int_equal(si_config_load(&cfg, NULL, &err), SI_ERR_CONFIG);
+  assert_contains(err.message, "SENDIT_DEID_TIMEOUT_SECONDS");
+  unsetenv("SENDIT_DEID_TIMEOUT_SECONDS");
 }
 
 /* Loads `text`, expects SI_ERR_CONFIG, and checks the message has
@@ -638,6 +781,35 @@ static void test_unknown_env_names(void **state) {
     unsetenv(fine[i]);
 }
 
+/* [dicom]: the listener's keys, their lists normalised as the others. */
+static void test_dicom_keys(void **state) {
+  (void)state;
+  const char *path = write_ini("dicom.ini", "[dicom]\nlisten = [::]:11112\n"
+                                            "ae_title = RECEIVER\n"
+                                            "allow = CT1 , MR2@10.0.0.5,US3@::1\n"
+                                            "max_associations = 4\ntimeout = 5\n");
+  setenv("SENDIT_DICOM_IDLE_TIMEOUT", "60", 1);
+  si_config cfg;
+  si_error err;
+  assert_int_equal(si_config_load(&cfg, path, &err), SI_OK);
+  assert_string_equal(cfg.dicom_listen, "[::]:11112");
+  assert_string_equal(cfg.dicom_ae_title, "RECEIVER");
+  assert_string_equal(cfg.dicom_allow, "CT1,MR2@10.0.0.5,US3@::1");
+  assert_int_equal(cfg.dicom_max_associations, 4);
+  assert_int_equal(cfg.dicom_timeout, 5);
+  assert_int_equal(cfg.dicom_idle_timeout, 60);
+  assert_int_equal(cfg.dicom_max_pdu, 262144);
+  si_config_free(&cfg);
+  setenv("SENDIT_DICOM_LISTEN", "*:104", 1);
+  assert_int_equal(si_config_load(&cfg, path, &err), SI_OK);
+  assert_string_equal(cfg.dicom_listen, "*:104");
+  si_config_free(&cfg);
+  setenv("SENDIT_DICOM_LISTEN", "127.0.0.1:11112", 1);
+  assert_int_equal(si_config_load(&cfg, path, &err), SI_OK);
+  assert_string_equal(cfg.dicom_listen, "127.0.0.1:11112");
+  si_config_free(&cfg);
+}
+
 static void test_free_is_idempotent(void **state) {
   (void)state;
   si_config cfg;
@@ -664,6 +836,7 @@ int main(void) {
       cmocka_unit_test_setup(test_env_validation_errors, before_each),
       cmocka_unit_test_setup(test_env_alias_and_control_chars, before_each),
       cmocka_unit_test_setup(test_water_marks_in_order, before_each),
+      cmocka_unit_test_setup(test_deid_keys, before_each),
       cmocka_unit_test_setup(test_unknown_names_are_errors, before_each),
       cmocka_unit_test_setup(test_syntax_errors, before_each),
       cmocka_unit_test_setup(test_crlf_and_bom, before_each),
@@ -672,6 +845,7 @@ int main(void) {
       cmocka_unit_test_setup(test_example_config_is_the_defaults, before_each),
       cmocka_unit_test_setup(test_relative_paths_resolve, before_each),
       cmocka_unit_test_setup(test_unknown_env_names, before_each),
+      cmocka_unit_test_setup(test_dicom_keys, before_each),
       cmocka_unit_test_setup(test_free_is_idempotent, before_each),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
