@@ -33,7 +33,10 @@ const char cmd_start_watcher_usage[] =
     "Starts the daemon: it imports the finished folders already in the input folder,\n"
     "then watches it (inotify) for folders created or renamed into it. A folder is\n"
     "finished when no extension of its name starts with 'tmp' (NAME.tmp1234 is not).\n"
-    "It detaches and logs to <logs>/watcher.log; the pidfile holds its pid.\n\n"
+    "It detaches and logs to <logs>/watcher.log; the pidfile holds its pid.\n"
+    "SIGTERM or SIGINT stops it gracefully (as stop_watcher does); SIGHUP makes the\n"
+    "detached daemon reopen its log file (for logrotate), and stops one in the\n"
+    "foreground as SIGTERM does.\n\n"
     "  --foreground   stay in the foreground, log to stderr (systemd, containers)\n"
     "  --config PATH  configuration file (default ./sendit.ini when present)\n\n"
     "Exit status: 0 started, 1 already running or failed to start, 2 usage.\n";
@@ -337,7 +340,30 @@ static void stop_watching(void *watcher) { si_watcher_stop(watcher); }
 
 /* The daemon's life: start the services, scan, watch until a stop signal,
  * stop them. `ready_fd` (or -1) gets one byte when start-up succeeded. */
-static int run_daemon(app *a, int ready_fd) {
+/* SIGHUP in a detached daemon (stop_signal_hup_reopens): the log file is
+ * opened again under its name, so that after logrotate moved it the lines go
+ * to the new file; stdout and stderr (where a library's own messages go)
+ * follow. When the file cannot be opened the old one is kept and says why. */
+static void reopen_log(void *user) {
+  const char *path = user;
+  si_error err;
+  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd >= 0) {
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+  }
+  char buf[512];
+  if (si_log_open(path, si_log_min_level(), &err) != SI_OK)
+    si_log(SI_LOG_ERROR, "SIGHUP: cannot reopen the log, keeping the old file: %s",
+           si_error_format(&err, buf, sizeof buf));
+  else
+    si_log(SI_LOG_INFO, "log reopened (SIGHUP)");
+}
+
+/* log_path: the detached daemon's log file, which SIGHUP reopens; NULL in
+ * the foreground, where SIGHUP stops as SIGTERM does. */
+static int run_daemon(app *a, int ready_fd, const char *log_path) {
   const si_config *cfg = &a->cfg;
   si_error err;
   char buf[1024];
@@ -350,6 +376,8 @@ static int run_daemon(app *a, int ready_fd) {
       close(ready_fd);
     return CLI_EXIT_FAILURE;
   }
+  if (log_path && stop_signal_hup_reopens(reopen_log, (void *)log_path) != 0)
+    si_log(SI_LOG_WARN, "SIGHUP will stop the daemon, not reopen the log: %s", strerror(errno));
   if (daemon_start(services, SERVICE_COUNT, &d, up) < 0) {
     si_log(SI_LOG_INFO, "watcher stopped");
     if (ready_fd >= 0)
@@ -420,7 +448,7 @@ static int daemonize(app *a, const char *log_path) {
     dup2(logfd, STDOUT_FILENO);
     dup2(logfd, STDERR_FILENO);
   }
-  exit(run_daemon(a, pipefd[1]));
+  exit(run_daemon(a, pipefd[1], log_path));
 }
 
 int cmd_start_watcher(int argc, char **argv) {
@@ -457,7 +485,7 @@ int cmd_start_watcher(int argc, char **argv) {
   struct stat st;
   if (stat(a.cfg.pidfile, &st) == 0)
     si_log(SI_LOG_WARN, "replacing the stale pidfile %s", a.cfg.pidfile);
-  rc = foreground ? run_daemon(&a, -1) : daemonize(&a, log_path);
+  rc = foreground ? run_daemon(&a, -1, NULL) : daemonize(&a, log_path);
   app_close(&a);
   si_log_close();
   return rc;

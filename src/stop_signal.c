@@ -18,14 +18,22 @@ static atomic_int received;
 static int wake_pipe[2] = {-1, -1};
 static void (*notify_fn)(void *);
 static void *notify_user;
+/* Set once, before stop_signal_listen, by stop_signal_hup_reopens. */
+static void (*reopen_fn)(void *);
+static void *reopen_user;
 
 static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
 enum { STOP_SIGNAL_COUNT = sizeof stop_signals / sizeof stop_signals[0] };
 
-static void stop_set(sigset_t *set) {
+/* SIGHUP is a stop signal unless it reopens the log. */
+static int is_stop_signal(int sig) { return sig != SIGHUP || !reopen_fn; }
+
+/* all: every signal of the table, to block them before threads start. */
+static void stop_set(sigset_t *set, int all) {
   sigemptyset(set);
   for (int i = 0; i < STOP_SIGNAL_COUNT; i++)
-    sigaddset(set, stop_signals[i]);
+    if (all || is_stop_signal(stop_signals[i]))
+      sigaddset(set, stop_signals[i]);
 }
 
 void stop_signal_raise(int sig) {
@@ -46,7 +54,7 @@ static void on_signal(int sig) { stop_signal_raise(sig); }
 int stop_signal_block(void) {
   signal(SIGPIPE, SIG_IGN);
   sigset_t set;
-  stop_set(&set);
+  stop_set(&set, 1);
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   if (wake_pipe[0] < 0 && pipe(wake_pipe) != 0)
     return -1;
@@ -69,10 +77,43 @@ void stop_signal_listen(void (*notify)(void *user), void *user) {
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   for (int i = 0; i < STOP_SIGNAL_COUNT; i++)
-    sigaction(stop_signals[i], &sa, NULL);
+    if (is_stop_signal(stop_signals[i]))
+      sigaction(stop_signals[i], &sa, NULL);
   sigset_t set;
-  stop_set(&set);
+  stop_set(&set, 0);
   pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+/* SIGHUP stays blocked in every thread (they inherit the mask of
+ * stop_signal_block), so only this sigwait takes it. */
+static void *hup_waiter(void *unused) {
+  (void)unused;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGHUP);
+  for (;;) {
+    int sig;
+    if (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+      reopen_fn(reopen_user);
+  }
+  return NULL;
+}
+
+int stop_signal_hup_reopens(void (*reopen)(void *user), void *user) {
+  reopen_user = user;
+  reopen_fn = reopen;
+  pthread_t thread;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int rc = pthread_create(&thread, &attr, hup_waiter, NULL);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    reopen_fn = NULL;
+    errno = rc;
+    return -1;
+  }
+  return 0;
 }
 
 int stop_signal_received(void) { return atomic_load(&received); }

@@ -1,6 +1,8 @@
 /* The one signal model of the long-running commands (`sendit start_watcher`
  * and `sendit worker`): SIGINT, SIGTERM and SIGHUP ask for a graceful stop
- * (imports reach a safe point), SIGPIPE is ignored.
+ * (imports reach a safe point), SIGPIPE is ignored. A detached daemon has no
+ * terminal to hang up, so there SIGHUP means "reopen the log file" instead
+ * (logrotate's postrotate; see stop_signal_hup_reopens).
  *
  * The stop signals are blocked before any thread starts (threads inherit
  * the mask) and unblocked only in the waiting thread once everything runs,
@@ -18,6 +20,13 @@ int stop_signal_block(void);
  * thread. `notify(user)` (may be NULL) is called from the handler, so it
  * must be async-signal-safe (si_watcher_stop is). */
 void stop_signal_listen(void (*notify)(void *user), void *user);
+
+/* Makes SIGHUP reopen rather than stop: a thread of its own waits for it
+ * (sigwait) and calls `reopen(user)` there, outside any signal handler, so
+ * reopen may take locks and open files. Call after stop_signal_block and
+ * before stop_signal_listen; `user` must outlive the process's run.
+ * 0, or -1 with errno when the thread cannot start. */
+int stop_signal_hup_reopens(void (*reopen)(void *user), void *user);
 
 /* The stop signal received (SIGTERM...), 0 while none. */
 int stop_signal_received(void);

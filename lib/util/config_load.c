@@ -21,6 +21,13 @@ extern char **environ;
 
 #define DEFAULT_FILE "./sendit.ini"
 
+/* The installed configuration (cmake's sysconfdir: /etc/sendit/sendit.ini in
+ * the Debian package), read when there is no ./sendit.ini, so that operators
+ * of an installed sendit need no --config. Set at build time; "" turns it off. */
+#ifndef SENDIT_SYSTEM_CONFIG
+#define SENDIT_SYSTEM_CONFIG ""
+#endif
+
 static si_status nomem(si_error *err) {
   return si_error_set(err, SI_ERR_NOMEM, "", SI_NO_OFFSET, SI_NO_TAG, "out of memory");
 }
@@ -146,8 +153,11 @@ static si_status parse_file(si_config *cfg, const char *path, FILE *f, si_error 
 static si_status load_file(si_config *cfg, const char *path, si_error *err) {
   const char *chosen = path ? path : DEFAULT_FILE;
   struct stat st;
-  if (stat(chosen, &st) != 0 && !path && errno == ENOENT)
-    chosen = ""; /* no ./sendit.ini: defaults and environment only */
+  if (!path && stat(chosen, &st) != 0 && errno == ENOENT) {
+    chosen = SENDIT_SYSTEM_CONFIG; /* no ./sendit.ini: the installed one, */
+    if (chosen[0] && stat(chosen, &st) != 0 && errno == ENOENT)
+      chosen = ""; /* or defaults and environment only */
+  }
   cfg->source_path = strdup(chosen);
   if (!cfg->source_path)
     return nomem(err);

@@ -3,7 +3,8 @@
 # reverse, each named in the log; the heartbeat is a service of its own, so
 # a dashboard that cannot bind still leaves the daemon registered in the
 # worker table; a required service that fails stops the ones started;
-# SIGHUP stops the daemon and `sendit worker` as SIGTERM does.
+# SIGHUP reopens a detached daemon's log and stops a daemon in the
+# foreground and `sendit worker` as SIGTERM does.
 source "$(dirname "$0")/lib.sh"
 trap 'kill "$HOLDER" 2>/dev/null; stop_site' EXIT
 HOLDER=
@@ -35,6 +36,9 @@ check_eq "sendit status lists it among the live workers" "$PID" "$(live_pids)"
 order=$(grep -o 'service [a-z]* started' "$SITE/logs/watcher.log" | awk '{print $2}' | tr '\n' ' ')
 check_eq "the services start in table order" "database pidfile workers watcher heartbeat watchdog " "$order"
 sendit stop_watcher >/dev/null
+# stop_watcher returns once the pidfile's lock is released; the database is
+# closed just after that.
+wait_for 10 log_has "service database stopped"
 order=$(grep -o 'service [a-z]* stopped' "$SITE/logs/watcher.log" | awk '{print $2}' | tr '\n' ' ')
 check_eq "and stop in reverse" "watchdog heartbeat watcher workers pidfile database " "$order"
 check_eq "a stopped daemon is unregistered" 0 "$(sql "SELECT count(*) FROM worker WHERE pid = $PID")"
@@ -42,14 +46,28 @@ kill "$HOLDER" 2>/dev/null
 wait "$HOLDER" 2>/dev/null
 HOLDER=
 
-# --- SIGHUP stops the daemon gracefully ---------------------------------------------
+# --- SIGHUP: the detached daemon reopens its log (logrotate) -------------------------
 sendit start_watcher >/dev/null
 PID=$(pid_of)
+mv "$SITE/logs/watcher.log" "$SITE/logs/watcher.log.1"
+lines_before=$(wc -l <"$SITE/logs/watcher.log.1")
 kill -HUP "$PID"
-check "SIGHUP stops the daemon (pidfile lock released)" wait_for 20 bash -c "! '$SENDIT_BIN' stop_watcher --config '$SITE/sendit.ini' --timeout 1 >/dev/null 2>&1 && ! test -e '$SITE/sendit.pid'"
-check_eq "through its safe point (a second stop in the log)" 2 \
-  "$(grep -c "stopping: letting running imports reach a safe point" "$SITE/logs/watcher.log")"
-check_eq "the daemon unregisters" 0 "$(sql "SELECT count(*) FROM worker WHERE pid = $PID")"
+check "SIGHUP makes the detached daemon open its log again under its name" \
+  wait_for 10 grep -q "log reopened (SIGHUP)" "$SITE/logs/watcher.log"
+check "and it keeps running" kill -0 "$PID"
+sendit stop_watcher >/dev/null
+check "the lines after it go to the new file" grep -q "watcher stopped" "$SITE/logs/watcher.log"
+check_eq "and none to the moved one" "$lines_before" "$(wc -l <"$SITE/logs/watcher.log.1")"
+
+# --- SIGHUP stops a daemon in the foreground gracefully (its terminal is gone) ----------
+"$SENDIT_BIN" start_watcher --foreground --config "$SITE/sendit.ini" 2>"$SITE/fg.log" &
+FPID=$!
+check "the foreground daemon starts" wait_for 20 grep -q "watcher started" "$SITE/fg.log"
+kill -HUP "$FPID"
+wait "$FPID"
+check_eq "SIGHUP stops it with status 0" 0 $?
+check "through its safe point" grep -q "stopping: letting running imports reach a safe point" "$SITE/fg.log"
+check_eq "the daemon unregisters" 0 "$(sql "SELECT count(*) FROM worker WHERE pid = $FPID")"
 
 # --- sendit worker on SIGHUP ---------------------------------------------------------
 "$SENDIT_BIN" worker --config "$SITE/sendit.ini" 2>"$SITE/worker.log" &
