@@ -4,7 +4,8 @@
 # program (lib/http/assets.c), so there are none to install.
 #
 # The installed configuration is etc/sendit.ini with its relative paths made
-# absolute under the state, log and run folders below; it is installed only
+# absolute under the state and log folders below (the pidfile too: /run is
+# root's, and a daemon started by hand as the user sendit must write it); it is installed only
 # when none is there yet, so an upgrade never overwrites an operator's edits
 # (the Debian package marks it a conffile instead, which dpkg keeps).
 include(GNUInstallDirs)
@@ -13,8 +14,6 @@ set(SENDIT_STATE_DIR "${CMAKE_INSTALL_FULL_LOCALSTATEDIR}/lib/sendit" CACHE PATH
     "Installed sendit's data: input, storage, quarantine, database, keys")
 set(SENDIT_LOG_DIR "${CMAKE_INSTALL_FULL_LOCALSTATEDIR}/log/sendit" CACHE PATH
     "Installed sendit's log folder (when it does not log to the journal)")
-set(SENDIT_RUN_DIR "${CMAKE_INSTALL_FULL_RUNSTATEDIR}/sendit" CACHE PATH
-    "Installed sendit's pidfile folder")
 set(SENDIT_CONFIG_DIR "${CMAKE_INSTALL_FULL_SYSCONFDIR}/sendit")
 set(SENDIT_SYSTEM_CONFIG "${SENDIT_CONFIG_DIR}/sendit.ini" CACHE STRING
     "Configuration read when there is no ./sendit.ini and no --config (\"\": none)")
@@ -37,7 +36,7 @@ if(NOT SENDIT_DICOM_ONLY)
   add_custom_command(
     OUTPUT ${sendit_pkg}/sendit.ini
     COMMAND ${CMAKE_COMMAND} -DIN=${CMAKE_SOURCE_DIR}/etc/sendit.ini -DOUT=${sendit_pkg}/sendit.ini
-            -DSTATE=${SENDIT_STATE_DIR} -DLOGS=${SENDIT_LOG_DIR} -DRUN=${SENDIT_RUN_DIR}
+            -DSTATE=${SENDIT_STATE_DIR} -DLOGS=${SENDIT_LOG_DIR}
             -DCONFIG=${SENDIT_SYSTEM_CONFIG} -P ${CMAKE_SOURCE_DIR}/cmake/installed_ini.cmake
     DEPENDS ${CMAKE_SOURCE_DIR}/etc/sendit.ini ${CMAKE_SOURCE_DIR}/cmake/installed_ini.cmake
     COMMENT "the installed sendit.ini")
@@ -48,11 +47,12 @@ if(NOT SENDIT_DICOM_ONLY)
   configure_file(${CMAKE_SOURCE_DIR}/packaging/logrotate/sendit.in ${sendit_pkg}/logrotate @ONLY)
 
   install(CODE "
+    # file(INSTALL) adds DESTDIR to DESTINATION itself; the check must add it by hand.
     set(sendit_ini \"\$ENV{DESTDIR}${SENDIT_CONFIG_DIR}/sendit.ini\")
     if(EXISTS \"\${sendit_ini}\")
       message(STATUS \"Kept: \${sendit_ini} (an installed configuration is never overwritten)\")
     else()
-      file(INSTALL DESTINATION \"\$ENV{DESTDIR}${SENDIT_CONFIG_DIR}\" TYPE FILE
+      file(INSTALL DESTINATION \"${SENDIT_CONFIG_DIR}\" TYPE FILE
            PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
            FILES \"${sendit_pkg}/sendit.ini\")
     endif()")

@@ -1,12 +1,12 @@
-# cmake -DIN=etc/sendit.ini -DOUT=... -DSTATE=... -DLOGS=... -DRUN=... -DCONFIG=... -P:
+# cmake -DIN=etc/sendit.ini -DOUT=... -DSTATE=... -DLOGS=... -DCONFIG=... -P:
 # writes the installed configuration: etc/sendit.ini with each relative path
-# made absolute (state under STATE, the log folder LOGS, the pidfile in RUN)
+# made absolute (state under STATE, the log folder LOGS, the pidfile with the state)
 # and the opening comment saying where the file is read from.
 file(READ "${IN}" text)
 set(pairs
     "./storage/.work=${STATE}/storage/.work" "./storage=${STATE}/storage"
     "./data=${STATE}/data" "./quarantine=${STATE}/quarantine" "./sendit.db=${STATE}/sendit.db"
-    "./logs=${LOGS}" "./sendit.pid=${RUN}/sendit.pid" "./sendit.passwd=${STATE}/sendit.passwd"
+    "./logs=${LOGS}" "./sendit.pid=${STATE}/sendit.pid" "./sendit.passwd=${STATE}/sendit.passwd"
     "./deid=${STATE}/deid" "./sendit.deid.key=${STATE}/sendit.deid.key")
 foreach(pair ${pairs})
   string(REPLACE "=" ";" kv "${pair}")
@@ -21,7 +21,8 @@ endif()
 string(REGEX REPLACE "^; sendit example configuration[^\n]*\n;[^\n]*\n;[^\n]*\n"
        "; sendit's installed configuration, read when there is no ./sendit.ini and no\n\
 ; --config (the systemd units name it). Every key is listed: the paths point at\n\
-; the installed folders (${STATE}, ${LOGS}, ${RUN}),\n\
+; the installed folders (${STATE} and\n\
+; ${LOGS}),\n\
 ; the other values are the built-in defaults. After an edit, check it with\n\
 ; `sendit config` and restart the service.\n"
        text "${text}")

@@ -34,9 +34,9 @@ const char cmd_start_watcher_usage[] =
     "then watches it (inotify) for folders created or renamed into it. A folder is\n"
     "finished when no extension of its name starts with 'tmp' (NAME.tmp1234 is not).\n"
     "It detaches and logs to <logs>/watcher.log; the pidfile holds its pid.\n"
-    "SIGTERM or SIGINT stops it gracefully (as stop_watcher does); SIGHUP makes the\n"
-    "detached daemon reopen its log file (for logrotate), and stops one in the\n"
-    "foreground as SIGTERM does.\n\n"
+    "SIGTERM or SIGINT stops it gracefully (as stop_watcher does). SIGHUP makes it\n"
+    "reopen its log file (for logrotate); only a daemon in the foreground of a\n"
+    "terminal stops on SIGHUP, as on SIGTERM.\n\n"
     "  --foreground   stay in the foreground, log to stderr (systemd, containers)\n"
     "  --config PATH  configuration file (default ./sendit.ini when present)\n\n"
     "Exit status: 0 started, 1 already running or failed to start, 2 usage.\n";
@@ -347,6 +347,10 @@ static void stop_watching(void *watcher) { si_watcher_stop(watcher); }
 static void reopen_log(void *user) {
   const char *path = user;
   si_error err;
+  if (!path) {
+    si_log(SI_LOG_INFO, "SIGHUP: the log is stderr (the journal), nothing to reopen");
+    return;
+  }
   int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd >= 0) {
     dup2(fd, STDOUT_FILENO);
@@ -361,9 +365,11 @@ static void reopen_log(void *user) {
     si_log(SI_LOG_INFO, "log reopened (SIGHUP)");
 }
 
-/* log_path: the detached daemon's log file, which SIGHUP reopens; NULL in
- * the foreground, where SIGHUP stops as SIGTERM does. */
-static int run_daemon(app *a, int ready_fd, const char *log_path) {
+/* hup_reopens: SIGHUP reopens log_path (the detached daemon's log file;
+ * NULL: stderr) instead of stopping. It stops only a daemon in the
+ * foreground of a terminal, whose hangup it is; under systemd, where stderr
+ * is the journal, a stray SIGHUP (logrotate's) must not stop the service. */
+static int run_daemon(app *a, int ready_fd, int hup_reopens, const char *log_path) {
   const si_config *cfg = &a->cfg;
   si_error err;
   char buf[1024];
@@ -376,7 +382,7 @@ static int run_daemon(app *a, int ready_fd, const char *log_path) {
       close(ready_fd);
     return CLI_EXIT_FAILURE;
   }
-  if (log_path && stop_signal_hup_reopens(reopen_log, (void *)log_path) != 0)
+  if (hup_reopens && stop_signal_hup_reopens(reopen_log, (void *)log_path) != 0)
     si_log(SI_LOG_WARN, "SIGHUP will stop the daemon, not reopen the log: %s", strerror(errno));
   if (daemon_start(services, SERVICE_COUNT, &d, up) < 0) {
     si_log(SI_LOG_INFO, "watcher stopped");
@@ -448,7 +454,7 @@ static int daemonize(app *a, const char *log_path) {
     dup2(logfd, STDOUT_FILENO);
     dup2(logfd, STDERR_FILENO);
   }
-  exit(run_daemon(a, pipefd[1], log_path));
+  exit(run_daemon(a, pipefd[1], 1, log_path));
 }
 
 int cmd_start_watcher(int argc, char **argv) {
@@ -485,7 +491,7 @@ int cmd_start_watcher(int argc, char **argv) {
   struct stat st;
   if (stat(a.cfg.pidfile, &st) == 0)
     si_log(SI_LOG_WARN, "replacing the stale pidfile %s", a.cfg.pidfile);
-  rc = foreground ? run_daemon(&a, -1, NULL) : daemonize(&a, log_path);
+  rc = foreground ? run_daemon(&a, -1, !isatty(STDERR_FILENO), NULL) : daemonize(&a, log_path);
   app_close(&a);
   si_log_close();
   return rc;

@@ -1,8 +1,8 @@
 /* The one signal model of the long-running commands (`sendit start_watcher`
  * and `sendit worker`): SIGINT, SIGTERM and SIGHUP ask for a graceful stop
- * (imports reach a safe point), SIGPIPE is ignored. A detached daemon has no
- * terminal to hang up, so there SIGHUP means "reopen the log file" instead
- * (logrotate's postrotate; see stop_signal_hup_reopens).
+ * (imports reach a safe point), SIGPIPE is ignored. A daemon with no
+ * terminal to hang up (detached, or under systemd) takes SIGHUP as "reopen
+ * the log file" instead (logrotate's postrotate; stop_signal_hup_reopens).
  *
  * The stop signals are blocked before any thread starts (threads inherit
  * the mask) and unblocked only in the waiting thread once everything runs,

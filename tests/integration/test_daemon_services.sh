@@ -3,8 +3,8 @@
 # reverse, each named in the log; the heartbeat is a service of its own, so
 # a dashboard that cannot bind still leaves the daemon registered in the
 # worker table; a required service that fails stops the ones started;
-# SIGHUP reopens a detached daemon's log and stops a daemon in the
-# foreground and `sendit worker` as SIGTERM does.
+# SIGHUP reopens the daemon's log (it stops only a daemon in the foreground
+# of a terminal) and stops `sendit worker` as SIGTERM does.
 source "$(dirname "$0")/lib.sh"
 trap 'kill "$HOLDER" 2>/dev/null; stop_site' EXIT
 HOLDER=
@@ -59,14 +59,26 @@ sendit stop_watcher >/dev/null
 check "the lines after it go to the new file" grep -q "watcher stopped" "$SITE/logs/watcher.log"
 check_eq "and none to the moved one" "$lines_before" "$(wc -l <"$SITE/logs/watcher.log.1")"
 
-# --- SIGHUP stops a daemon in the foreground gracefully (its terminal is gone) ----------
+# --- in the foreground with stderr not a terminal (systemd's journal): SIGHUP is no stop --
 "$SENDIT_BIN" start_watcher --foreground --config "$SITE/sendit.ini" 2>"$SITE/fg.log" &
 FPID=$!
 check "the foreground daemon starts" wait_for 20 grep -q "watcher started" "$SITE/fg.log"
 kill -HUP "$FPID"
+check "SIGHUP is answered in its log" wait_for 10 grep -q "SIGHUP: the log is stderr" "$SITE/fg.log"
+check "and it keeps running" kill -0 "$FPID"
+kill -TERM "$FPID"
 wait "$FPID"
-check_eq "SIGHUP stops it with status 0" 0 $?
-check "through its safe point" grep -q "stopping: letting running imports reach a safe point" "$SITE/fg.log"
+check_eq "SIGTERM stops it with status 0" 0 $?
+
+# --- in the foreground of a terminal SIGHUP (a hangup) stops it gracefully ----------------
+script -qefc "'$SENDIT_BIN' start_watcher --foreground --config '$SITE/sendit.ini'" "$SITE/tty.log" >/dev/null 2>&1 </dev/null &
+SPID=$!
+check "the daemon starts on a terminal" wait_for 20 grep -q "watcher started" "$SITE/tty.log"
+FPID=$(pgrep -f -n "start_watcher --foreground --config $SITE/sendit.ini")
+kill -HUP "$FPID"
+check "SIGHUP stops it" wait_for 20 bash -c "! kill -0 $FPID"
+wait "$SPID" 2>/dev/null
+check "through its safe point" grep -q "stopping: letting running imports reach a safe point" "$SITE/tty.log"
 check_eq "the daemon unregisters" 0 "$(sql "SELECT count(*) FROM worker WHERE pid = $FPID")"
 
 # --- sendit worker on SIGHUP ---------------------------------------------------------
