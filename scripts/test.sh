@@ -3,7 +3,8 @@
 # build the DICOM toolkit alone and prove it links none of the site's
 # libraries, run every test on SQLite and again on a throwaway PostgreSQL
 # cluster, run the whole suite again under ASan+UBSan on both backends and
-# under ThreadSanitizer on SQLite, and fuzz the DICOM reader for a bounded
+# under ThreadSanitizer on SQLite, build the Debian package and install and
+# remove it on this machine (tests/package; needs root), and fuzz the DICOM reader for a bounded
 # time. Any failure stops the run non-zero.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +26,9 @@ bash scripts/check-toolkit.sh
 
 step "tests (SQLite)"
 (cd build && ctest --output-on-failure -j2)
+
+step "the Debian package: build, lintian, man pages (groff -ww), install, systemd-analyze verify, remove"
+bash tests/package/test_package.sh "$root/build-deb"
 
 # A throwaway PostgreSQL cluster of our own (initdb under /tmp, loopback
 # only, no systemd), stopped and deleted however the run ends.
