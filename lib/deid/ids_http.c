@@ -18,6 +18,7 @@
 #include "ids_answer.h"
 #include "sendit/log.h"
 #include "sendit/store_deid.h"
+#include "util/curl_body.h"
 #include "util/curl_dl.h"
 
 /* libcurl, loaded with the first provider (util/curl_dl.h); every later
@@ -101,37 +102,8 @@ static si_status read_token(const char *path, char **out, si_error *err) {
   return SI_OK;
 }
 
-typedef struct body_buf {
-  char *data;
-  size_t len, cap;
-  int too_big;
-} body_buf;
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *user) {
-  body_buf *b = user;
-  size_t n = size * nmemb;
-  if (n > SI_DEID_HTTP_MAX_BODY - b->len) {
-    b->too_big = 1;
-    return 0; /* libcurl stops with CURLE_WRITE_ERROR */
-  }
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *data = realloc(b->data, cap);
-    if (!data)
-      return 0;
-    b->data = data;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, ptr, n);
-  b->len += n;
-  b->data[b->len] = '\0';
-  return n;
-}
-
 /* One POST. *curl_rc and *status (0 when no answer came) say how it went. */
-static void post_once(http_ids *h, const char *request, body_buf *body, CURLcode *curl_rc,
+static void post_once(http_ids *h, const char *request, si_curl_body *body, CURLcode *curl_rc,
                       long *status, char *errbuf) {
   body->len = 0;
   body->too_big = 0;
@@ -169,7 +141,7 @@ static void post_once(http_ids *h, const char *request, body_buf *body, CURLcode
   cu.curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
   cu.curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
   cu.curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)SI_DEID_HTTP_MAX_BODY);
-  cu.curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  cu.curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, si_curl_body_write);
   cu.curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
   cu.curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
   *curl_rc = cu.curl_easy_perform(c);
@@ -183,7 +155,7 @@ static void post_once(http_ids *h, const char *request, body_buf *body, CURLcode
 /* Whether trying again may help: the connection failed or timed out, or
  * the service said it is in trouble (5xx). Not a 4xx, an answer too big,
  * or a URL that libcurl refuses. */
-static int retryable(CURLcode rc, long status, const body_buf *body) {
+static int retryable(CURLcode rc, long status, const si_curl_body *body) {
   if (body->too_big)
     return 0;
   if (rc == CURLE_OK)
@@ -200,7 +172,7 @@ static int retryable(CURLcode rc, long status, const body_buf *body) {
 
 /* What went wrong, in one line: libcurl's reason, or the status and the
  * start of the body (sanitised: it is the service's text). */
-static void describe(const http_ids *h, CURLcode rc, long status, const body_buf *body,
+static void describe(const http_ids *h, CURLcode rc, long status, const si_curl_body *body,
                      const char *errbuf, char *out, size_t size) {
   if (body->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
     snprintf(out, size, "the answer is larger than %d bytes", SI_DEID_HTTP_MAX_BODY);
@@ -235,7 +207,7 @@ static void backoff(int attempt) {
 
 /* POSTs request until a 2xx answer comes, attempts run out or an error is
  * not worth repeating. The answer's body is in *body. */
-static si_status post(http_ids *h, const char *request, body_buf *body, si_error *err) {
+static si_status post(http_ids *h, const char *request, si_curl_body *body, si_error *err) {
   char errbuf[CURL_ERROR_SIZE], why[512];
   for (int attempt = 1;; attempt++) {
     CURLcode rc;
@@ -264,7 +236,7 @@ static si_status ask(http_ids *h, const si_deid_ids_request *req, const size_t *
   char *request = si_ids_json_request(req, which, n, err);
   if (!request)
     return SI_ERR_NOMEM;
-  body_buf body = {0};
+  si_curl_body body = {.max = SI_DEID_HTTP_MAX_BODY};
   si_status st = post(h, request, &body, err);
   free(request);
   char entity_code[SI_DEID_CODE_MAX];

@@ -28,6 +28,7 @@
 #include "stow_body.h"
 #include "stow_response.h"
 #include "stow_secret.h"
+#include "util/curl_body.h"
 #include "util/curl_dl.h"
 
 static const si_dest_key stow_keys[] = {
@@ -143,35 +144,6 @@ static int on_progress(void *user, curl_off_t dt, curl_off_t dn, curl_off_t ut, 
   return u->cancel && atomic_load(u->cancel);
 }
 
-typedef struct resp_buf {
-  char *data;
-  size_t len, cap;
-  int too_big;
-} resp_buf;
-
-static size_t on_write(char *ptr, size_t size, size_t nmemb, void *user) {
-  resp_buf *a = user;
-  size_t n = size * nmemb;
-  if (n > SI_STOW_RESPONSE_MAX - a->len) {
-    a->too_big = 1;
-    return 0;
-  }
-  if (a->len + n + 1 > a->cap) {
-    size_t cap = a->cap ? a->cap : 16384;
-    while (cap < a->len + n + 1)
-      cap *= 2;
-    char *data = realloc(a->data, cap);
-    if (!data)
-      return 0;
-    a->data = data;
-    a->cap = cap;
-  }
-  memcpy(a->data + a->len, ptr, n);
-  a->len += n;
-  a->data[a->len] = '\0';
-  return n;
-}
-
 /* The state of one deliver call. */
 typedef struct stow_run {
   const si_dest_config *d;
@@ -198,7 +170,7 @@ static void report_all(stow_run *r, const size_t *idx, size_t n, int retryable, 
 }
 
 /* The start of the body, printable, for messages. */
-static void excerpt(const resp_buf *a, char *out, size_t size) {
+static void excerpt(const si_curl_body *a, char *out, size_t size) {
   size_t n = a->len < size - 1 ? a->len : size - 1;
   for (size_t i = 0; i < n; i++) {
     unsigned char ch = (unsigned char)a->data[i];
@@ -212,7 +184,7 @@ static void excerpt(const resp_buf *a, char *out, size_t size) {
 static si_status send_request(stow_run *r, const size_t *idx, const char *const *paths,
                               const int64_t *sizes, size_t n, si_error *err) {
   const si_curl_api *api = r->api;
-  resp_buf a = {0};
+  si_curl_body a = {.max = SI_STOW_RESPONSE_MAX};
   upload u = {.cancel = r->cancel};
   CURLcode rc = CURLE_OK;
   long status = 0;
@@ -359,7 +331,7 @@ static si_status setup(stow_run *r, si_error *err) {
   cu.curl_easy_setopt(h, CURLOPT_POST, 1L);
   cu.curl_easy_setopt(h, CURLOPT_USERAGENT, "sendit");
   cu.curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-  cu.curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+  cu.curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, si_curl_body_write);
   cu.curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
   cu.curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
   cu.curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
