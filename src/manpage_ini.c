@@ -19,13 +19,18 @@ static void fact(FILE *out, const char *label, const char *value) {
   fputs("\\fR\n", out);
 }
 
-static void key_entry(FILE *out, const si_config_key_info *k) {
+/* One key: its help, then a line per fact. A type's own keys have no type
+ * of their own (the type's check reads them) and may be required. */
+static void key_entry(FILE *out, const si_config_key_info *k, int required) {
   fputs(".TP\n.B ", out);
   roff_text(out, k->key, strlen(k->key));
   fputc('\n', out);
   roff_line(out, k->help, strlen(k->help));
-  fprintf(out, ".br\nType: %s\n", k->type);
-  if (!k->def)
+  if (k->type)
+    fprintf(out, ".br\nType: %s\n", k->type);
+  if (required)
+    fputs(".br\nRequired (no default)\n", out);
+  else if (!k->def)
     fputs(".br\nDefault: none\n", out);
   else if (!k->def[0])
     fputs(".br\nDefault: empty\n", out);
@@ -65,7 +70,7 @@ static void sections(FILE *out) {
       roff_macro(out, "SH", title);
       section = k.section;
     }
-    key_entry(out, &k);
+    key_entry(out, &k, 0);
   }
 }
 
@@ -82,7 +87,7 @@ static void destinations(FILE *out) {
         out);
   si_config_key_info k;
   for (size_t i = 0; si_config_dest_key_at(i, &k) == 0; i++)
-    key_entry(out, &k);
+    key_entry(out, &k, 0);
   for (size_t t = 0; si_dest_types[t]; t++) {
     const si_dest_type *type = si_dest_types[t];
     char title[80];
@@ -92,12 +97,9 @@ static void destinations(FILE *out) {
       const si_dest_key *dk = &type->keys[i];
       memset(&k, 0, sizeof k);
       k.key = dk->key;
-      k.type = "string";
       k.def = dk->default_value;
       k.help = dk->help ? dk->help : "";
-      key_entry(out, &k);
-      if (dk->required)
-        fputs(".br\nRequired.\n", out);
+      key_entry(out, &k, dk->required);
     }
   }
 }
