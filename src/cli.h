@@ -81,5 +81,8 @@ int cmd_deid_verify(int argc, char **argv);
 extern const char cmd_deid_verify_usage[];
 int cmd_deid_map(int argc, char **argv);
 extern const char cmd_deid_map_usage[];
+/* Row i of deid's table of subcommands, for the man page: 0 with its name
+ * (NULL for the default form) and usage, or -1 past the end. */
+int cmd_deid_subcommand_at(size_t i, const char **name, const char **usage);
 
 #endif

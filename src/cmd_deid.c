@@ -29,6 +29,14 @@ const char cmd_deid_usage[] = "Usage: sendit deid [OPTIONS] --out DIR FILE|DIR..
                               "De-identifies DICOM files (README, \"De-identification\").\n"
                               "Run 'sendit deid SUBCOMMAND --help' for a subcommand's options.\n";
 
+int cmd_deid_subcommand_at(size_t i, const char **name, const char **usage) {
+  if (i >= sizeof subcommands / sizeof subcommands[0])
+    return -1;
+  *name = subcommands[i].name;
+  *usage = subcommands[i].usage;
+  return 0;
+}
+
 int cmd_deid(int argc, char **argv) {
   const char *word = argc > 1 ? argv[1] : "";
   const deid_subcommand *fallback = NULL;

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "cmd_cleanup.h"
 #include "cmd_password.h"
+#include "manpage.h"
 #include "ops.h"
 #include "worker.h"
 
@@ -17,6 +18,17 @@
 
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
+static int cmd_manpage(int argc, char **argv);
+
+/* What sendit is, for the overview and the man page's NAME. */
+static const char about[] = "receives DICOM studies and sends them on";
+
+static const char cmd_manpage_usage[] =
+    "Usage: sendit manpage 1|5 [--date DATE]\n"
+    "\n"
+    "Prints the man page sendit(1) (1) or sendit.ini(5) (5) in man(7) roff, made\n"
+    "from the program's command and configuration tables; DATE goes on the title\n"
+    "line (the build gives a fixed one, so the pages are reproducible).\n";
 
 /* Rows without a summary are aliases, accepted but not listed. */
 static const cli_command commands[] = {
@@ -60,6 +72,7 @@ static const cli_command commands[] = {
     {"--help", cmd_help, NULL, NULL},
     {"-h", cmd_help, NULL, NULL},
     {"--version", cmd_version, "print the version", NULL},
+    {"manpage", cmd_manpage, NULL, cmd_manpage_usage},
 };
 
 static const size_t command_count = sizeof commands / sizeof commands[0];
@@ -72,10 +85,7 @@ static const cli_command *find_command(const char *name) {
 }
 
 static void print_overview(FILE *out) {
-  fputs("Usage: sendit COMMAND [ARGS...]\n\n"
-        "sendit receives DICOM studies and sends them on.\n\n"
-        "Commands:\n",
-        out);
+  fprintf(out, "Usage: sendit COMMAND [ARGS...]\n\nsendit %s.\n\nCommands:\n", about);
   int width = 0;
   for (size_t i = 0; i < command_count; i++)
     if (commands[i].summary && (int)strlen(commands[i].name) > width)
@@ -112,6 +122,30 @@ static int cmd_version(int argc, char **argv) {
   (void)argc;
   (void)argv;
   printf("sendit %s\n", SENDIT_VERSION);
+  return CLI_EXIT_OK;
+}
+
+/* `sendit manpage 1|5 [--date DATE]` (manpage.c, manpage_ini.c). */
+static int cmd_manpage(int argc, char **argv) {
+  const char *date = "";
+  if (argc == 4 && strcmp(argv[2], "--date") == 0)
+    date = argv[3];
+  else if (argc != 2)
+    return cli_usage_error("manpage", "expected 1 or 5, then optionally --date DATE");
+  if (strchr(date, '"') || strchr(date, '\\') || strchr(date, '\n'))
+    return cli_usage_error("manpage", "--date: no quotes, backslashes or newlines");
+  man_info info = {SENDIT_VERSION, date, about};
+  int rc;
+  if (strcmp(argv[1], "1") == 0)
+    rc = manpage_write_1(stdout, &info, commands, command_count);
+  else if (strcmp(argv[1], "5") == 0)
+    rc = manpage_write_5(stdout, &info);
+  else
+    return cli_usage_error("manpage", "unknown page '%s' (1 or 5)", cli_text(argv[1]));
+  if (fflush(stdout) != 0 || rc != 0) {
+    perror("sendit manpage: writing the page");
+    return CLI_EXIT_FAILURE;
+  }
   return CLI_EXIT_OK;
 }
 

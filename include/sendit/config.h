@@ -114,4 +114,27 @@ void si_config_free(si_config *cfg);
  * (default, file, env) in a comment. */
 void si_config_print(const si_config *cfg, FILE *out);
 
+/* The table of keys, for documentation (`sendit manpage 5` writes
+ * sendit.ini(5) from it, so the page and the program cannot disagree). */
+typedef struct si_config_key_info {
+  const char *section; /* "input", ...; "destination" for the common keys below */
+  const char *key;
+  const char *type;  /* "string", "integer", "boolean", "size in MB" or "choice" */
+  const char *def;   /* the default as written in a file ("" = empty), or NULL */
+  const char *env;   /* SENDIT_<SECTION>_<KEY>, or NULL */
+  const char *alias; /* the short environment name, or NULL */
+  int ranged;        /* numbers: min is set, and max unless open_max */
+  int open_max;      /* no upper bound other than the type's */
+  int64_t min, max;
+  const char *const *choices; /* NULL-terminated allowed values, or NULL */
+  const char *help;           /* one or more sentences */
+} si_config_key_info;
+
+/* Row i of the table of keys (grouped by section, in `sendit config`'s
+ * order): 0 and *out filled (strings static), or -1 past the end. */
+int si_config_key_at(size_t i, si_config_key_info *out);
+/* Row i of the keys common to every [destination NAME] section (the
+ * type's own keys are the type's table: si_dest_types, destination.h). */
+int si_config_dest_key_at(size_t i, si_config_key_info *out);
+
 #endif

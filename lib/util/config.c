@@ -20,9 +20,6 @@
 
 #include "config_internal.h"
 
-/* Sizes in MB must still fit in int64_t once converted to bytes. */
-#define MB_MAX (INT64_MAX / (1024 * 1024))
-
 /* KT_ENUM fields are stored through an int. */
 _Static_assert(sizeof(si_duplicate_policy) == sizeof(int), "enum fields are int-sized");
 

@@ -18,37 +18,39 @@
 
 #define PREFIX "destination"
 
-/* The common keys: where each goes and its bounds. */
+/* The common keys: where each goes, its default (NULL: none; numbers are
+ * parsed from it by take_common) and its bounds. */
 typedef enum common_kind { CK_TEXT, CK_INT, CK_I64 } common_kind;
 typedef struct common_key {
   const char *key;
   common_kind kind;
   size_t offset;
+  const char *def;
   int64_t min, max;
   const char *help;
 } common_key;
 
 static const common_key common_keys[] = {
-    {"type", CK_TEXT, offsetof(si_dest_config, type), 0, 0,
+    {"type", CK_TEXT, offsetof(si_dest_config, type), NULL, 0, 0,
      "dicom | dicomweb | folder | s3 (required)"},
-    {"source", CK_TEXT, offsetof(si_dest_config, source), 0, 0,
+    {"source", CK_TEXT, offsetof(si_dest_config, source), NULL, 0, 0,
      "deid | original (default deid when the deid stage runs, else original)"},
-    {"filter_modalities", CK_TEXT, offsetof(si_dest_config, filter_modalities), 0, 0,
+    {"filter_modalities", CK_TEXT, offsetof(si_dest_config, filter_modalities), "", 0, 0,
      "comma list of modalities sent there (\"\" = any)"},
-    {"filter_calling_ae", CK_TEXT, offsetof(si_dest_config, filter_calling_ae), 0, 0,
+    {"filter_calling_ae", CK_TEXT, offsetof(si_dest_config, filter_calling_ae), "", 0, 0,
      "comma list of calling AE titles whose images go there (\"\" = any)"},
-    {"filter_labels", CK_TEXT, offsetof(si_dest_config, filter_labels), 0, 0,
+    {"filter_labels", CK_TEXT, offsetof(si_dest_config, filter_labels), "", 0, 0,
      "comma list of deid recipe LABELs (\"\" = any)"},
-    {"concurrency", CK_INT, offsetof(si_dest_config, concurrency), 1, 64,
+    {"concurrency", CK_INT, offsetof(si_dest_config, concurrency), "2", 1, 64,
      "batches delivered to it at once (default 2)"},
-    {"max_attempts", CK_INT, offsetof(si_dest_config, max_attempts), 1, 1000,
+    {"max_attempts", CK_INT, offsetof(si_dest_config, max_attempts), "10", 1, 1000,
      "attempts of a batch's send before it is given up (default 10)"},
-    {"max_age_seconds", CK_I64, offsetof(si_dest_config, max_age_seconds), 1, INT64_MAX / 1000,
-     "no retry once this long since the first attempt (default 86400)"},
-    {"breaker_failures", CK_INT, offsetof(si_dest_config, breaker_failures), 1, 1000,
+    {"max_age_seconds", CK_I64, offsetof(si_dest_config, max_age_seconds), "86400", 1,
+     INT64_MAX / 1000, "no retry once this long since the first attempt (default 86400)"},
+    {"breaker_failures", CK_INT, offsetof(si_dest_config, breaker_failures), "5", 1, 1000,
      "consecutive failed attempts that open the circuit breaker (default 5)"},
-    {"breaker_probe_seconds", CK_INT, offsetof(si_dest_config, breaker_probe_seconds), 1, 86400,
-     "an open breaker lets one attempt through after this (default 30)"},
+    {"breaker_probe_seconds", CK_INT, offsetof(si_dest_config, breaker_probe_seconds), "30", 1,
+     86400, "an open breaker lets one attempt through after this (default 30)"},
 };
 #define NCOMMON (sizeof common_keys / sizeof common_keys[0])
 
@@ -206,13 +208,16 @@ static si_status set_common(si_dest_config *d, const common_key *k, char *value,
   return st;
 }
 
-/* The defaults of destination.h, then the common keys out of settings. */
+/* The defaults of the common keys' table, then the common keys out of
+ * settings. */
 static si_status take_common(si_dest_config *d, si_error *err) {
-  d->concurrency = 2;
-  d->max_attempts = 10;
-  d->max_age_seconds = 86400;
-  d->breaker_failures = 5;
-  d->breaker_probe_seconds = 30;
+  for (size_t c = 0; c < NCOMMON; c++) {
+    char *field = (char *)d + common_keys[c].offset;
+    if (common_keys[c].kind == CK_INT)
+      *(int *)field = (int)strtoll(common_keys[c].def, NULL, 10);
+    else if (common_keys[c].kind == CK_I64)
+      *(int64_t *)field = (int64_t)strtoll(common_keys[c].def, NULL, 10);
+  }
   size_t kept = 0;
   si_status st = SI_OK;
   for (size_t i = 0; i < d->setting_count; i++) {
@@ -391,4 +396,21 @@ void si_config_dest_print(const si_config *cfg, FILE *out) {
       fputc('\n', out);
     }
   }
+}
+
+int si_config_dest_key_at(size_t i, si_config_key_info *out) {
+  if (i >= NCOMMON || !out)
+    return -1;
+  const common_key *k = &common_keys[i];
+  memset(out, 0, sizeof *out);
+  out->section = PREFIX;
+  out->key = k->key;
+  out->type = k->kind == CK_TEXT ? "string" : "integer";
+  out->def = k->def;
+  out->ranged = k->kind != CK_TEXT;
+  out->open_max = k->max >= INT_MAX; /* only the type's bound */
+  out->min = k->min;
+  out->max = k->max;
+  out->help = k->help;
+  return 0;
 }

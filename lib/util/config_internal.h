@@ -12,6 +12,10 @@
 
 #include "sendit/config.h"
 
+/* The bound of KT_MB values: sizes in MB must still fit in int64_t once
+ * converted to bytes. */
+#define MB_MAX (INT64_MAX / (1024 * 1024))
+
 typedef enum key_type { KT_STRING, KT_INT, KT_BOOL, KT_MB, KT_ENUM } key_type;
 
 /* Extra rule for a string value. It may normalise the value in place (never
