@@ -15,6 +15,7 @@
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 work="${1:-$root/build-deb}"
+mkdir -p "$work"
 export SENDIT_BIN=/usr/bin/sendit
 source "$root/tests/integration/lib.sh"
 
@@ -50,11 +51,11 @@ forget_all() { # what an earlier run of this test left
 trap 'as_sendit sendit stop_watcher --timeout 30 >/dev/null 2>&1; forget_all' EXIT
 
 # --- build: debhelper, lintian ------------------------------------------------------------
-deb=$(bash "$root/scripts/build-deb.sh" "$work" 2>"$work.lintian.log" | tail -1)
+deb=$(bash "$root/scripts/build-deb.sh" "$work" 2>"$work/lintian.log" | tail -1)
 status=$?
 check_eq "scripts/build-deb.sh builds the package and lintian reports no error" 0 "$status"
-[ "$status" -eq 0 ] || { tail -30 "$work.lintian.log"; finish; exit 1; }
-check "lintian's report names no error (E:)" bash -c "! grep -q '^E: ' '$work.lintian.log'"
+[ "$status" -eq 0 ] || { tail -30 "$work/lintian.log"; finish; exit 1; }
+check "lintian's report names no error (E:)" bash -c "! grep -q '^E: ' '$work/lintian.log'"
 version=$(sed -n 's/^project(sendit VERSION \([0-9.]*\) .*/\1/p' "$root/CMakeLists.txt")
 fields=$(dpkg-deb -f "$deb" Package Version Depends)
 check "Depends has the linked libraries (dpkg-shlibdeps)" grep -q "libsqlite3-0" <<<"$fields"
@@ -107,7 +108,7 @@ check "and database /var/lib/sendit/sendit.db" grep -qx "url = /var/lib/sendit/s
 study=/var/lib/sendit/data/PKGTEST1
 R /usr/bin/python3 "$root/tests/integration/mkdicom.py" "$study" 3 --patient PKG1 >/dev/null
 R chown -R sendit:sendit "$study"
-as_sendit sendit import_dicomdir "$study" >"$work.import.log" 2>&1
+as_sendit sendit import_dicomdir "$study" >"$work/import.log" 2>&1
 check_eq "sendit import_dicomdir as sendit imports a study" 0 $?
 check_eq "three images are stored under /var/lib/sendit/storage" 3 \
   "$(R find /var/lib/sendit/storage -name '*.dcm' -not -path '*/.work/*' | wc -l)"
@@ -122,7 +123,7 @@ R chown -R sendit:sendit /var/lib/sendit/data/PKGTEST2.tmp1
 R mv /var/lib/sendit/data/PKGTEST2.tmp1 /var/lib/sendit/data/PKGTEST2
 imported() { as_sendit sendit batches 2>/dev/null | grep PKGTEST2 | grep -q DONE; }
 check "the daemon imports a folder renamed into the input" wait_for 30 imported
-state="$work.logrotate.state"
+state="$work/logrotate.state"
 R rm -f "$state"
 R logrotate -f -s "$state" /etc/logrotate.d/sendit
 check_eq "logrotate -f with the installed snippet works" 0 $?
