@@ -83,3 +83,58 @@ int cli_wants_help(int argc, char **argv) {
   }
   return 0;
 }
+
+/* An exact name, or a long one followed by '=' and its value. */
+static int option_matches(const char *arg, const char *name, const char **inline_value) {
+  size_t len = strlen(name);
+  if (strncmp(arg, name, len) != 0)
+    return 0;
+  if (arg[len] == 0) {
+    *inline_value = NULL;
+    return 1;
+  }
+  if (arg[len] == '=' && len > 2) {
+    *inline_value = arg + len + 1;
+    return 1;
+  }
+  return 0;
+}
+
+int cli_next_option(const char *cmd, const cli_option *options, size_t count, int argc, char **argv,
+                    int *i, const char **value) {
+  *value = NULL;
+  if (*i >= argc)
+    return CLI_OPTIONS_END;
+  const char *arg = argv[*i];
+  if (strcmp(arg, "--") == 0) {
+    ++*i;
+    return CLI_OPTIONS_END;
+  }
+  if (arg[0] != '-' || !arg[1])
+    return CLI_OPTIONS_END;
+  const char *inline_value = NULL;
+  size_t k = 0;
+  while (k < count && !option_matches(arg, options[k].name, &inline_value))
+    k++;
+  if (k == count) {
+    cli_usage_error(cmd, "unknown option '%s'", arg);
+    return CLI_OPTIONS_BAD;
+  }
+  ++*i;
+  if (!options[k].takes_value) {
+    if (inline_value) {
+      cli_usage_error(cmd, "%s takes no value", options[k].name);
+      return CLI_OPTIONS_BAD;
+    }
+    return (int)k;
+  }
+  if (!inline_value) {
+    if (*i >= argc) {
+      cli_usage_error(cmd, "%s needs a value", options[k].name);
+      return CLI_OPTIONS_BAD;
+    }
+    inline_value = argv[(*i)++];
+  }
+  *value = inline_value;
+  return (int)k;
+}

@@ -24,6 +24,7 @@ typedef struct cli_command {
   cli_handler run;
   const char *summary; /* one line for `sendit --help` */
   const char *usage;   /* full text for `sendit NAME --help` (NULL: summary) */
+  int own_help;        /* answers --help itself (help; deid: its subcommands' usage) */
 } cli_command;
 
 /* Prints "sendit CMD: message" and a hint to run --help on stderr; returns
@@ -56,6 +57,26 @@ const char *cli_text(const char *s);
 
 /* 1 when "--help" appears among the arguments before any "--". */
 int cli_wants_help(int argc, char **argv);
+
+/* One option of a command's table, for cli_next_option: "--name" or "-x";
+ * a long option's value may also come as --name=VALUE. */
+typedef struct cli_option {
+  const char *name;
+  int takes_value;
+  int tag; /* the caller's own: what the option does */
+} cli_option;
+
+enum { CLI_OPTIONS_END = -1, CLI_OPTIONS_BAD = -2 };
+
+/* Reads the option at argv[*i] and its value, moving *i past both. Returns
+ * its index in options with *value its value (NULL for an option without
+ * one); CLI_OPTIONS_END when argv[*i] is not an option (an operand, "-",
+ * the end, or "--", which is skipped): *i is then the first operand;
+ * CLI_OPTIONS_BAD after printing a usage error that names cmd (an unknown
+ * option, a missing value, a value given to an option without one).
+ * *value borrows from argv. */
+int cli_next_option(const char *cmd, const cli_option *options, size_t count, int argc, char **argv,
+                    int *i, const char **value);
 
 /* Subcommand handlers and their usage texts (one cmd_*.c each). */
 int cmd_dump(int argc, char **argv);

@@ -314,39 +314,19 @@ typedef struct args {
 } args;
 
 static int parse_args(run_job *job, args *a, int argc, char **argv) {
-  static const struct {
-    const char *name;
-    int takes_arg;
-  } options[] = {{"--profile", 1},    {"--ids", 1}, {"--key", 1},   {"--name", 1},  {"--out", 1},
-                 {"--keep-times", 0}, {"-q", 0},    {"--quiet", 0}, {"--recipe", 1}};
+  static const cli_option options[] = {
+      {"--profile", 1, 0}, {"--ids", 1, 0},   {"--key", 1, 0},
+      {"--name", 1, 0},    {"--out", 1, 0},   {"--keep-times", 0, 0},
+      {"-q", 0, 0},        {"--quiet", 0, 0}, {"--recipe", 1, 0}};
   int i = 1;
-  for (; i < argc; i++) {
-    const char *s = argv[i];
-    if (strcmp(s, "--") == 0) {
-      i++;
+  for (;;) {
+    const char *v;
+    int k =
+        cli_next_option("deid", options, sizeof options / sizeof options[0], argc, argv, &i, &v);
+    if (k == CLI_OPTIONS_END)
       break;
-    }
-    if (s[0] != '-' || !s[1])
-      break;
-    size_t k = 0, n = sizeof options / sizeof options[0];
-    const char *inline_arg = NULL;
-    for (; k < n; k++) {
-      size_t len = strlen(options[k].name);
-      if (strncmp(s, options[k].name, len) == 0 && (s[len] == 0 || (s[len] == '=' && len > 2))) {
-        inline_arg = s[len] == '=' ? s + len + 1 : NULL;
-        break;
-      }
-    }
-    if (k == n)
-      return cli_usage_error("deid", "unknown option '%s'", s);
-    const char *v = NULL;
-    if (options[k].takes_arg) {
-      v = inline_arg ? inline_arg : i + 1 < argc ? argv[++i] : NULL;
-      if (!v)
-        return cli_usage_error("deid", "%s needs a value", options[k].name);
-    } else if (inline_arg) {
-      return cli_usage_error("deid", "%s takes no value", options[k].name);
-    }
+    if (k == CLI_OPTIONS_BAD)
+      return CLI_EXIT_USAGE;
     const char *name = options[k].name;
     if (strcmp(name, "--profile") == 0)
       a->profile = v;

@@ -81,25 +81,22 @@ typedef struct modify_job {
 static const char *const kind_names[] = {"set", "insert", "erase", "erase-private", "erase-group"};
 
 /* Long options and dcmodify's letters, with the kind they add. */
-static const struct {
-  const char *name;
-  int kind; /* edit_kind, or -1 for the others */
-  int takes_arg;
-} options[] = {
-    {"--set", EDIT_SET, 1},
-    {"-m", EDIT_SET, 1},
-    {"--insert", EDIT_INSERT, 1},
-    {"-i", EDIT_INSERT, 1},
-    {"--erase", EDIT_ERASE, 1},
-    {"-e", EDIT_ERASE, 1},
-    {"--erase-private", EDIT_PRIVATE, 0},
-    {"-ep", EDIT_PRIVATE, 0},
-    {"--erase-group", EDIT_GROUP, 1},
-    {"--transfer-syntax", -1, 1},
-    {"--out", -1, 1},
-    {"--in-place", -1, 0},
-    {"-q", -1, 0},
-    {"--quiet", -1, 0},
+/* tag: the edit_kind an option adds, or -1 for the others. */
+static const cli_option options[] = {
+    {"--set", 1, EDIT_SET},
+    {"-m", 1, EDIT_SET},
+    {"--insert", 1, EDIT_INSERT},
+    {"-i", 1, EDIT_INSERT},
+    {"--erase", 1, EDIT_ERASE},
+    {"-e", 1, EDIT_ERASE},
+    {"--erase-private", 0, EDIT_PRIVATE},
+    {"-ep", 0, EDIT_PRIVATE},
+    {"--erase-group", 1, EDIT_GROUP},
+    {"--transfer-syntax", 1, -1},
+    {"--out", 1, -1},
+    {"--in-place", 0, -1},
+    {"-q", 0, -1},
+    {"--quiet", 0, -1},
 };
 
 static int add_edit(modify_job *job, edit_kind kind, const char *arg) {
@@ -144,37 +141,18 @@ static int add_edit(modify_job *job, edit_kind kind, const char *arg) {
 
 static int parse_args(modify_job *job, int argc, char **argv, int *first_file) {
   int i = 1;
-  for (; i < argc; i++) {
-    const char *a = argv[i];
-    if (strcmp(a, "--") == 0) {
-      i++;
+  for (;;) {
+    const char *arg;
+    int k = cli_next_option("modify", options, sizeof options / sizeof options[0], argc, argv, &i,
+                            &arg);
+    if (k == CLI_OPTIONS_END)
       break;
-    }
-    if (a[0] != '-' || !a[1])
-      break;
-    size_t k = 0, n = sizeof options / sizeof options[0];
-    const char *inline_arg = NULL;
-    for (; k < n; k++) {
-      size_t len = strlen(options[k].name);
-      if (strncmp(a, options[k].name, len) == 0 && (a[len] == 0 || (a[len] == '=' && len > 2))) {
-        inline_arg = a[len] == '=' ? a + len + 1 : NULL;
-        break;
-      }
-    }
-    if (k == n)
-      return cli_usage_error("modify", "unknown option '%s'", a);
-    const char *arg = NULL;
-    if (options[k].takes_arg) {
-      arg = inline_arg ? inline_arg : i + 1 < argc ? argv[++i] : NULL;
-      if (!arg)
-        return cli_usage_error("modify", "%s needs a value", options[k].name);
-    } else if (inline_arg) {
-      return cli_usage_error("modify", "%s takes no value", options[k].name);
-    }
+    if (k == CLI_OPTIONS_BAD)
+      return CLI_EXIT_USAGE;
     const char *name = options[k].name;
     int rc = 0;
-    if (options[k].kind >= 0) {
-      rc = add_edit(job, (edit_kind)options[k].kind, arg ? arg : "");
+    if (options[k].tag >= 0) {
+      rc = add_edit(job, (edit_kind)options[k].tag, arg ? arg : "");
     } else if (strcmp(name, "--transfer-syntax") == 0) {
       const si_transfer_syntax *ts = si_ts_by_name(arg);
       if (!ts)
