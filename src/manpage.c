@@ -70,6 +70,16 @@ static void files(FILE *out) {
         ".B \\-\\-config\n"
         "option is given and the file exists.\n",
         out);
+  const char *installed = si_config_system_path();
+  if (installed[0]) {
+    fputs(".TP\n.I ", out);
+    roff_text(out, installed, strlen(installed));
+    fputs("\nThe installed configuration file, read when no\n"
+          ".B \\-\\-config\n"
+          "option is given and the current folder has no\n"
+          ".IR sendit.ini .\n",
+          out);
+  }
   si_config_key_info k;
   for (size_t i = 0; si_config_key_at(i, &k) == 0; i++) {
     if (!k.def || strncmp(k.def, "./", 2) != 0)

@@ -126,8 +126,15 @@ int manpage_write_5(FILE *out, const man_info *info) {
         ".I ./sendit.ini\n"
         "when it exists, or from the path given with\n"
         ".BR \\-\\-config ,\n"
-        "which must exist.\n"
-        ".PP\n"
+        "which must exist.\n",
+        out);
+  const char *installed = si_config_system_path();
+  if (installed[0]) {
+    fputs("Without either, the installed file\n.I ", out);
+    roff_text(out, installed, strlen(installed));
+    fputs("\nis read when it exists.\n", out);
+  }
+  fputs(".PP\n"
         "The file has\n"
         ".B [section]\n"
         "lines and\n"

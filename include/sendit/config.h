@@ -110,6 +110,12 @@ typedef struct si_config {
 si_status si_config_load(si_config *cfg, const char *path, si_error *err);
 void si_config_free(si_config *cfg);
 
+/* The installed configuration file that si_config_load reads when it is
+ * given no path and the current folder has no sendit.ini (the build's
+ * sysconfdir: /etc/sendit/sendit.ini in the Debian package). A static
+ * string; "" when the build names none. */
+const char *si_config_system_path(void);
+
 /* Writes the effective configuration as INI, each key with its source
  * (default, file, env) in a comment. */
 void si_config_print(const si_config *cfg, FILE *out);

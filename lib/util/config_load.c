@@ -150,6 +150,8 @@ static si_status parse_file(si_config *cfg, const char *path, FILE *f, si_error 
   return SI_OK;
 }
 
+const char *si_config_system_path(void) { return SENDIT_SYSTEM_CONFIG; }
+
 static si_status load_file(si_config *cfg, const char *path, si_error *err) {
   const char *chosen = path ? path : DEFAULT_FILE;
   struct stat st;

@@ -25,6 +25,9 @@ for unit in sendit.service sendit-worker.service; do
 done
 check "the logrotate snippet is installed" grep -q "^$prefix/var/log/sendit/\*.log {" "$DEST$prefix/etc/logrotate.d/sendit"
 check "the man pages are installed" test -s "$DEST$prefix/share/man/man1/sendit.1" -a -s "$DEST$prefix/share/man/man5/sendit.ini.5"
+for page in man1/sendit.1 man5/sendit.ini.5; do
+  check "$page names the installed configuration file" grep -qF "$sysconf" "$DEST$prefix/share/man/$page"
+done
 check "the deid recipes are installed" test -s "$DEST$prefix/share/sendit/deid-recipes/deid.dicom"
 
 sed -i 's/^workers = 2$/workers = 7/' "$ini"

@@ -72,6 +72,8 @@ for page in usr/share/man/man1/sendit.1.gz usr/share/man/man5/sendit.ini.5.gz; d
     warnings=$(zcat "$pages/$page" | groff -ww -man -Tutf8 -z 2>&1)
     check_eq "groff -ww renders $(basename "$page" .gz) without a warning" "" "$warnings"
     check "man -l renders it" bash -c "MANWIDTH=80 man -l '$pages/$page' 2>/dev/null | grep -q sendit"
+    check "and it names the installed configuration file" \
+      bash -c "MANWIDTH=200 man -l '$pages/$page' 2>/dev/null | grep -q /etc/sendit/sendit.ini"
   else
     not_ok "the package has $page"
   fi
