@@ -173,6 +173,9 @@ check_eq "cleanup removed A1's originals from storage" 0 "$(files_of A1 storage_
 check_eq "and its de-identified copies" 0 "$(files_of A1 output_path image_deid image_id)"
 check "A1 records what cleanup removed" sql_ge 1 \
   "SELECT count(*) FROM batch_cleanup c JOIN batch b ON b.id = c.batch_id WHERE b.uid = 'A1'"
+# The four send jobs fan in: the last one's end queues the batch's one cleanup job.
+check_eq "A1 had one send job per destination" 4 "$(sql "SELECT count(*) FROM job WHERE kind = 'send' AND folder = 'A1'")"
+check_eq "and one cleanup job after them all" 1 "$(sql "SELECT count(*) FROM job WHERE kind = 'cleanup' AND folder = 'A1'")"
 # [cleanup] keep_errors (default true): a batch with a held image keeps its files for review.
 check_eq "$b1, with its held image, keeps its originals ([cleanup] keep_errors)" "$n_b1" "$(files_of "$b1" storage_path image id)"
 
