@@ -229,6 +229,7 @@ net_ind net_assoc_request(net_assoc *a, const char *host, const char *port) {
   net_fsm(a, EVT2);
   if (a->state != STA5)
     return a->ind;
+  a->request_sent = 1;
   for (;;) {
     net_ind ind = net_assoc_wait(a, -1);
     if (ind == IND_TIMEOUT) {

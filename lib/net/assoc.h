@@ -86,6 +86,7 @@ typedef struct net_assoc {
   void *secure_user;    /* its first argument (the net_tls_ctx) */
   net_state state;
   int requestor;
+  int request_sent; /* requestor: the A-ASSOCIATE-RQ went out on a connection */
   si_net_timeouts timeouts;
   int64_t artim_deadline; /* -1: ARTIM not running */
   uint32_t our_max_pdu;   /* largest P-DATA-TF we take */

@@ -35,6 +35,14 @@ static si_status open_assoc(net_assoc *a, const si_net_peer *peer, si_error *err
   if (!err || err->code == SI_OK)
     return si_error_set(err, SI_ERR_IO, peer->host, SI_NO_OFFSET, SI_NO_TAG, "no association (%s)",
                         net_state_name(a->state));
+  /* A TLS port reads the request as a broken handshake and hangs up (or
+   * answers with a TLS alert): say what the bare "connection reset" hides. */
+  if (a->request_sent && !a->secure && (ind == IND_CLOSED || ind == IND_PROVIDER_ABORT)) {
+    size_t n = strlen(err->message);
+    snprintf(err->message + n, sizeof err->message - n,
+             " (before any answer to the association request: if this port expects TLS, "
+             "turn TLS on)");
+  }
   return err->code;
 }
 

@@ -110,6 +110,7 @@ check "... logged as a failed handshake, not a crash" wait_for 5 log_has "TLS ha
 out=$(timeout 30 "$SENDIT_BIN" echo --aec INTAKE 127.0.0.1 "$PORT" 2>&1)
 check "plain \`sendit echo\` to the TLS port fails with an error" test $? = 1
 echo "  $out"
+check "... which says the port may expect TLS" grep -qF "if this port expects TLS, turn TLS on" <<<"$out"
 check "TLS \`sendit echo\` verifying the daemon's certificate" \
   timeout 30 "$SENDIT_BIN" echo --tls --tls-ca "$PKI/ca.pem" --aec INTAKE 127.0.0.1 "$PORT"
 check "the same by name (localhost is in the certificate)" \
