@@ -274,9 +274,7 @@ void api_batch(web_req *r) {
                               v.events[i].what, "detail", ops_json_text(v.events[i].detail)));
     json_object_set(j, "stages", v.stages); /* as `sendit batch show --json` */
     json_object_set(j, "deid", v.deid);
-    si_error cleanup_err; /* the cleanup record (issue 16): null when it cannot be read */
-    json_t *cleanup = ops_batch_cleanup_json(web_db(r), v.batch->id, &cleanup_err);
-    json_object_set_new(j, "cleanup", cleanup ? cleanup : json_null());
+    json_object_set(j, "cleanup", v.cleanup);           /* as the CLI */
     json_object_set(j, "destinations", v.destinations); /* as the CLI */
     json_object_set_new(j, "errors_total", json_integer(v.notable_total));
     json_object_set_new(j, "errors", errors);

@@ -375,7 +375,7 @@ static const char asset_2[] =
     "                \"type\": \"object\", \"required\": [\"name\", \"sent\", \"failed\", \"pending\"],\n"
     "                \"properties\": {\"name\": {\"type\": \"string\"}, \"sent\": {\"type\": \"integer\"}, \"failed\": {\"type\": \"integer\"}, \"pending\": {\"type\": \"integer\"}}}},\n"
     "              \"deid\": {\"$ref\": \"#/components/schemas/BatchDeid\"},\n"
-    "              \"cleanup\": {\"type\": \"array\", \"nullable\": true, \"description\": \"What the cleanup stage removed of the batch, one entry per pass and kind (as `sendit batch show --json`'s batch.cleanup): what (originals or deid), path, files, bytes, reason (policy or low-water), planned, removed (null: a pass not finished)\", \"items\": {\"type\": \"object\"}},\n"
+    "              \"cleanup\": {\"type\": \"array\", \"description\": \"What the cleanup stage removed of the batch, one entry per pass and kind (as `sendit batch show --json`'s batch.cleanup): what (originals or deid), path, files, bytes, reason (policy or low-water), planned, removed (null: a pass not finished)\", \"items\": {\"type\": \"object\"}},\n"
     "              \"stages\": {\"type\": \"array\", \"description\": \"The batch's stage timeline, one entry per stage in the order they began (as `sendit batch show --json`'s batch.stages); empty until the import ends\", \"items\": {\"$ref\": \"#/components/schemas/BatchStage\"}},\n"
     "              \"errors_total\": {\"type\": \"integer\"},\n"
     "              \"errors\": {\"type\": \"array\", \"description\": \"The first 500 errors and warnings\", \"items\": {\n"
@@ -541,7 +541,7 @@ static const char asset_2[] =
 static const web_asset assets[] = {
     {"app.css", "text/css; charset=utf-8", "\"fa40cce35d73058dbbc6\"", asset_0, sizeof asset_0 - 1},
     {"app.js", "text/javascript; charset=utf-8", "\"6cb6e51f98ae4db8fc88\"", asset_1, sizeof asset_1 - 1},
-    {"openapi.json", "application/json", "\"68468a263eebb7f5bab3\"", asset_2, sizeof asset_2 - 1},
+    {"openapi.json", "application/json", "\"a8d696cac71dbf1ab5d5\"", asset_2, sizeof asset_2 - 1},
 };
 
 const web_asset *web_asset_find(const char *name) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "batch_view.h"
+#include "sendit/cleanup.h"
 #include "sendit/ops_batch.h"
 #include "sendit/ops_dest.h"
 #include "sendit/stages.h"
@@ -107,6 +108,10 @@ int web_batch_load(web_req *r, const char *uid, web_batch_view *v) {
     web_fail_db(r, &err);
     return -1;
   }
+  if (!(v->cleanup = ops_batch_cleanup_json(db, b->id, &err))) {
+    web_fail_db(r, &err);
+    return -1;
+  }
   add_event(v, b->created_at, "created", "the folder was first seen");
   if (si_web_batch_jobs(db, uid, job_event, v, &err) != SI_OK ||
       si_store_batch_logs(db, b->id, log_line, v, &err) != SI_OK) {
@@ -144,5 +149,6 @@ void web_batch_view_free(web_batch_view *v) {
   json_decref(v->stages);
   json_decref(v->deid);
   json_decref(v->destinations);
+  json_decref(v->cleanup);
   memset(v, 0, sizeof *v);
 }

@@ -37,6 +37,7 @@ typedef struct web_batch_view {
   json_t *deid;   /* the de-identification state (ops_batch_deid_json), owned */
   json_t
       *destinations; /* per destination the ledger's counts (ops_batch_destinations_json), owned */
+  json_t *cleanup;   /* what the cleanup stage removed (ops_batch_cleanup_json), owned */
 } web_batch_view;
 
 /* Loads batch `uid`; on failure answers (404, 500) and returns -1. Free

@@ -199,6 +199,33 @@ static void destinations(hbuf *b, const web_batch_view *v) {
   hb_put(b, "</tbody></table></section>\n");
 }
 
+/* What the cleanup stage removed, as `sendit batch show` lists it. */
+static void cleanup(hbuf *b, const web_batch_view *v) {
+  if (!json_array_size(v->cleanup))
+    return;
+  hb_put(b, "<section id=\"cleanup\"><h2>Cleanup</h2><table><thead><tr><th>What</th>"
+            "<th>Files</th><th>Size</th><th>Why</th><th>Removed</th><th>From</th></tr></thead>"
+            "<tbody>");
+  size_t i;
+  json_t *c;
+  json_array_foreach(v->cleanup, i, c) {
+    char size[OPS_SIZE_MAX];
+    const char *removed = json_string_value(json_object_get(c, "removed"));
+    hb_put(b, "<tr class=\"cleanup\">");
+    stage_cell(b, c, "what");
+    hb_printf(b, "<td class=\"num\">%lld</td><td class=\"num\">%s</td>",
+              (long long)json_integer_value(json_object_get(c, "files")),
+              ops_size(size, json_integer_value(json_object_get(c, "bytes"))));
+    stage_cell(b, c, "reason");
+    hb_put(b, "<td>");
+    hb_html(b, removed ? removed : "interrupted: the next pass finishes it");
+    hb_put(b, "</td>");
+    stage_cell(b, c, "path");
+    hb_put(b, "</tr>");
+  }
+  hb_put(b, "</tbody></table></section>\n");
+}
+
 static void errors(hbuf *b, const web_batch_view *v) {
   char t[OPS_TIME_MAX];
   hb_printf(b, "<section id=\"errors\"><h2>Errors and warnings (%lld)</h2>",
@@ -309,6 +336,7 @@ void page_batch(web_req *r) {
   stages(b, &v);
   deid(b, &v);
   destinations(b, &v);
+  cleanup(b, &v);
   timeline(b, &v);
   errors(b, &v);
   int failed = images(r, batch, page);

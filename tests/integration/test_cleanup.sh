@@ -227,6 +227,11 @@ wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PORT/api/status" || not_ok 
 api=$(curl -s "http://127.0.0.1:$PORT/api/batches/CONF")
 check_eq "GET /api/batches/{uid} has the same cleanup member" \
   "$(py "$show" 'json.dumps(j["batch"]["cleanup"], sort_keys=True)')" "$(py "$api" 'json.dumps(j["cleanup"], sort_keys=True)')"
+page=$(curl -s "http://127.0.0.1:$PORT/batches/CONF")
+check "the batch page has a Cleanup section" grep -q '<section id="cleanup"><h2>Cleanup</h2>' <<<"$page"
+check_eq "with a row per record, as batch show" 2 "$(grep -o '<tr class="cleanup">' <<<"$page" | wc -l)"
+check "naming the originals' folder" grep -qF "$SITE/storage/CONF" <<<"$page"
+check "an unconfirmed batch's page has none" bash -c "! curl -s 'http://127.0.0.1:$PORT/batches/FAILD' | grep -q 'id=\"cleanup\"'"
 sendit stop_watcher --timeout 30 >/dev/null
 
 finish
